@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { usageSchema } from '../../protocol/chat-response.js';
+import type { NodeRequest } from '../../protocol/chat-request.js';
+import type { NodeRef } from '../nodes/node-list.js';
+
+// What Genie reads back from a node, parsed leniently: engines add fields of their own.
+
+export const nodeCompletionSchema = z.object({
+  choices: z
+    .array(
+      z.object({
+        message: z.object({ content: z.string().nullable().optional() }),
+        finish_reason: z.string().nullable().optional(),
+      }),
+    )
+    .min(1),
+  usage: usageSchema,
+});
+export type NodeCompletion = z.infer<typeof nodeCompletionSchema>;
+
+export const nodeChunkSchema = z.object({
+  choices: z.array(
+    z.object({
+      index: z.number().int().default(0),
+      delta: z.object({ role: z.string().optional(), content: z.string().nullable().optional() }).default({}),
+      finish_reason: z.string().nullable().optional(),
+    }),
+  ),
+  usage: usageSchema.nullable().optional(),
+});
+export type NodeChunk = z.infer<typeof nodeChunkSchema>;
+
+/** One engine's protocol. Implementations never retry: Temporal owns retries (DESIGN §6.5). */
+export interface NodeClient {
+  complete(node: NodeRef, request: NodeRequest, signal: AbortSignal): Promise<NodeCompletion>;
+  stream(node: NodeRef, request: NodeRequest, signal: AbortSignal): AsyncGenerator<NodeChunk>;
+  models(node: NodeRef, signal?: AbortSignal): Promise<string[]>;
+  health(node: NodeRef, signal?: AbortSignal): Promise<boolean>;
+}

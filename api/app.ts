@@ -1,0 +1,41 @@
+import express, { Router } from 'express';
+import type { Client } from '@temporalio/client';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { NodeDirectory } from '../activities/nodes/node-directory.js';
+import { GenieError } from '../protocol/errors.js';
+import type { CompletionService } from './completions.js';
+import { authenticate } from './middleware/auth.js';
+import { errorMapper } from './middleware/error-mapper.js';
+import { chatCompletionsRoute } from './routes/chat-completions.js';
+import { healthRoute } from './routes/health.js';
+import { modelsRoute } from './routes/models.js';
+
+export interface ApiDeps {
+  orm: MikroORM;
+  temporal: Client;
+  directory: NodeDirectory;
+  completions: CompletionService;
+  log: Logger;
+}
+
+/** The express edge, without listening: tests and the process entrypoint both mount it. */
+export function createApp(deps: ApiDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(express.json({ limit: '4mb' }));
+  app.use(healthRoute(deps.orm, deps.temporal));
+
+  const v1 = Router();
+  v1.use(authenticate(deps.orm));
+  v1.use(chatCompletionsRoute(deps.completions, deps.log));
+  v1.use(modelsRoute(deps.directory));
+  app.use('/v1', v1);
+  // The docs page's widget calls the same handlers under /api/v1, as on the seed page.
+  app.use('/api/v1', v1);
+
+  app.use((req, _res, next) => next(GenieError.notFound(`Unknown route: ${req.method} ${req.path}`)));
+  app.use(errorMapper(deps.log));
+  return app;
+}

@@ -1,0 +1,32 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { chatCompletionRequestSchema, unknownKeys, unsupportedParams, type ChatCompletionRequest } from '../../protocol/chat-request.js';
+import { GenieError } from '../../protocol/errors.js';
+
+/** zod path → OpenAI-style `param`: ['messages', 0, 'content'] → "messages[0].content". */
+export function paramOf(path: ReadonlyArray<PropertyKey>): string | null {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out || null;
+}
+
+export function firstIssue(error: z.ZodError): GenieError {
+  const issue = error.issues[0];
+  const param = paramOf(issue.path);
+  return GenieError.badRequest(param ? `Invalid value for '${param}': ${issue.message}` : issue.message, param);
+}
+
+export function validateChatRequest(body: unknown, log: Logger): ChatCompletionRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw GenieError.badRequest('The request body must be a JSON object.');
+  }
+  const obj = body as Record<string, unknown>;
+  for (const p of unsupportedParams) {
+    if (obj[p] !== undefined && obj[p] !== null) throw GenieError.badRequest(`'${p}' is not supported yet.`, p, 'unsupported_parameter');
+  }
+  const parsed = chatCompletionRequestSchema.safeParse(obj);
+  if (!parsed.success) throw firstIssue(parsed.error);
+  const ignored = unknownKeys(obj);
+  if (ignored.length) log.warn({ ignored }, 'ignoring unknown request keys');
+  return parsed.data;
+}

@@ -1,0 +1,19 @@
+import { Router } from 'express';
+import type { Client } from '@temporalio/client';
+import type { MikroORM } from '@mikro-orm/postgresql';
+
+/** 200 only when both Postgres and Temporal answer; the body says which one does not. */
+export function healthRoute(orm: MikroORM, temporal: Client): Router {
+  const router = Router();
+  router.get('/healthz', async (_req, res) => {
+    const within = <T>(p: Promise<T>) =>
+      Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
+    const [postgres, temporalOk] = await Promise.all([
+      within(orm.em.fork().getConnection().execute('select 1')).then(() => true, () => false),
+      within(temporal.workflowService.getSystemInfo({})).then(() => true, () => false),
+    ]);
+    const ok = postgres && temporalOk;
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', postgres, temporal: temporalOk });
+  });
+  return router;
+}

@@ -1,0 +1,40 @@
+import { MikroORM } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import pg from 'pg';
+import { ApiKeySchema, ApplicationSchema, MemberSchema, OrgSchema, UserSchema } from './entities/tenancy.js';
+import { UsageRecordSchema } from './entities/usage-record.js';
+import { Migration20261125000000_tenancy } from './migrations/Migration20261125000000_tenancy.js';
+
+export const entities = [UserSchema, OrgSchema, MemberSchema, ApplicationSchema, ApiKeySchema, UsageRecordSchema];
+
+// Listed explicitly (not globbed) so the same list works under tsx, jest and a compiled build.
+const migrationsList = [{ name: 'Migration20261125000000_tenancy', class: Migration20261125000000_tenancy }];
+
+export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {
+  return MikroORM.init({
+    clientUrl: databaseUrl,
+    entities,
+    extensions: [Migrator],
+    migrations: { migrationsList, transactional: true, allOrNothing: true, silent: true },
+    pool: { min: 0, max: poolMax },
+    discovery: { warnWhenNoEntities: false },
+    allowGlobalContext: false,
+    debug: false,
+  });
+}
+
+// Any process may start first (API, worker, several replicas): a session-level advisory lock on a
+// side connection makes exactly one of them apply pending migrations while the others wait.
+const MIGRATION_LOCK = 4_242_001;
+
+export async function migrate(orm: MikroORM, databaseUrl: string): Promise<void> {
+  const lock = new pg.Client({ connectionString: databaseUrl });
+  await lock.connect();
+  try {
+    await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await orm.getMigrator().up();
+  } finally {
+    await lock.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    await lock.end();
+  }
+}

@@ -1,0 +1,118 @@
+import { z } from 'zod';
+
+// The public request of POST /v1/chat/completions: OpenAI's Chat Completions shape plus Genie's `mode`
+// and `webhook`. This schema is the validator, the type and (later) the OpenAPI doc at once.
+
+const textPart = z.object({ type: z.literal('text'), text: z.string() });
+const content = z.union([z.string(), z.array(textPart).min(1)]);
+
+const systemMessage = z.object({ role: z.enum(['system', 'developer']), content, name: z.string().optional() });
+const userMessage = z.object({ role: z.literal('user'), content, name: z.string().optional() });
+const assistantMessage = z.object({
+  role: z.literal('assistant'),
+  content: content.nullable().optional(),
+  name: z.string().optional(),
+});
+const toolMessage = z.object({ role: z.literal('tool'), content, tool_call_id: z.string().min(1) });
+
+export const chatMessageSchema = z.discriminatedUnion('role', [systemMessage, userMessage, assistantMessage, toolMessage]);
+export type ChatMessage = z.infer<typeof chatMessageSchema>;
+
+export const completionModeSchema = z.enum(['sync', 'stream', 'async']);
+export type CompletionMode = z.infer<typeof completionModeSchema>;
+
+export const chatCompletionRequestSchema = z
+  .object({
+    model: z.string().min(1).max(256),
+    messages: z.array(chatMessageSchema).min(1),
+    mode: completionModeSchema.optional(),
+    stream: z.boolean().nullable().optional(),
+    stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
+    temperature: z.number().min(0).max(2).nullable().optional(),
+    top_p: z.number().gt(0).max(1).nullable().optional(),
+    max_tokens: z.number().int().positive().nullable().optional(),
+    max_completion_tokens: z.number().int().positive().nullable().optional(),
+    stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
+    seed: z.number().int().nullable().optional(),
+    // Genie serves one choice per request for now: n > 1 is refused by name rather than ignored.
+    n: z.literal(1, { error: 'only n=1 is supported' }).nullable().optional(),
+    user: z.string().max(256).optional(),
+  })
+  .superRefine((req, ctx) => {
+    if (req.stream === true && req.mode && req.mode !== 'stream') {
+      ctx.addIssue({ code: 'custom', path: ['stream'], message: `stream: true conflicts with mode "${req.mode}"` });
+    }
+    if (req.stream_options && !(req.stream === true || req.mode === 'stream')) {
+      ctx.addIssue({ code: 'custom', path: ['stream_options'], message: 'stream_options is only allowed in stream mode' });
+    }
+  });
+
+export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
+
+/** Known OpenAI parameters Genie cannot honour yet: refused by name (DESIGN §3a), never silently dropped. */
+export const unsupportedParams = [
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'response_format',
+  'functions',
+  'function_call',
+  'logprobs',
+  'top_logprobs',
+  'logit_bias',
+  'presence_penalty',
+  'frequency_penalty',
+  'audio',
+  'modalities',
+  'prediction',
+] as const;
+
+/** Keys neither known nor refused: ignored with a warning, as vLLM does. */
+export function unknownKeys(body: Record<string, unknown>): string[] {
+  const known = new Set<string>([...Object.keys(chatCompletionRequestSchema.shape), ...unsupportedParams]);
+  return Object.keys(body).filter((k) => !known.has(k));
+}
+
+/** `mode` wins when present; otherwise `stream` picks between sync and stream. */
+export function resolveMode(req: ChatCompletionRequest): CompletionMode {
+  return req.mode ?? (req.stream ? 'stream' : 'sync');
+}
+
+/** Flattens text parts: the node sees plain string content. */
+export function messageText(m: ChatMessage): string {
+  const c = m.content;
+  if (c == null) return '';
+  return typeof c === 'string' ? c : c.map((p) => p.text).join('');
+}
+
+/** What a node receives (vLLM's OpenAI API; the Triton client renders it to a prompt). */
+export const nodeRequestSchema = z.object({
+  model: z.string(),
+  messages: z.array(z.object({ role: z.string(), content: z.string(), name: z.string().optional(), tool_call_id: z.string().optional() })),
+  temperature: z.number().optional(),
+  top_p: z.number().optional(),
+  max_tokens: z.number().int().optional(),
+  stop: z.union([z.string(), z.array(z.string())]).optional(),
+  seed: z.number().int().optional(),
+});
+export type NodeRequest = z.infer<typeof nodeRequestSchema>;
+
+/** The request owns its translation to the node's shape (as vLLM's protocol.py does). */
+export function toNodeRequest(req: ChatCompletionRequest, model: string): NodeRequest {
+  const out: NodeRequest = {
+    model,
+    messages: req.messages.map((m) => ({
+      role: m.role,
+      content: messageText(m),
+      ...('name' in m && m.name ? { name: m.name } : {}),
+      ...(m.role === 'tool' ? { tool_call_id: m.tool_call_id } : {}),
+    })),
+  };
+  if (req.temperature != null) out.temperature = req.temperature;
+  if (req.top_p != null) out.top_p = req.top_p;
+  const maxTokens = req.max_completion_tokens ?? req.max_tokens;
+  if (maxTokens != null) out.max_tokens = maxTokens;
+  if (req.stop != null) out.stop = req.stop;
+  if (req.seed != null) out.seed = req.seed;
+  return out;
+}

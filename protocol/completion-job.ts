@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { completionModeSchema, nodeRequestSchema } from './chat-request.js';
+import { chatCompletionSchema, finishReasonSchema, usageSchema } from './chat-response.js';
+import { principalSchema } from './principal.js';
+import { nodeRefSchema } from '../activities/nodes/node-list.js';
+
+// What flows between the API, the `chatCompletion` workflow and its activities. Workflows import
+// these types only (never zod at run time), the API and activities validate with them.
+
+export const completionJobInputSchema = z.object({
+  /** `chatcmpl-<jobId>`: the completion id is the workflow id. */
+  workflowId: z.string(),
+  jobId: z.string(),
+  mode: completionModeSchema,
+  /** Unix seconds, fixed by the API so the body's `created` is deterministic on replay. */
+  created: z.number().int(),
+  principal: principalSchema,
+  request: nodeRequestSchema,
+  /** Task queue of the `generate` activity: the API process holding the caller for sync/stream. */
+  generateQueue: z.string(),
+});
+export type CompletionJobInput = z.infer<typeof completionJobInputSchema>;
+
+export const generateInputSchema = z.object({
+  workflowId: z.string(),
+  mode: completionModeSchema,
+  created: z.number().int(),
+  node: nodeRefSchema,
+  request: nodeRequestSchema,
+  attempt: z.number().int().positive(),
+});
+export type GenerateInput = z.infer<typeof generateInputSchema>;
+
+export const generateResultSchema = z.object({
+  /** The full body in sync/async mode; null in stream mode, whose tokens never enter history. */
+  completion: chatCompletionSchema.nullable(),
+  usage: usageSchema,
+  finishReason: finishReasonSchema.nullable(),
+  ttftMs: z.number().nullable(),
+  durationMs: z.number(),
+});
+export type GenerateResult = z.infer<typeof generateResultSchema>;
+
+export const completionStatusSchema = z.enum(['queued', 'in_progress', 'completed', 'failed', 'cancelled']);
+export type CompletionStatus = z.infer<typeof completionStatusSchema>;
+
+export const completionJobOutputSchema = z.object({
+  status: completionStatusSchema,
+  completion: chatCompletionSchema.nullable(),
+  usage: usageSchema,
+  node: z.string().nullable(),
+});
+export type CompletionJobOutput = z.infer<typeof completionJobOutputSchema>;
+
+export const settleUsageInputSchema = z.object({
+  workflowId: z.string(),
+  mode: completionModeSchema,
+  principal: principalSchema,
+  model: z.string(),
+  node: z.string().nullable(),
+  usage: usageSchema,
+  outcome: completionStatusSchema,
+});
+export type SettleUsageInput = z.infer<typeof settleUsageInputSchema>;

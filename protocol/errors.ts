@@ -1,0 +1,86 @@
+import { z } from 'zod';
+
+// One error vocabulary for every layer (DESIGN §3a). Activities and workflows carry a `GenieErrorBody`
+// in ApplicationFailure details; the API's one error mapper turns it into HTTP.
+
+export const errorTypeSchema = z.enum([
+  'invalid_request_error',
+  'insufficient_quota',
+  'rate_limit_exceeded',
+  'server_error',
+  'service_unavailable',
+]);
+
+export const genieErrorBodySchema = z.object({
+  status: z.number().int().min(400).max(599),
+  message: z.string(),
+  type: errorTypeSchema,
+  code: z.string().nullable(),
+  param: z.string().nullable(),
+  /** Extra top-level response fields (the seed's 402 fields). */
+  extra: z.record(z.string(), z.unknown()).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+export type GenieErrorBody = z.infer<typeof genieErrorBodySchema>;
+
+/** OpenAI's error envelope, as every OpenAI SDK parses it. */
+export const errorEnvelopeSchema = z.object({
+  error: z.object({
+    message: z.string(),
+    type: z.string(),
+    param: z.string().nullable(),
+    code: z.string().nullable(),
+  }),
+});
+export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
+
+export const APPLICATION_FAILURE_TYPE = 'GenieError';
+
+export class GenieError extends Error {
+  constructor(readonly body: GenieErrorBody) {
+    super(body.message);
+    this.name = 'GenieError';
+  }
+
+  static badRequest(message: string, param: string | null = null, code: string | null = null): GenieError {
+    return new GenieError({ status: 400, message, type: 'invalid_request_error', code, param });
+  }
+  static unauthorized(message: string): GenieError {
+    return new GenieError({ status: 401, message, type: 'invalid_request_error', code: 'invalid_api_key', param: null });
+  }
+  static modelNotFound(model: string): GenieError {
+    return new GenieError({
+      status: 404,
+      message: `The model \`${model}\` does not exist or is not served by any healthy node.`,
+      type: 'invalid_request_error',
+      code: 'model_not_found',
+      param: 'model',
+    });
+  }
+  static notFound(message: string): GenieError {
+    return new GenieError({ status: 404, message, type: 'invalid_request_error', code: 'not_found', param: null });
+  }
+  static upstream(status: number, message: string): GenieError {
+    // The node's own status and message pass through (DESIGN §3a); non-5xx node answers are our fault.
+    const s = status >= 500 && status <= 599 ? status : 500;
+    return new GenieError({ status: s, message, type: 'server_error', code: null, param: null });
+  }
+  static unavailable(message: string): GenieError {
+    return new GenieError({
+      status: 503,
+      message,
+      type: 'service_unavailable',
+      code: 'service_unavailable',
+      param: null,
+      headers: { 'retry-after': '1' },
+    });
+  }
+  static internal(message = 'internal server error'): GenieError {
+    return new GenieError({ status: 500, message, type: 'server_error', code: null, param: null });
+  }
+
+  toEnvelope(): Record<string, unknown> {
+    const { message, type, param, code, extra } = this.body;
+    return { ...(extra ?? {}), error: { message, type, param, code } };
+  }
+}

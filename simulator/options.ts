@@ -1,0 +1,79 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+// Flags are named after llm-d-inference-sim's (DESIGN §3a).
+/** A list flag: `a,b` on the command line, an array when started from code. */
+const csv = z.union([
+  z.array(z.string()),
+  z.string().transform((s) => s.split(',').map((m) => m.trim()).filter(Boolean)),
+]);
+export const simulatorOptionsSchema = z.object({
+  engine: z.enum(['vllm']).default('vllm'),
+  port: z.coerce.number().int().min(0).max(65535).default(9101),
+  host: z.string().default('127.0.0.1'),
+  models: csv.default(['qwen3:0.6b']),
+  timeToFirstToken: z.coerce.number().nonnegative().default(0),
+  interTokenLatency: z.coerce.number().nonnegative().default(0),
+  maxNumSeqs: z.coerce.number().int().positive().default(64),
+  /** Percentage (0–100) of requests that fail, as llm-d-inference-sim's flag. */
+  failureInjectionRate: z.coerce.number().min(0).max(100).default(0),
+  /** What an injected failure looks like: a 500 before any token, or an error event after half the tokens. */
+  failureTypes: csv.default(['server_error']).pipe(z.array(z.enum(['server_error', 'mid_stream'])).min(1)),
+  failLoadModel: csv.default([]),
+  hang: z.boolean().default(false),
+  seed: z.coerce.number().int().default(0),
+});
+export type SimulatorOptions = z.infer<typeof simulatorOptionsSchema>;
+export type SimulatorFlags = z.input<typeof simulatorOptionsSchema>;
+
+export const usage = `genie node simulator — a GPU-free vLLM-compatible server
+
+  --engine vllm                    protocol to speak (triton arrives with the fleet work)
+  --port N                         listen port (0 = any free port; the chosen one is printed)
+  --host H                         listen address (default 127.0.0.1)
+  --models a,b                     served model ids
+  --time-to-first-token MS         delay before the first token
+  --inter-token-latency MS         delay between tokens
+  --max-num-seqs N                 concurrent sequences; the rest wait (vllm:num_requests_waiting)
+  --failure-injection-rate PCT     percentage of requests that fail
+  --failure-types T[,T]            server_error (500 before any token) | mid_stream (error after half the tokens)
+  --fail-load-model a[,b]          models that always fail with 500 "model failed to load: <model>"
+  --hang                           accept chat requests and never answer (health still says 200)
+  --seed N                         global seed mixed into every request's seed
+  --help`;
+
+export function parseSimulatorArgs(argv: string[]): SimulatorOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      engine: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      models: { type: 'string' },
+      'time-to-first-token': { type: 'string' },
+      'inter-token-latency': { type: 'string' },
+      'max-num-seqs': { type: 'string' },
+      'failure-injection-rate': { type: 'string' },
+      'failure-types': { type: 'string' },
+      'fail-load-model': { type: 'string' },
+      hang: { type: 'boolean' },
+      seed: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) return 'help';
+  return simulatorOptionsSchema.parse({
+    engine: values.engine,
+    port: values.port,
+    host: values.host,
+    models: values.models,
+    timeToFirstToken: values['time-to-first-token'],
+    interTokenLatency: values['inter-token-latency'],
+    maxNumSeqs: values['max-num-seqs'],
+    failureInjectionRate: values['failure-injection-rate'],
+    failureTypes: values['failure-types'],
+    failLoadModel: values['fail-load-model'],
+    hang: values.hang,
+    seed: values.seed,
+  });
+}

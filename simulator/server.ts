@@ -1,0 +1,203 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import express, { type Request, type Response } from 'express';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { estimatePromptTokens, generateTokens, type PromptMessage } from './text.js';
+import { simulatorOptionsSchema, type SimulatorFlags, type SimulatorOptions } from './options.js';
+
+// A GPU-free node speaking vLLM's OpenAI-compatible API, modelled on llm-d-inference-sim.
+
+export interface Simulator {
+  url: string;
+  port: number;
+  options: SimulatorOptions;
+  close(): Promise<void>;
+}
+
+class Slots {
+  private running = 0;
+  private readonly queue: Array<() => void> = [];
+  constructor(private readonly max: number) {}
+  get inUse(): number {
+    return this.running;
+  }
+  get waiting(): number {
+    return this.queue.length;
+  }
+  async acquire(signal: AbortSignal): Promise<void> {
+    if (this.running < this.max) {
+      this.running++;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const grant = () => {
+        signal.removeEventListener('abort', onAbort);
+        this.running++;
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.queue.indexOf(grant);
+        if (i >= 0) this.queue.splice(i, 1);
+        reject(new Error('aborted while waiting'));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(grant);
+    });
+  }
+  release(): void {
+    this.running--;
+    this.queue.shift()?.();
+  }
+}
+
+function vllmError(res: Response, status: number, message: string, type: string): void {
+  res.status(status).json({ error: { message, type, param: null, code: status } });
+}
+
+export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simulator> {
+  const opts = simulatorOptionsSchema.parse(flags);
+  const slots = new Slots(opts.maxNumSeqs);
+  const served = new Set(opts.models);
+  const created = Math.floor(Date.now() / 1000);
+
+  const registry = new Registry();
+  const labels = ['model_name'] as const;
+  const running = new Gauge({ name: 'vllm:num_requests_running', help: 'Requests in model execution', labelNames: labels, registers: [registry] });
+  const waiting = new Gauge({ name: 'vllm:num_requests_waiting', help: 'Requests waiting', labelNames: labels, registers: [registry] });
+  const kvUsage = new Gauge({ name: 'vllm:kv_cache_usage_perc', help: 'KV-cache usage, 1 = 100%', labelNames: labels, registers: [registry] });
+  const success = new Counter({ name: 'vllm:request_success_total', help: 'Finished requests', labelNames: [...labels, 'finished_reason'], registers: [registry] });
+  const aborted = new Counter({ name: 'genie_sim_requests_aborted_total', help: 'Requests whose client went away before the end', labelNames: labels, registers: [registry] });
+  const received = new Counter({ name: 'genie_sim_requests_received_total', help: 'Chat requests received', labelNames: labels, registers: [registry] });
+
+  const observeLoad = () => {
+    for (const m of served) {
+      running.set({ model_name: m }, slots.inUse);
+      waiting.set({ model_name: m }, slots.waiting);
+      kvUsage.set({ model_name: m }, slots.inUse / opts.maxNumSeqs);
+    }
+  };
+
+  const app = express();
+  app.use(express.json({ limit: '8mb' }));
+
+  app.get('/health', (_req, res) => void res.status(200).end());
+  app.get('/v1/models', (_req, res) => {
+    res.json({
+      object: 'list',
+      data: opts.models.map((id) => ({ id, object: 'model', created, owned_by: 'genie-simulator', root: id, max_model_len: 32768 })),
+    });
+  });
+  app.get('/metrics', async (_req, res) => {
+    observeLoad();
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+
+  app.post('/v1/chat/completions', async (req: Request, res: Response) => {
+    const body = req.body ?? {};
+    const model = String(body.model ?? '');
+    received.inc({ model_name: model });
+    if (opts.hang) return; // accept and never answer: the failure `/health` does not reveal.
+    if (!served.has(model)) return vllmError(res, 404, `The model \`${model}\` does not exist.`, 'NotFoundError');
+    if (!Array.isArray(body.messages) || body.messages.length === 0) {
+      return vllmError(res, 400, 'messages must be a non-empty array', 'BadRequestError');
+    }
+    if (opts.failLoadModel.includes(model)) return vllmError(res, 500, `model failed to load: ${model}`, 'InternalServerError');
+
+    const injected = Math.random() * 100 < opts.failureInjectionRate;
+    const failure = injected ? opts.failureTypes[Math.floor(Math.random() * opts.failureTypes.length)] : null;
+    if (failure === 'server_error') return vllmError(res, 500, 'injected failure: server error', 'InternalServerError');
+
+    const messages = body.messages as PromptMessage[];
+    const seed = opts.seed + (Number.isInteger(body.seed) ? body.seed : 0);
+    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? null;
+    const gen = generateTokens(seed, messages, maxTokens);
+    const promptTokens = estimatePromptTokens(messages);
+    const stream = body.stream === true;
+    const includeUsage = stream && body.stream_options?.include_usage === true;
+    const id = `chatcmpl-sim-${Math.random().toString(36).slice(2, 12)}`;
+    const createdAt = Math.floor(Date.now() / 1000);
+
+    // The client leaving must stop generation at once: that is what the node-side abort test observes.
+    const ac = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        ac.abort();
+        aborted.inc({ model_name: model });
+      }
+    });
+
+    try {
+      await slots.acquire(ac.signal);
+    } catch {
+      return;
+    }
+    const failAt = failure === 'mid_stream' ? Math.floor(gen.tokens.length / 2) : -1;
+    let emitted = 0;
+    try {
+      if (opts.timeToFirstToken > 0) await sleep(opts.timeToFirstToken, undefined, { signal: ac.signal });
+      if (!stream) {
+        for (let i = 1; i < gen.tokens.length && opts.interTokenLatency > 0; i++) {
+          await sleep(opts.interTokenLatency, undefined, { signal: ac.signal });
+        }
+        if (failAt >= 0) return vllmError(res, 500, 'injected failure: generation aborted mid-stream', 'InternalServerError');
+        emitted = gen.tokens.length;
+        res.json({
+          id,
+          object: 'chat.completion',
+          created: createdAt,
+          model,
+          choices: [{ index: 0, message: { role: 'assistant', content: gen.tokens.join('') }, finish_reason: gen.finishReason, logprobs: null }],
+          usage: { prompt_tokens: promptTokens, completion_tokens: emitted, total_tokens: promptTokens + emitted },
+        });
+        success.inc({ model_name: model, finished_reason: gen.finishReason });
+        return;
+      }
+
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
+      const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+        send({ id, object: 'chat.completion.chunk', created: createdAt, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+      chunk({ role: 'assistant', content: '' }, null);
+      for (let i = 0; i < gen.tokens.length; i++) {
+        if (i > 0 && opts.interTokenLatency > 0) await sleep(opts.interTokenLatency, undefined, { signal: ac.signal });
+        if (i === failAt) {
+          // vLLM reports errors after the 200 as an SSE data event carrying an error object.
+          send({ error: { message: 'injected failure: generation aborted mid-stream', type: 'InternalServerError', param: null, code: 500 } });
+          res.end('data: [DONE]\n\n');
+          return;
+        }
+        chunk({ content: gen.tokens[i] }, null);
+        emitted++;
+      }
+      chunk({}, gen.finishReason);
+      if (includeUsage) {
+        send({ id, object: 'chat.completion.chunk', created: createdAt, model, choices: [], usage: { prompt_tokens: promptTokens, completion_tokens: emitted, total_tokens: promptTokens + emitted } });
+      }
+      res.end('data: [DONE]\n\n');
+      success.inc({ model_name: model, finished_reason: gen.finishReason });
+    } catch (e) {
+      if (!ac.signal.aborted) throw e;
+    } finally {
+      slots.release();
+    }
+  });
+
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${opts.host}:${port}`,
+    port,
+    options: opts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

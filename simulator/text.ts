@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+
+// Deterministic "generation": the same (seed, prompt) always yields the same tokens, so tests can
+// assert exact text and usage without a GPU.
+
+const VOCAB = (
+  'Genie runs open-weights models on a fleet of GPU nodes behind an OpenAI-compatible API . ' +
+  'every completion is a durable workflow that reserves budget selects a node streams tokens and ' +
+  'settles usage exactly once , with signed webhooks for async jobs and inline errors when a node fails'
+).split(' ');
+
+export interface PromptMessage {
+  role: string;
+  content?: unknown;
+}
+
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((p) => (p && typeof p.text === 'string' ? p.text : '')).join('');
+  return '';
+}
+
+/**
+ * Documented prompt estimate (also what the simulator reports as `prompt_tokens`):
+ * ceil(characters / 4) of every message's text, plus 4 tokens of framing per message, plus 2.
+ */
+export function estimatePromptTokens(messages: PromptMessage[]): number {
+  let chars = 0;
+  for (const m of messages) chars += contentText(m.content).length;
+  return Math.ceil(chars / 4) + 4 * messages.length + 2;
+}
+
+function prng(seedHex: string): () => number {
+  // mulberry32 seeded from the first 32 bits of a SHA-256: small, fast and stable across platforms.
+  let a = parseInt(seedHex.slice(0, 8), 16) >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface Generation {
+  tokens: string[];
+  finishReason: 'stop' | 'length';
+}
+
+/** Natural length is 12–35 tokens; `maxTokens` truncates with finish_reason "length". */
+export function generateTokens(seed: number, messages: PromptMessage[], maxTokens?: number | null): Generation {
+  const prompt = messages.map((m) => `${m.role}:${contentText(m.content)}`).join('\n');
+  const digest = createHash('sha256').update(`${seed}\u0000${prompt}`).digest('hex');
+  const rand = prng(digest);
+  const natural = 12 + Math.floor(rand() * 24);
+  const count = maxTokens != null ? Math.min(natural, maxTokens) : natural;
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const word = VOCAB[Math.floor(rand() * VOCAB.length)];
+    tokens.push(i === 0 ? 'Genie' : ` ${word}`);
+  }
+  return { tokens, finishReason: count < natural ? 'length' : 'stop' };
+}

@@ -1,0 +1,59 @@
+import http from 'node:http';
+import os from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createGenerate } from '../activities/inference/generate.js';
+import { Deliveries } from '../activities/inference/deliveries.js';
+import { createApp } from '../api/app.js';
+import { createCompletionService } from '../api/completions.js';
+import { newId } from '../db/ids.js';
+import { TASK_QUEUES } from '../workflows/definitions.js';
+import { loadConfig } from './config.js';
+import { createCoreDeps } from './deps.js';
+
+// The API process: the express edge plus an activity-only worker on this process's own task queue,
+// where `generate` runs for callers held here (sync, stream), so tokens never cross Temporal history.
+
+Runtime.install({ shutdownSignals: [] });
+const config = loadConfig();
+const deps = await createCoreDeps(config, 'api');
+const instance = config.GENIE_INSTANCE_ID ?? `${os.hostname()}-${newId('', 6)}`;
+const apiQueue = TASK_QUEUES.api(instance);
+
+const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+const deliveries = new Deliveries();
+const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+const worker = await Worker.create({
+  connection: nativeConnection,
+  namespace: config.TEMPORAL_NAMESPACE,
+  taskQueue: apiQueue,
+  activities: { generate: createGenerate({ clientFor: deps.clientFor, deliveries }) },
+  maxConcurrentActivityTaskExecutions: 1024,
+});
+const workerRun = worker.run();
+
+const completions = createCompletionService({ temporal, deliveries, apiQueue, log: deps.log });
+const app = createApp({ orm: deps.orm, temporal, directory: deps.directory, completions, log: deps.log });
+const server = http.createServer(app);
+server.keepAliveTimeout = 65_000;
+await new Promise<void>((resolve) => server.listen(config.GENIE_PORT, config.GENIE_HOST, resolve));
+const { port } = server.address() as AddressInfo;
+console.log(JSON.stringify({ event: 'api.ready', url: `http://${config.GENIE_HOST}:${port}`, taskQueue: apiQueue }));
+
+let stopping = false;
+const shutdown = async () => {
+  if (stopping) return;
+  stopping = true;
+  deps.log.info('shutting down: closing the listener, then draining the worker');
+  server.close();
+  worker.shutdown();
+  await workerRun.catch(() => undefined);
+  server.closeAllConnections();
+  await nativeConnection.close();
+  await temporal.connection.close();
+  await deps.close();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void shutdown());
+process.on('SIGINT', () => void shutdown());

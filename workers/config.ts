@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { parseNodeList } from '../activities/nodes/node-list.js';
+
+// Every setting is an env var with a sane default; parsed once, failing fast with the variable's name.
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const configSchema = z.object({
+  GENIE_PORT: port.default(8080),
+  GENIE_HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: z.string().default('postgres://postgres:postgres@127.0.0.1:55432/genie'),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  GENIE_NODES: z
+    .string()
+    .default('vllm=http://127.0.0.1:9101')
+    .transform((s, ctx) => {
+      try {
+        return parseNodeList(s);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
+  GENIE_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+  GENIE_ADMIN_TOKEN: z.string().min(16).optional(),
+  GENIE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  // How long a cached view of the fleet (health + served models) is trusted.
+  GENIE_NODE_PROBE_INTERVAL_MS: z.coerce.number().int().positive().default(2000),
+  GENIE_NODE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
+  GENIE_FAILOVER_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

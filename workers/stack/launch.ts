@@ -1,0 +1,129 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { generateApiKey } from '../../db/api-keys.js';
+import { migrate, openOrm } from '../../db/orm.js';
+import { seedDevTenancy } from '../../db/seed-dev.js';
+import { freePort } from './free-port.js';
+import { spawnEntrypoint, type Managed } from './processes.js';
+import { startPostgres } from './postgres.js';
+import { startTemporal } from './temporal.js';
+
+export interface StackOptions {
+  dataDir: string;
+  /** Pick free loopback ports for everything (tests); otherwise the documented dev ports. */
+  freePorts: boolean;
+  ports: { api: number; temporal: number; ui: number; postgres: number; vllm: number };
+  simulator: { ttftMs: number; itlMs: number };
+  /** Extra environment for the API and worker processes. */
+  env?: NodeJS.ProcessEnv;
+  log: (source: string, line: string) => void;
+}
+
+export interface Stack {
+  apiUrl: string;
+  temporalAddress: string;
+  namespace: string;
+  uiUrl: string;
+  databaseUrl: string;
+  nodes: string;
+  apiKey: string;
+  adminToken: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export const DEV_MODELS = ['qwen3:0.6b', 'qwen3:8b', 'qwen2.5-coder:7b', 'broken:latest'];
+
+/** A secret kept in the data dir so a second `make dev` reuses it; an env value always wins. */
+function persistedSecret(file: string, fromEnv: string | undefined, make: () => string): string {
+  if (fromEnv) {
+    writeFileSync(file, fromEnv + '\n', { mode: 0o600 });
+    return fromEnv;
+  }
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const value = make();
+  writeFileSync(file, value + '\n', { mode: 0o600 });
+  return value;
+}
+
+/** The whole embedded stack, in dependency order, each component on loopback. */
+export async function launchStack(opts: StackOptions): Promise<Stack> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const port = async (fixed: number) => (opts.freePorts ? freePort() : fixed);
+  const [pgPort, temporalPort, uiPort] = [await port(opts.ports.postgres), await port(opts.ports.temporal), await port(opts.ports.ui)];
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch((e) => opts.log('stack', `stop failed: ${(e as Error).message}`));
+  };
+  try {
+    const namespace = opts.env?.TEMPORAL_NAMESPACE ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
+    const [postgres, temporal, sim] = await Promise.all([
+      startPostgres({ dataDir: path.join(opts.dataDir, 'postgres'), port: pgPort, database: 'genie', log: (l) => opts.log('postgres', l) }),
+      startTemporal({ dataDir: path.join(opts.dataDir, 'temporal'), port: temporalPort, uiPort, namespace, log: (l) => opts.log('temporal', l) }),
+      spawnEntrypoint({
+        name: 'simulator',
+        script: 'simulator/main.ts',
+        args: [
+          '--engine', 'vllm',
+          '--port', String(opts.freePorts ? 0 : opts.ports.vllm),
+          '--models', DEV_MODELS.join(','),
+          '--fail-load-model', 'broken:latest',
+          '--time-to-first-token', String(opts.simulator.ttftMs),
+          '--inter-token-latency', String(opts.simulator.itlMs),
+        ],
+        readyEvent: 'simulator.ready',
+        onLine: opts.log,
+      }),
+    ]);
+    stops.push(postgres.stop, temporal.stop, sim.stop);
+
+    const apiKey = persistedSecret(path.join(opts.dataDir, 'dev-api-key'), process.env.GENIE_DEV_API_KEY, () => generateApiKey());
+    const adminToken = persistedSecret(path.join(opts.dataDir, 'admin-token'), process.env.GENIE_ADMIN_TOKEN, () => randomBytes(24).toString('hex'));
+    const orm = await openOrm(postgres.url, 2);
+    try {
+      await migrate(orm, postgres.url);
+      await seedDevTenancy(orm.em.fork(), apiKey);
+    } finally {
+      await orm.close();
+    }
+
+    const nodes = `vllm=${sim.ready.url as string}`;
+    const env: NodeJS.ProcessEnv = {
+      DATABASE_URL: postgres.url,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: namespace,
+      GENIE_NODES: nodes,
+      GENIE_ADMIN_TOKEN: adminToken,
+      ...opts.env,
+    };
+    const [worker, api] = await Promise.all([
+      spawnEntrypoint({ name: 'worker', script: 'workers/worker.ts', env, readyEvent: 'worker.ready', onLine: opts.log }),
+      spawnEntrypoint({
+        name: 'api',
+        script: 'workers/api.ts',
+        env: { ...env, GENIE_PORT: String(opts.freePorts ? 0 : opts.ports.api) },
+        readyEvent: 'api.ready',
+        onLine: opts.log,
+      }),
+    ]);
+    stops.push(worker.stop, api.stop);
+    return {
+      apiUrl: api.ready.url as string,
+      temporalAddress: temporal.address,
+      namespace,
+      uiUrl: temporal.uiUrl,
+      databaseUrl: postgres.url,
+      nodes,
+      apiKey,
+      adminToken,
+      dataDir: opts.dataDir,
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+export type { Managed };

@@ -1,0 +1,25 @@
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+
+// Named timeout/retry profiles (DESIGN §6.5). Temporal owns retries; node clients never retry.
+
+/** Short database / in-memory steps: local activities, retried quickly on transient errors. */
+export const shortStep: LocalActivityOptions = {
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 10 },
+};
+
+/**
+ * The node call. One attempt per node: a failure is either fatal or a reason to select another node,
+ * which is the workflow's failover loop, not an activity retry.
+ */
+export const nodeCall: ActivityOptions = {
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '15s',
+  retry: { maximumAttempts: 1 },
+};
+
+/**
+ * When `generate` runs on the API process that holds the caller, a process that is gone must be
+ * noticed fast: nobody is waiting for a late start anyway.
+ */
+export const callerHeldNodeCall: ActivityOptions = { ...nodeCall, scheduleToStartTimeout: '10s' };

@@ -1,0 +1,2 @@
+// The workflow bundle's entry: every workflow the worker serves.
+export { chatCompletion } from './chat-completion.js';
