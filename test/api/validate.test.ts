@@ -1,0 +1,62 @@
+import { jest } from '@jest/globals';
+import pino from 'pino';
+import { paramOf, validateChatRequest } from '../../api/middleware/validate.js';
+import { resolveMode } from '../../protocol/chat-request.js';
+import { GenieError } from '../../protocol/errors.js';
+import { parseNodeList } from '../../activities/nodes/node-list.js';
+import { loadConfig } from '../../workers/config.js';
+
+const log = pino({ level: 'silent' });
+const ok = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+const bad = (body: unknown) => {
+  try {
+    validateChatRequest(body, log);
+  } catch (e) {
+    return (e as GenieError).body;
+  }
+  throw new Error('expected a validation error');
+};
+
+describe('request validation', () => {
+  it('formats zod paths as OpenAI params', () => {
+    expect(paramOf(['messages', 2, 'content'])).toBe('messages[2].content');
+    expect(paramOf([])).toBeNull();
+  });
+
+  it('refuses known-but-unsupported parameters by name instead of dropping them', () => {
+    expect(bad({ ...ok, tools: [] })).toMatchObject({ status: 400, param: 'tools', code: 'unsupported_parameter' });
+  });
+
+  it('ignores unknown keys with a warning (as vLLM does)', () => {
+    const warn = jest.fn();
+    const req = validateChatRequest({ ...ok, frobnicate: 1 }, { warn } as never);
+    expect(req).not.toHaveProperty('frobnicate');
+    expect(warn).toHaveBeenCalledWith({ ignored: ['frobnicate'] }, expect.any(String));
+  });
+
+  it('lets mode win and refuses stream:true against another mode', () => {
+    expect(resolveMode(validateChatRequest({ ...ok, stream: true }, log))).toBe('stream');
+    expect(resolveMode(validateChatRequest({ ...ok, mode: 'async' }, log))).toBe('async');
+    expect(resolveMode(validateChatRequest(ok, log))).toBe('sync');
+    expect(bad({ ...ok, mode: 'async', stream: true })).toMatchObject({ param: 'stream' });
+  });
+
+  it('accepts text content parts and refuses non-object bodies', () => {
+    expect(validateChatRequest({ ...ok, messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] }, log).messages).toHaveLength(1);
+    expect(bad([1, 2])).toMatchObject({ status: 400, param: null });
+  });
+});
+
+describe('configuration', () => {
+  it('parses GENIE_NODES', () => {
+    expect(parseNodeList('vllm=http://127.0.0.1:9101, gpu-a:triton=http://10.0.0.2:8000/')).toEqual([
+      { name: 'vllm-9101', url: 'http://127.0.0.1:9101', engine: 'vllm' },
+      { name: 'gpu-a', url: 'http://10.0.0.2:8000', engine: 'triton' },
+    ]);
+  });
+
+  it('fails fast naming the bad variable', () => {
+    expect(() => loadConfig({ GENIE_PORT: 'eighty' })).toThrow(/GENIE_PORT/);
+    expect(() => loadConfig({ GENIE_NODES: 'cuda=http://x' })).toThrow(/GENIE_NODES/);
+  });
+});

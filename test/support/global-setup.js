@@ -1,0 +1,47 @@
+// One shared embedded stack per Jest run (DESIGN §7): Postgres, Temporal dev server, a simulator node,
+// a worker and an API, all on free loopback ports, started through the same launcher as `make dev`.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, chmodSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+export default async function globalSetup() {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'genie-test-'));
+  chmodSync(dataDir, 0o777);
+  const logFile = path.join(dataDir, 'stack.log');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/dev.ts', '--free-ports', '--json', '--verbose'], {
+    cwd: path.resolve(import.meta.dirname, '../..'),
+    env: {
+      ...process.env,
+      NODE_OPTIONS: '',
+      GENIE_DATA_DIR: dataDir,
+      GENIE_SIM_TTFT_MS: '5',
+      GENIE_SIM_ITL_MS: '1',
+      GENIE_LOG_LEVEL: process.env.GENIE_LOG_LEVEL ?? 'warn',
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const logs = [];
+  createInterface({ input: child.stderr }).on('line', (l) => {
+    logs.push(l);
+    if (logs.length > 200) logs.shift();
+  });
+  const info = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`test stack not ready in 120 s:\n${logs.join('\n')}`)), 120_000);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line.includes('"stack.ready"')) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`test stack exited with code ${code}:\n${logs.join('\n')}`));
+    });
+  });
+  const stateFile = path.join(dataDir, 'stack.json');
+  writeFileSync(stateFile, JSON.stringify(info));
+  process.env.GENIE_TEST_STACK = stateFile;
+  globalThis.__GENIE_STACK__ = { child, dataDir, logFile, logs };
+}
