@@ -18,6 +18,10 @@ export const completionJobInputSchema = z.object({
   request: nodeRequestSchema,
   /** Task queue of the `generate` activity: the API process holding the caller for sync/stream. */
   generateQueue: z.string(),
+  /** True when `generate` runs in the API process that holds the caller's connection. */
+  callerHeld: z.boolean(),
+  /** The caller asked for the usage chunk (`stream_options.include_usage`). */
+  includeUsage: z.boolean(),
 });
 export type CompletionJobInput = z.infer<typeof completionJobInputSchema>;
 
@@ -27,6 +31,7 @@ export const generateInputSchema = z.object({
   created: z.number().int(),
   node: nodeRefSchema,
   request: nodeRequestSchema,
+  includeUsage: z.boolean(),
   attempt: z.number().int().positive(),
 });
 export type GenerateInput = z.infer<typeof generateInputSchema>;
@@ -40,6 +45,10 @@ export const generateResultSchema = z.object({
   durationMs: z.number(),
 });
 export type GenerateResult = z.infer<typeof generateResultSchema>;
+
+/** Details of a `generate` stopped by cancellation or a departed caller: what was produced is still owed. */
+export const generationAbortedSchema = z.object({ usage: usageSchema });
+export type GenerationAborted = z.infer<typeof generationAbortedSchema>;
 
 export const completionStatusSchema = z.enum(['queued', 'in_progress', 'completed', 'failed', 'cancelled']);
 export type CompletionStatus = z.infer<typeof completionStatusSchema>;

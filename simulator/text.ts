@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { estimatePromptTokens } from '../protocol/token-estimate.js';
+
+export { estimatePromptTokens };
 
 // Deterministic "generation": the same (seed, prompt) always yields the same tokens, so tests can
 // assert exact text and usage without a GPU.
@@ -12,22 +15,6 @@ const VOCAB = (
 export interface PromptMessage {
   role: string;
   content?: unknown;
-}
-
-function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((p) => (p && typeof p.text === 'string' ? p.text : '')).join('');
-  return '';
-}
-
-/**
- * Documented prompt estimate (also what the simulator reports as `prompt_tokens`):
- * ceil(characters / 4) of every message's text, plus 4 tokens of framing per message, plus 2.
- */
-export function estimatePromptTokens(messages: PromptMessage[]): number {
-  let chars = 0;
-  for (const m of messages) chars += contentText(m.content).length;
-  return Math.ceil(chars / 4) + 4 * messages.length + 2;
 }
 
 function prng(seedHex: string): () => number {
@@ -49,7 +36,7 @@ export interface Generation {
 
 /** Natural length is 12–35 tokens; `maxTokens` truncates with finish_reason "length". */
 export function generateTokens(seed: number, messages: PromptMessage[], maxTokens?: number | null): Generation {
-  const prompt = messages.map((m) => `${m.role}:${contentText(m.content)}`).join('\n');
+  const prompt = messages.map((m) => `${m.role}:${typeof m.content === 'string' ? m.content : JSON.stringify(m.content ?? '')}`).join('\n');
   const digest = createHash('sha256').update(`${seed}\u0000${prompt}`).digest('hex');
   const rand = prng(digest);
   const natural = 12 + Math.floor(rand() * 24);

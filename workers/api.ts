@@ -4,11 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createGenerate } from '../activities/inference/generate.js';
+import { CallerStreams } from '../activities/inference/caller-streams.js';
 import { Deliveries } from '../activities/inference/deliveries.js';
 import { createApp } from '../api/app.js';
 import { createCompletionService } from '../api/completions.js';
 import { newId } from '../db/ids.js';
-import { TASK_QUEUES } from '../workflows/definitions.js';
+import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
 import { createCoreDeps } from './deps.js';
 
@@ -19,21 +20,23 @@ Runtime.install({ shutdownSignals: [] });
 const config = loadConfig();
 const deps = await createCoreDeps(config, 'api');
 const instance = config.GENIE_INSTANCE_ID ?? `${os.hostname()}-${newId('', 6)}`;
-const apiQueue = TASK_QUEUES.api(instance);
+const queues = taskQueues(config.GENIE_TASK_QUEUE_PREFIX);
+const apiQueue = queues.api(instance);
 
 const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
 const deliveries = new Deliveries();
+const streams = new CallerStreams();
 const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
 const worker = await Worker.create({
   connection: nativeConnection,
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: apiQueue,
-  activities: { generate: createGenerate({ clientFor: deps.clientFor, deliveries }) },
+  activities: { generate: createGenerate({ clientFor: deps.clientFor, deliveries, streams }) },
   maxConcurrentActivityTaskExecutions: 1024,
 });
 const workerRun = worker.run();
 
-const completions = createCompletionService({ temporal, deliveries, apiQueue, log: deps.log });
+const completions = createCompletionService({ temporal, deliveries, streams, queues, apiQueue, keepAliveMs: config.GENIE_SSE_KEEPALIVE_MS, log: deps.log });
 const app = createApp({ orm: deps.orm, temporal, directory: deps.directory, completions, log: deps.log });
 const server = http.createServer(app);
 server.keepAliveTimeout = 65_000;

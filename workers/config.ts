@@ -27,7 +27,10 @@ export const configSchema = z.object({
   // How long a cached view of the fleet (health + served models) is trusted.
   GENIE_NODE_PROBE_INTERVAL_MS: z.coerce.number().int().positive().default(2000),
   GENIE_NODE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
-  GENIE_FAILOVER_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  /** Prefixes every task queue: isolates deployments sharing one Temporal namespace (tests, canaries). */
+  GENIE_TASK_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]*$/).default(''),
+  /** SSE comment interval while a stream waits for its first token, so proxies keep the connection. */
+  GENIE_SSE_KEEPALIVE_MS: z.coerce.number().int().positive().default(5000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
-import { TASK_QUEUES } from '../workflows/definitions.js';
+import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
 import { createCoreDeps } from './deps.js';
 import { ROOT } from './stack/processes.js';
@@ -14,23 +14,24 @@ const config = loadConfig();
 const deps = await createCoreDeps(config, 'worker');
 const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
 const activities = createActivities(deps);
+const queues = taskQueues(config.GENIE_TASK_QUEUE_PREFIX);
 
 const workflows = await Worker.create({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,
-  taskQueue: TASK_QUEUES.workflows,
+  taskQueue: queues.workflows,
   workflowsPath: path.join(ROOT, 'workflows/index.ts'),
   activities: { selectNode: activities.selectNode, settleUsage: activities.settleUsage },
 });
 const inference = await Worker.create({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,
-  taskQueue: TASK_QUEUES.inference,
+  taskQueue: queues.inference,
   activities: { generate: activities.generate },
   maxConcurrentActivityTaskExecutions: 512,
 });
 
-console.log(JSON.stringify({ event: 'worker.ready', taskQueues: [TASK_QUEUES.workflows, TASK_QUEUES.inference] }));
+console.log(JSON.stringify({ event: 'worker.ready', taskQueues: [queues.workflows, queues.inference] }));
 await Promise.all([workflows.run(), inference.run()]);
 await connection.close();
 await deps.close();

@@ -1,7 +1,9 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   isCancellation,
   proxyActivities,
   proxyLocalActivities,
@@ -10,18 +12,23 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { GenerateFailureDetails } from '../activities/inference/generate.js';
-import type { CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateResult } from '../protocol/completion-job.js';
+import type { Usage } from '../protocol/chat-response.js';
+import type { CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateResult, GenerationAborted } from '../protocol/completion-job.js';
 import type { GenieErrorBody } from '../protocol/errors.js';
 import { callerHeldNodeCall, nodeCall, shortStep } from './activity-options.js';
-import { searchAttributes, statusQuery, TASK_QUEUES } from './definitions.js';
+import { searchAttributes, statusQuery } from './definitions.js';
 
 const FAILOVER_ATTEMPTS = 3;
 const GENIE_ERROR = 'GenieError';
-const ZERO_USAGE = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+const GENERATION_ABORTED = 'GenerationAborted';
+const ZERO_USAGE: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
 
 const { selectNode, settleUsage } = proxyLocalActivities<Activities>(shortStep);
 
-/** One completion: select a node → generate → settle usage. Deterministic; every side effect is an activity. */
+/**
+ * One completion: select a node → generate (failing over to another node while no token has been
+ * sent) → settle usage. Deterministic; every side effect is an activity.
+ */
 export async function chatCompletion(input: CompletionJobInput): Promise<CompletionJobOutput> {
   let status: CompletionStatus = 'queued';
   setHandler(statusQuery, () => status);
@@ -33,10 +40,17 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     ]);
   };
 
-  const callerHeld = input.generateQueue !== TASK_QUEUES.inference;
-  const { generate } = proxyActivities<Activities>({ ...(callerHeld ? callerHeldNodeCall : nodeCall), taskQueue: input.generateQueue });
+  // On cancel, wait for `generate` to report what it produced instead of abandoning it: that usage
+  // must be settled, and the node request must be seen to stop.
+  const generateOptions = {
+    ...(input.callerHeld ? callerHeldNodeCall : nodeCall),
+    taskQueue: input.generateQueue,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  };
+  const { generate } = proxyActivities<Activities>(generateOptions);
 
   let result: GenerateResult | null = null;
+  let usage: Usage = ZERO_USAGE;
   let nodeName: string | null = null;
   let outcome: CompletionStatus = 'failed';
   try {
@@ -54,11 +68,16 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       nodeName = selected.node.name;
       setStatus('in_progress', nodeName);
       try {
-        result = await generate.executeWithOptions(
-          { ...(callerHeld ? callerHeldNodeCall : nodeCall), taskQueue: input.generateQueue, summary: `${input.mode} on ${nodeName} (attempt ${attempt})` },
-          [{ workflowId: input.workflowId, mode: input.mode, created: input.created, node: selected.node, request: input.request, attempt }],
-        );
+        result = await generate.executeWithOptions({ ...generateOptions, summary: `${input.mode} on ${nodeName}, attempt ${attempt}` }, [
+          { workflowId: input.workflowId, mode: input.mode, created: input.created, node: selected.node, request: input.request, includeUsage: input.includeUsage, attempt },
+        ]);
+        usage = result.usage;
       } catch (e) {
+        const abortedUsage = abortedWith(e);
+        if (abortedUsage) {
+          usage = abortedUsage;
+          throw new CancelledFailure('generation aborted: the caller left or the completion was cancelled');
+        }
         if (!(e instanceof ActivityFailure) || !canFailover(e)) throw e;
         excluded.push(nodeName);
         lastFailure = e;
@@ -66,22 +85,14 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     }
     if (!result) throw rethrowable(lastFailure!);
     outcome = 'completed';
-    return { status: 'completed', completion: result.completion, usage: result.usage, node: nodeName };
+    return { status: 'completed', completion: result.completion, usage, node: nodeName };
   } catch (e) {
     outcome = isCancellation(e) ? 'cancelled' : 'failed';
     throw e;
   } finally {
     // Settlement must run even when the workflow is being cancelled.
     await CancellationScope.nonCancellable(() =>
-      settleUsage({
-        workflowId: input.workflowId,
-        mode: input.mode,
-        principal: input.principal,
-        model: input.request.model,
-        node: nodeName,
-        usage: result?.usage ?? ZERO_USAGE,
-        outcome,
-      }),
+      settleUsage({ workflowId: input.workflowId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome }),
     );
     setStatus(outcome);
   }
@@ -91,6 +102,15 @@ function canFailover(e: ActivityFailure): boolean {
   const cause = e.cause;
   if (!(cause instanceof ApplicationFailure) || cause.type !== GENIE_ERROR) return false;
   return (cause.details?.[1] as GenerateFailureDetails | undefined)?.failover === true;
+}
+
+function abortedWith(e: unknown): Usage | null {
+  if (!(e instanceof ActivityFailure)) return null;
+  if (e.cause instanceof CancelledFailure) return ZERO_USAGE; // cancelled before it started
+  if (e.cause instanceof ApplicationFailure && e.cause.type === GENERATION_ABORTED) {
+    return (e.cause.details?.[0] as GenerationAborted).usage;
+  }
+  return null;
 }
 
 /** Surfaces a node's classified error as the workflow's own failure, keeping its caller-facing body. */

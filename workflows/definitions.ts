@@ -4,11 +4,14 @@ import type { CompletionStatus } from '../protocol/completion-job.js';
 
 // Names shared by the API, the workers and the workflow (DESIGN §3a).
 
-export const TASK_QUEUES = {
-  workflows: 'genie-workflows',
-  inference: 'genie-inference',
-  api: (instance: string) => `genie-api-${instance}`,
-} as const;
+/** `prefix` is empty in a normal deployment; tests use it to run isolated deployments side by side. */
+export function taskQueues(prefix = '') {
+  return {
+    workflows: `${prefix}genie-workflows`,
+    inference: `${prefix}genie-inference`,
+    api: (instance: string) => `${prefix}genie-api-${instance}`,
+  };
+}
 
 export const statusQuery = defineQuery<CompletionStatus>('status');
 

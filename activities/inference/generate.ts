@@ -1,17 +1,23 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { ChatCompletion, FinishReason } from '../../protocol/chat-response.js';
+import type { ChatCompletion, ChatCompletionChunk, FinishReason, Usage } from '../../protocol/chat-response.js';
 import { finishReasonSchema } from '../../protocol/chat-response.js';
-import type { GenerateInput, GenerateResult } from '../../protocol/completion-job.js';
-import { APPLICATION_FAILURE_TYPE } from '../../protocol/errors.js';
+import type { GenerateInput, GenerateResult, GenerationAborted } from '../../protocol/completion-job.js';
+import { APPLICATION_FAILURE_TYPE, GenieError } from '../../protocol/errors.js';
+import { estimatePromptTokens } from '../../protocol/token-estimate.js';
 import type { NodeRef } from '../nodes/node-list.js';
-import type { NodeClient } from './node-client.js';
+import type { CallerStreams } from './caller-streams.js';
 import type { Deliveries } from './deliveries.js';
+import type { NodeClient } from './node-client.js';
 import { UpstreamError } from './upstream-error.js';
+
+export const GENERATION_ABORTED = 'GenerationAborted';
 
 export interface GenerateDeps {
   clientFor(node: NodeRef): NodeClient;
   /** Present in API processes: the sync caller waiting in this process gets the body directly. */
   deliveries?: Deliveries;
+  /** Present in API processes: stream callers whose connection this process holds. */
+  streams?: CallerStreams;
 }
 
 /** Details of a failed `generate`, read by the workflow to decide on failover. */
@@ -28,30 +34,100 @@ export function toFinishReason(raw: string | null | undefined): FinishReason | n
 export function createGenerate(deps: GenerateDeps) {
   return async function generate(input: GenerateInput): Promise<GenerateResult> {
     const ctx = Context.current();
-    const client = deps.clientFor(input.node);
-    const started = performance.now();
     // Cancellation reaches an activity only through heartbeats: keep them flowing while the node works.
     const beat = setInterval(() => ctx.heartbeat(), 1000);
     try {
-      const body = await client.complete(input.node, input.request, ctx.cancellationSignal);
-      const choice = body.choices[0];
-      const finishReason = toFinishReason(choice.finish_reason) ?? 'stop';
-      const completion: ChatCompletion = {
-        id: input.workflowId,
-        object: 'chat.completion',
-        created: input.created,
-        model: input.request.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: choice.message.content ?? '' }, finish_reason: finishReason }],
-        usage: body.usage,
-      };
-      deps.deliveries?.resolve(input.workflowId, completion);
-      return { completion, usage: body.usage, finishReason, ttftMs: null, durationMs: Math.round(performance.now() - started) };
-    } catch (e) {
-      throw toActivityFailure(e);
+      return input.mode === 'stream' ? await streamToCaller(deps, input, ctx) : await complete(deps, input, ctx);
     } finally {
       clearInterval(beat);
     }
   };
+}
+
+async function complete(deps: GenerateDeps, input: GenerateInput, ctx: Context): Promise<GenerateResult> {
+  const started = performance.now();
+  try {
+    const body = await deps.clientFor(input.node).complete(input.node, input.request, ctx.cancellationSignal);
+    const choice = body.choices[0];
+    const finishReason = toFinishReason(choice.finish_reason) ?? 'stop';
+    const completion: ChatCompletion = {
+      id: input.workflowId,
+      object: 'chat.completion',
+      created: input.created,
+      model: input.request.model,
+      choices: [{ index: 0, message: { role: 'assistant', content: choice.message.content ?? '' }, finish_reason: finishReason }],
+      usage: body.usage,
+    };
+    deps.deliveries?.resolve(input.workflowId, completion);
+    return { completion, usage: body.usage, finishReason, ttftMs: null, durationMs: Math.round(performance.now() - started) };
+  } catch (e) {
+    if (ctx.cancellationSignal.aborted) throw aborted(input, 0);
+    throw toActivityFailure(e);
+  }
+}
+
+/**
+ * Stream mode: chunks go from the node straight to the caller's held connection in this process;
+ * only usage and timings return to the workflow (tokens never enter Temporal history).
+ */
+async function streamToCaller(deps: GenerateDeps, input: GenerateInput, ctx: Context): Promise<GenerateResult> {
+  const caller = deps.streams?.get(input.workflowId);
+  if (!caller) throw aborted(input, 0); // this process no longer holds the caller
+  const signal = AbortSignal.any([ctx.cancellationSignal, caller.signal]);
+  const started = performance.now();
+  let ttftMs: number | null = null;
+  let emitted = 0;
+  let usage: Usage | null = null;
+  let finishReason: FinishReason | null = null;
+  const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: FinishReason | null): ChatCompletionChunk => ({
+    id: input.workflowId,
+    object: 'chat.completion.chunk',
+    created: input.created,
+    model: input.request.model,
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  });
+
+  caller.open();
+  try {
+    for await (const event of deps.clientFor(input.node).stream(input.node, input.request, signal)) {
+      if (event.usage) usage = event.usage;
+      for (const c of event.choices) {
+        // The role chunk was sent by open(); nodes repeat it with empty content.
+        if (c.delta.content) {
+          ttftMs ??= Math.round(performance.now() - started);
+          emitted++;
+          caller.write(chunk({ content: c.delta.content }, null));
+        }
+        if (c.finish_reason) {
+          finishReason = toFinishReason(c.finish_reason);
+          caller.write(chunk({}, finishReason));
+        }
+      }
+    }
+    const finalUsage = usage ?? estimateUsage(input, emitted);
+    if (input.includeUsage) caller.write({ ...chunk({}, null), choices: [], usage: finalUsage });
+    caller.end();
+    return { completion: null, usage: finalUsage, finishReason, ttftMs, durationMs: Math.round(performance.now() - started) };
+  } catch (e) {
+    if (signal.aborted) throw aborted(input, emitted);
+    const tokensSent = ttftMs !== null;
+    const failure = toActivityFailure(e, tokensSent);
+    // Past the first token no other node can take over: the caller learns it inline, right now.
+    if (e instanceof UpstreamError && !(e.failover && !tokensSent)) caller.fail(e.toGenieError());
+    else if (!(e instanceof UpstreamError)) caller.fail(GenieError.internal((e as Error).message).body);
+    throw failure;
+  }
+}
+
+function estimateUsage(input: GenerateInput, completionTokens: number): Usage {
+  const prompt = estimatePromptTokens(input.request.messages);
+  return { prompt_tokens: prompt, completion_tokens: completionTokens, total_tokens: prompt + completionTokens };
+}
+
+/** The caller left or the workflow was cancelled: report what was produced so it is settled, not lost. */
+function aborted(input: GenerateInput, completionTokens: number): ApplicationFailure {
+  const details: GenerationAborted = { usage: estimateUsage(input, completionTokens) };
+  return ApplicationFailure.create({ type: GENERATION_ABORTED, message: 'generation aborted', nonRetryable: true, details: [details] });
 }
 
 /**

@@ -10,11 +10,17 @@ export function chatCompletionsRoute(completions: CompletionService, log: Logger
   const router = Router();
   router.post('/chat/completions', async (req, res) => {
     const request = validateChatRequest(req.body, log);
-    const mode = resolveMode(request);
-    if (mode !== 'sync') throw GenieError.badRequest(`mode "${mode}" is not available yet`, request.mode ? 'mode' : 'stream');
-    const body = await completions.sync(principalOf(res.locals), request);
-    res.locals.completionId = body.id;
-    res.json(body);
+    const principal = principalOf(res.locals);
+    switch (resolveMode(request)) {
+      case 'sync':
+        res.json(await completions.sync(principal, request, res));
+        return;
+      case 'stream':
+        await completions.stream(principal, request, res);
+        return;
+      case 'async':
+        throw GenieError.badRequest('mode "async" is not available yet', 'mode');
+    }
   });
   return router;
 }

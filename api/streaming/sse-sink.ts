@@ -1,0 +1,118 @@
+import type { Response } from 'express';
+import type { CallerStream } from '../../activities/inference/caller-streams.js';
+import type { ChatCompletionChunk } from '../../protocol/chat-response.js';
+import { GenieError, type GenieErrorBody } from '../../protocol/errors.js';
+
+export interface SseMeta {
+  id: string;
+  model: string;
+  created: number;
+  headers?: Record<string, string>;
+}
+
+/**
+ * One caller's SSE response. The head is sent only when `generate` starts (so every refusal before
+ * that is still a plain JSON error); after it, errors are inline chunks — never silence.
+ */
+export class SseSink implements CallerStream {
+  private readonly controller = new AbortController();
+  private state: 'waiting' | 'open' | 'done' = 'waiting';
+  private keepAlive: NodeJS.Timeout | null = null;
+  private resolveOpened!: () => void;
+  private rejectOpened!: (e: GenieError) => void;
+  /** Settles when the head was sent (resolve) or the request failed before it (reject). */
+  readonly opened = new Promise<void>((resolve, reject) => {
+    this.resolveOpened = resolve;
+    this.rejectOpened = reject;
+  });
+  /** Settles when the stream is over, whichever way. */
+  readonly finished: Promise<void>;
+  private resolveFinished!: () => void;
+
+  constructor(
+    private readonly res: Response,
+    private readonly meta: SseMeta,
+    private readonly keepAliveMs: number,
+  ) {
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    this.opened.catch(() => undefined);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+  get isDone(): boolean {
+    return this.state === 'done';
+  }
+
+  open(): void {
+    if (this.state !== 'waiting') return;
+    this.state = 'open';
+    this.res.writeHead(200, {
+      ...this.meta.headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    this.res.flushHeaders();
+    this.res.socket?.setNoDelay(true);
+    this.send(this.chunk({ role: 'assistant', content: '' }, null));
+    // Comments keep proxies and load balancers from timing out a slow first token.
+    this.keepAlive = setInterval(() => this.res.write(': keep-alive\n\n'), this.keepAliveMs);
+    this.resolveOpened();
+  }
+
+  write(chunk: ChatCompletionChunk): void {
+    if (this.state !== 'open') return;
+    this.stopKeepAlive();
+    this.send(chunk);
+  }
+
+  end(): void {
+    if (this.state !== 'open') return;
+    this.res.end('data: [DONE]\n\n');
+    this.finish();
+  }
+
+  fail(error: GenieErrorBody): void {
+    if (this.state === 'done') return;
+    if (this.state === 'waiting') {
+      this.finish();
+      this.rejectOpened(new GenieError(error));
+      return;
+    }
+    // The seed's rule: the error is shown inline with finish_reason "error", then [DONE].
+    this.send(this.chunk({ content: `[error] ${error.status} ${error.message}` }, 'error'));
+    this.res.end('data: [DONE]\n\n');
+    this.finish();
+  }
+
+  /** The caller went away: stop the node request now. */
+  abort(): void {
+    this.controller.abort();
+    this.finish();
+  }
+
+  private chunk(delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason']): ChatCompletionChunk {
+    return { id: this.meta.id, object: 'chat.completion.chunk', created: this.meta.created, model: this.meta.model, choices: [{ index: 0, delta, finish_reason: finish }] };
+  }
+
+  private send(chunk: ChatCompletionChunk): void {
+    this.res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+  }
+
+  private stopKeepAlive(): void {
+    if (this.keepAlive) clearInterval(this.keepAlive);
+    this.keepAlive = null;
+  }
+
+  private finish(): void {
+    this.stopKeepAlive();
+    this.state = 'done';
+    this.resolveFinished();
+  }
+}
