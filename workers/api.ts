@@ -37,7 +37,7 @@ const worker = await Worker.create({
 const workerRun = worker.run();
 
 const completions = createCompletionService({ temporal, deliveries, streams, queues, apiQueue, keepAliveMs: config.GENIE_SSE_KEEPALIVE_MS, log: deps.log });
-const app = createApp({ orm: deps.orm, temporal, directory: deps.directory, completions, log: deps.log });
+const app = createApp({ orm: deps.orm, temporal, directory: deps.directory, completions, log: deps.log, adminToken: config.GENIE_ADMIN_TOKEN });
 const server = http.createServer(app);
 server.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve) => server.listen(config.GENIE_PORT, config.GENIE_HOST, resolve));

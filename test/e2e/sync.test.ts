@@ -107,6 +107,16 @@ describe('sync chat completions through the real stack', () => {
     expect(res.status).toBe(200);
   });
 
+  it('guards /admin/v1 with the admin token, not API keys', async () => {
+    const { apiUrl, apiKey, adminToken } = testStack();
+    const withKey = await fetch(`${apiUrl}/admin/v1/orgs`, { headers: { authorization: `Bearer ${apiKey}` } });
+    expect(withKey.status).toBe(401);
+    const anon = await fetch(`${apiUrl}/admin/v1/orgs`);
+    expect(anon.status).toBe(401);
+    const admin = await fetch(`${apiUrl}/admin/v1/no-such-route`, { headers: { authorization: `Bearer ${adminToken}` } });
+    expect(admin.status).toBe(404);
+  });
+
   it('/healthz is 200 while Postgres and Temporal answer', async () => {
     const res = await fetch(`${testStack().apiUrl}/healthz`);
     expect(res.status).toBe(200);

@@ -42,6 +42,10 @@ export async function startTemporal(opts: {
     '--namespace', opts.namespace,
     // New search attributes must be visible to the very next start, not after a cache refresh.
     '--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true',
+    // WAL + normal sync: a dev/test server need not fsync every history write (survives process crashes,
+    // not power loss), which is most of a workflow task's latency on a small disk.
+    '--sqlite-pragma', 'journal_mode=wal',
+    '--sqlite-pragma', 'synchronous=normal',
     ...SEARCH_ATTRIBUTE_NAMES.flatMap((n) => ['--search-attribute', `${n}=Keyword`]),
   ];
   const child = spawn(temporalBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
