@@ -1,5 +1,6 @@
 import { parseSimulatorArgs, usage } from './options.js';
 import { startSimulator } from './server.js';
+import { exitWithParent } from '../workers/exit-with-parent.js';
 
 const parsed = parseSimulatorArgs(process.argv.slice(2));
 if (parsed === 'help') {
@@ -12,3 +13,4 @@ console.log(JSON.stringify({ event: 'simulator.ready', url: sim.url, engine: par
 const stop = () => void sim.close().then(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+exitWithParent(stop);

@@ -12,6 +12,7 @@ import { newId } from '../db/ids.js';
 import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
 import { createCoreDeps } from './deps.js';
+import { exitWithParent } from './exit-with-parent.js';
 
 // The API process: the express edge plus an activity-only worker on this process's own task queue,
 // where `generate` runs for callers held here (sync, stream), so tokens never cross Temporal history.
@@ -60,3 +61,4 @@ const shutdown = async () => {
 };
 process.on('SIGTERM', () => void shutdown());
 process.on('SIGINT', () => void shutdown());
+exitWithParent(() => void shutdown());

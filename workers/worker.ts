@@ -4,6 +4,7 @@ import { createActivities } from '../activities/index.js';
 import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
 import { createCoreDeps } from './deps.js';
+import { exitWithParent } from './exit-with-parent.js';
 import { ROOT } from './stack/processes.js';
 
 // The Temporal worker process: workflows + short local activities on `genie-workflows`, and the
@@ -31,7 +32,11 @@ const inference = await Worker.create({
   maxConcurrentActivityTaskExecutions: 512,
 });
 
+exitWithParent(() => {
+  for (const w of [workflows, inference]) if (w.getState() === 'RUNNING') w.shutdown();
+});
 console.log(JSON.stringify({ event: 'worker.ready', taskQueues: [queues.workflows, queues.inference] }));
 await Promise.all([workflows.run(), inference.run()]);
 await connection.close();
 await deps.close();
+process.exit(0);

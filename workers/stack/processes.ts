@@ -28,8 +28,9 @@ export async function spawnEntrypoint(opts: {
 }): Promise<Managed> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, opts.script), ...(opts.args ?? [])], {
     cwd: ROOT,
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env, GENIE_EXIT_WITH_PARENT: '1' },
+    // stdin stays open as a lifeline: it closes when the launcher dies, however it dies.
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   return waitReady(opts.name, child, opts.readyEvent, opts.onLine, opts.timeoutMs ?? 60_000);
 }
