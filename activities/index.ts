@@ -6,20 +6,29 @@ import type { NodeDirectory } from './nodes/node-directory.js';
 import type { NodeRef } from './nodes/node-list.js';
 import { createSelectNode } from './nodes/select-node.js';
 import { createSettleUsage } from './usage/settle-usage.js';
+import { createAdmit } from './admission/admit.js';
+import { createProjectJob } from './jobs/project-job.js';
+import { createDeliverWebhook } from './webhooks/deliver-webhook.js';
+import type { WebhookUrlGuard } from './webhooks/url-guard.js';
 
 export interface ActivityDeps {
   orm: MikroORM;
   directory: NodeDirectory;
   clientFor(node: NodeRef): NodeClient;
   deliveries?: Deliveries;
+  webhookGuard: WebhookUrlGuard;
+  webhookTimeoutMs: number;
 }
 
 /** Every activity, built from its dependencies (temporalio/samples-typescript, activities-dependency-injection). */
 export function createActivities(deps: ActivityDeps) {
   return {
+    admit: createAdmit(deps.directory),
     selectNode: createSelectNode(deps.directory),
     generate: createGenerate({ clientFor: deps.clientFor, deliveries: deps.deliveries }),
     settleUsage: createSettleUsage(deps.orm),
+    projectJob: createProjectJob(deps.orm),
+    deliverWebhook: createDeliverWebhook({ orm: deps.orm, guard: deps.webhookGuard, timeoutMs: deps.webhookTimeoutMs }),
   };
 }
 

@@ -5,11 +5,13 @@ import type { Logger } from 'pino';
 import type { NodeDirectory } from '../activities/nodes/node-directory.js';
 import { GenieError } from '../protocol/errors.js';
 import type { CompletionService } from './completions.js';
+import type { JobService } from './jobs.js';
 import { requireAdmin } from './middleware/admin-auth.js';
 import { authenticate } from './middleware/auth.js';
 import { errorMapper } from './middleware/error-mapper.js';
 import { chatCompletionsRoute } from './routes/chat-completions.js';
 import { healthRoute } from './routes/health.js';
+import { jobsRoute } from './routes/jobs.js';
 import { modelsRoute } from './routes/models.js';
 
 export interface ApiDeps {
@@ -17,6 +19,7 @@ export interface ApiDeps {
   temporal: Client;
   directory: NodeDirectory;
   completions: CompletionService;
+  jobs: JobService;
   log: Logger;
   adminToken?: string;
 }
@@ -33,6 +36,7 @@ export function createApp(deps: ApiDeps): express.Express {
   v1.use(authenticate(deps.orm));
   v1.use(chatCompletionsRoute(deps.completions, deps.log));
   v1.use(modelsRoute(deps.directory));
+  v1.use(jobsRoute(deps.jobs));
   app.use('/v1', v1);
   // The docs page's widget calls the same handlers under /api/v1, as on the seed page.
   app.use('/api/v1', v1);

@@ -1,57 +1,84 @@
 import type { Response } from 'express';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { CallerStreams } from '../activities/inference/caller-streams.js';
 import type { Deliveries } from '../activities/inference/deliveries.js';
+import type { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
 import { newId } from '../db/ids.js';
 import { toNodeRequest, type ChatCompletionRequest, type CompletionMode } from '../protocol/chat-request.js';
 import type { ChatCompletion } from '../protocol/chat-response.js';
 import type { CompletionJobInput } from '../protocol/completion-job.js';
+import type { AsyncAccepted } from '../protocol/job.js';
 import type { Principal } from '../protocol/principal.js';
 import { GenieError } from '../protocol/errors.js';
-import { searchAttributes, taskQueues } from '../workflows/definitions.js';
+import { admitUpdate, searchAttributes, taskQueues } from '../workflows/definitions.js';
 import type { chatCompletion } from '../workflows/chat-completion.js';
+import { idempotentJobId } from './idempotency.js';
 import { toGenieError } from './middleware/error-mapper.js';
 import { SseSink } from './streaming/sse-sink.js';
 
 export interface CompletionServiceDeps {
   temporal: Client;
+  orm: MikroORM;
   deliveries: Deliveries;
   streams: CallerStreams;
   queues: ReturnType<typeof taskQueues>;
   /** This API process's own task queue, where caller-held `generate` activities run. */
   apiQueue: string;
   keepAliveMs: number;
+  webhookGuard: WebhookUrlGuard;
+  webhookScheduleMs: number[];
   log: Logger;
+}
+
+/** What a request brings besides its validated body. */
+export interface CompletionCall {
+  principal: Principal;
+  request: ChatCompletionRequest;
+  idempotency: { key: string; hash: string } | null;
 }
 
 /** How long a departing caller's cancel may take before the node request is cut anyway. */
 const CANCEL_GRACE_MS = 200;
 
+const keyReused = () =>
+  new GenieError({ status: 409, message: 'This Idempotency-Key was already used with a different request body.', type: 'invalid_request_error', code: 'idempotency_key_reused', param: null });
+const keyInUse = () =>
+  new GenieError({ status: 409, message: 'A stream with this Idempotency-Key is still running.', type: 'invalid_request_error', code: 'idempotency_key_in_use', param: null });
+
 /** Starts `chatCompletion` workflows and waits for what each mode needs before answering. */
 export function createCompletionService(deps: CompletionServiceDeps) {
-  function startInput(principal: Principal, req: ChatCompletionRequest, mode: CompletionMode): CompletionJobInput {
-    const jobId = newId();
+  function startInput(call: CompletionCall, mode: CompletionMode): CompletionJobInput {
+    const jobId = call.idempotency ? idempotentJobId(call.principal.orgId, call.idempotency.key) : newId();
     const callerHeld = mode !== 'async';
+    const req = call.request;
     return {
       workflowId: `chatcmpl-${jobId}`,
       jobId,
       mode,
       created: Math.floor(Date.now() / 1000),
-      principal,
+      principal: call.principal,
       request: toNodeRequest(req, req.model),
       generateQueue: callerHeld ? deps.apiQueue : deps.queues.inference,
       callerHeld,
       includeUsage: req.stream_options?.include_usage === true,
+      metadata: req.metadata ?? null,
+      webhook: req.webhook ? { url: req.webhook.url } : null,
+      webhookScheduleMs: deps.webhookScheduleMs,
+      requestHash: call.idempotency?.hash ?? null,
     };
   }
 
-  function start(input: CompletionJobInput): Promise<WorkflowHandle<typeof chatCompletion>> {
-    return deps.temporal.workflow.start<typeof chatCompletion>('chatCompletion', {
+  function startOptions(input: CompletionJobInput) {
+    return {
       workflowId: input.workflowId,
       taskQueue: deps.queues.workflows,
-      args: [input],
+      args: [input] as [CompletionJobInput],
       staticSummary: `${input.mode} ${input.request.model} for org ${input.principal.orgId}`,
+      memo: { requestHash: input.requestHash, metadata: input.metadata },
+      // A keyed workflow id is used once: a finished one is found, never started again.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
       typedSearchAttributes: [
         { key: searchAttributes.orgId, value: input.principal.orgId },
         { key: searchAttributes.applicationId, value: input.principal.applicationId },
@@ -59,7 +86,24 @@ export function createCompletionService(deps: CompletionServiceDeps) {
         { key: searchAttributes.mode, value: input.mode },
         { key: searchAttributes.status, value: 'queued' },
       ],
-    });
+    };
+  }
+
+  /** An existing keyed workflow: the same body finds it, a different body is a 409. */
+  async function existing(input: CompletionJobInput): Promise<WorkflowHandle<typeof chatCompletion>> {
+    const handle = deps.temporal.workflow.getHandle<typeof chatCompletion>(input.workflowId);
+    const desc = await handle.describe();
+    if (desc.memo?.requestHash !== input.requestHash) throw keyReused();
+    return handle;
+  }
+
+  async function start(input: CompletionJobInput): Promise<{ handle: WorkflowHandle<typeof chatCompletion>; fresh: boolean }> {
+    try {
+      return { handle: await deps.temporal.workflow.start<typeof chatCompletion>('chatCompletion', startOptions(input)), fresh: true };
+    } catch (e) {
+      if (e instanceof WorkflowExecutionAlreadyStartedError && input.requestHash) return { handle: await existing(input), fresh: false };
+      throw e;
+    }
   }
 
   /** A caller that leaves before its answer cancels the workflow (which settles what was produced). */
@@ -76,21 +120,22 @@ export function createCompletionService(deps: CompletionServiceDeps) {
 
   return {
     /** Sync: answer as soon as `generate` (on this process's queue) has the body; settlement goes on. */
-    async sync(principal: Principal, req: ChatCompletionRequest, res: Response): Promise<ChatCompletion> {
-      const input = startInput(principal, req, 'sync');
+    async sync(call: CompletionCall, res: Response): Promise<ChatCompletion> {
+      const input = startInput(call, 'sync');
       const delivered = deps.deliveries.expect(input.workflowId);
       let handle: WorkflowHandle | null = null;
       let answered = false;
       const detach = cancelOnDisconnect(res, () => answered, () => handle);
       try {
-        handle = await start(input);
-        const finished = handle.result().then((out) => {
+        const started = await start(input);
+        handle = started.fresh ? started.handle : null; // a duplicate must not cancel the original
+        const finished = started.handle.result().then((out) => {
           if (!out.completion) throw GenieError.internal('the completion finished without a body');
           return out.completion;
         });
         // The workflow's own end still matters when the delivery won the race: observe it, never leak it.
         finished.catch((e) => deps.log.debug({ completionId: input.workflowId, err: (e as Error).message }, 'workflow ended with an error'));
-        const body = await Promise.race([delivered, finished]);
+        const body = started.fresh ? await Promise.race([delivered, finished]) : await finished;
         answered = true;
         return body;
       } finally {
@@ -105,15 +150,18 @@ export function createCompletionService(deps: CompletionServiceDeps) {
      * error); the activity writes chunks straight to the socket; a workflow failure after the head
      * becomes the inline error chunk.
      */
-    async stream(principal: Principal, req: ChatCompletionRequest, res: Response): Promise<void> {
-      const input = startInput(principal, req, 'stream');
+    async stream(call: CompletionCall, res: Response): Promise<void> {
+      const input = startInput(call, 'stream');
       const sink = new SseSink(res, { id: input.workflowId, model: input.request.model, created: input.created }, deps.keepAliveMs);
-      deps.streams.hold(input.workflowId, sink);
       let handle: WorkflowHandle | null = null;
       const detach = cancelOnDisconnect(res, () => sink.isDone, () => handle, () => sink.abort());
       try {
-        handle = await start(input);
-        handle.result().then(
+        deps.streams.hold(input.workflowId, sink);
+        const started = await start(input);
+        // Tokens are never stored, so a keyed stream cannot be replayed or joined: only refused.
+        if (!started.fresh) throw keyInUse();
+        handle = started.handle;
+        started.handle.result().then(
           () => sink.fail(GenieError.internal('the stream ended without its final chunk').body),
           (e) => sink.fail(toGenieError(e).body),
         );
@@ -123,6 +171,36 @@ export function createCompletionService(deps: CompletionServiceDeps) {
         detach();
         deps.streams.release(input.workflowId);
       }
+    },
+
+    /**
+     * Async: update-with-start returns once the workflow admitted the job, so a refusal is answered
+     * synchronously (no job to poll) and a 202 never waits for inference.
+     */
+    async async(call: CompletionCall): Promise<AsyncAccepted> {
+      if (call.request.webhook) await deps.webhookGuard.assertAllowed(call.request.webhook.url);
+      const input = startInput(call, 'async');
+      if (call.request.webhook) {
+        // The secret is needed only at delivery time; it never enters workflow history.
+        await deps.orm.em.fork().getConnection().execute(
+          'insert into webhook_secrets (workflow_id, secret) values (?, ?) on conflict (workflow_id) do nothing',
+          [input.workflowId, call.request.webhook.secret],
+        );
+      }
+      let created = input.created;
+      try {
+        const startOp = new WithStartWorkflowOperation<typeof chatCompletion>('chatCompletion', {
+          ...startOptions(input),
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        });
+        const admission = await deps.temporal.workflow.executeUpdateWithStart(admitUpdate, { startWorkflowOperation: startOp });
+        if (admission.requestHash !== input.requestHash) throw keyReused();
+      } catch (e) {
+        if (!(e instanceof WorkflowExecutionAlreadyStartedError) || !input.requestHash) throw e;
+        const desc = await (await existing(input)).describe();
+        created = Math.floor(desc.startTime.getTime() / 1000);
+      }
+      return { id: input.workflowId, object: 'chat.completion.async', status: 'queued', poll_url: `/v1/jobs/${input.jobId}`, created };
     },
   };
 }

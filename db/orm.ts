@@ -3,12 +3,17 @@ import { Migrator } from '@mikro-orm/migrations';
 import pg from 'pg';
 import { ApiKeySchema, ApplicationSchema, MemberSchema, OrgSchema, UserSchema } from './entities/tenancy.js';
 import { UsageRecordSchema } from './entities/usage-record.js';
+import { JobRecordSchema, WebhookSecretSchema } from './entities/job.js';
 import { Migration20261125000000_tenancy } from './migrations/Migration20261125000000_tenancy.js';
+import { Migration20261125010000_jobs } from './migrations/Migration20261125010000_jobs.js';
 
-export const entities = [UserSchema, OrgSchema, MemberSchema, ApplicationSchema, ApiKeySchema, UsageRecordSchema];
+export const entities = [UserSchema, OrgSchema, MemberSchema, ApplicationSchema, ApiKeySchema, UsageRecordSchema, JobRecordSchema, WebhookSecretSchema];
 
 // Listed explicitly (not globbed) so the same list works under tsx, jest and a compiled build.
-const migrationsList = [{ name: 'Migration20261125000000_tenancy', class: Migration20261125000000_tenancy }];
+const migrationsList = [
+  { name: 'Migration20261125000000_tenancy', class: Migration20261125000000_tenancy },
+  { name: 'Migration20261125010000_jobs', class: Migration20261125010000_jobs },
+];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {
   return MikroORM.init({

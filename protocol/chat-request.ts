@@ -37,10 +37,26 @@ export const chatCompletionRequestSchema = z
     // Genie serves one choice per request for now: n > 1 is refused by name rather than ignored.
     n: z.literal(1, { error: 'only n=1 is supported' }).nullable().optional(),
     user: z.string().max(256).optional(),
+    /** OpenAI-style metadata: up to 16 string pairs, stored on the job and set as the workflow memo. */
+    metadata: z
+      .record(z.string().max(64), z.string().max(512))
+      .refine((m) => Object.keys(m).length <= 16, 'at most 16 metadata keys')
+      .nullable()
+      .optional(),
+    /** Async mode only: where the finished job is POSTed, signed with `secret`. */
+    webhook: z
+      .object({
+        url: z.url({ protocol: /^https?$/, error: 'webhook.url must be an http(s) URL' }),
+        secret: z.string().min(8).max(256),
+      })
+      .optional(),
   })
   .superRefine((req, ctx) => {
     if (req.stream === true && req.mode && req.mode !== 'stream') {
       ctx.addIssue({ code: 'custom', path: ['stream'], message: `stream: true conflicts with mode "${req.mode}"` });
+    }
+    if (req.webhook && req.mode !== 'async') {
+      ctx.addIssue({ code: 'custom', path: ['webhook'], message: 'webhook is only allowed with mode "async"' });
     }
     if (req.stream_options && !(req.stream === true || req.mode === 'stream')) {
       ctx.addIssue({ code: 'custom', path: ['stream_options'], message: 'stream_options is only allowed in stream mode' });

@@ -22,6 +22,13 @@ export const completionJobInputSchema = z.object({
   callerHeld: z.boolean(),
   /** The caller asked for the usage chunk (`stream_options.include_usage`). */
   includeUsage: z.boolean(),
+  metadata: z.record(z.string(), z.string()).nullable(),
+  /** Async webhook target; its secret stays in Postgres, never in workflow history. */
+  webhook: z.object({ url: z.string() }).nullable(),
+  /** Delays (ms) before each delivery attempt, e.g. 0, 5 s, 5 min, … (GENIE_WEBHOOK_RETRY_SCHEDULE). */
+  webhookScheduleMs: z.array(z.number().int().nonnegative()),
+  /** sha256 of the canonical request body, when an Idempotency-Key names this workflow. */
+  requestHash: z.string().nullable(),
 });
 export type CompletionJobInput = z.infer<typeof completionJobInputSchema>;
 
@@ -60,6 +67,11 @@ export const completionJobOutputSchema = z.object({
   node: z.string().nullable(),
 });
 export type CompletionJobOutput = z.infer<typeof completionJobOutputSchema>;
+
+export const admitInputSchema = z.object({ model: z.string() });
+export type AdmitInput = z.infer<typeof admitInputSchema>;
+export const admissionSchema = z.object({ requestHash: z.string().nullable() });
+export type Admission = z.infer<typeof admissionSchema>;
 
 export const settleUsageInputSchema = z.object({
   workflowId: z.string(),

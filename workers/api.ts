@@ -8,6 +8,8 @@ import { CallerStreams } from '../activities/inference/caller-streams.js';
 import { Deliveries } from '../activities/inference/deliveries.js';
 import { createApp } from '../api/app.js';
 import { createCompletionService } from '../api/completions.js';
+import { createJobService } from '../api/jobs.js';
+import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
 import { newId } from '../db/ids.js';
 import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
@@ -37,8 +39,20 @@ const worker = await Worker.create({
 });
 const workerRun = worker.run();
 
-const completions = createCompletionService({ temporal, deliveries, streams, queues, apiQueue, keepAliveMs: config.GENIE_SSE_KEEPALIVE_MS, log: deps.log });
-const app = createApp({ orm: deps.orm, temporal, directory: deps.directory, completions, log: deps.log, adminToken: config.GENIE_ADMIN_TOKEN });
+const completions = createCompletionService({
+  temporal,
+  orm: deps.orm,
+  deliveries,
+  streams,
+  queues,
+  apiQueue,
+  keepAliveMs: config.GENIE_SSE_KEEPALIVE_MS,
+  webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
+  webhookScheduleMs: config.GENIE_WEBHOOK_RETRY_SCHEDULE,
+  log: deps.log,
+});
+const jobs = createJobService({ temporal, orm: deps.orm, cancelWaitMs: 5000 });
+const app = createApp({ orm: deps.orm, temporal, directory: deps.directory, completions, jobs, log: deps.log, adminToken: config.GENIE_ADMIN_TOKEN });
 const server = http.createServer(app);
 server.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve) => server.listen(config.GENIE_PORT, config.GENIE_HOST, resolve));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { msToNumber } from '@temporalio/common';
 import { parseNodeList } from '../activities/nodes/node-list.js';
 
 // Every setting is an env var with a sane default; parsed once, failing fast with the variable's name.
@@ -31,6 +32,25 @@ export const configSchema = z.object({
   GENIE_TASK_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]*$/).default(''),
   /** SSE comment interval while a stream waits for its first token, so proxies keep the connection. */
   GENIE_SSE_KEEPALIVE_MS: z.coerce.number().int().positive().default(5000),
+  /** Hosts (names or literal IPs) webhooks may target even if private/loopback. Production: none. */
+  GENIE_WEBHOOK_ALLOW_HOSTS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((h) => h.trim()).filter(Boolean)),
+  GENIE_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Delay before each attempt (Svix's schedule by default); compressed in tests. */
+  GENIE_WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .default('0s,5s,5m,30m,2h,5h,10h,10h')
+    .transform((s, ctx) => {
+      try {
+        return s.split(',').map((d) => msToNumber(d.trim() as Parameters<typeof msToNumber>[0]));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'a comma-separated list of durations such as 0s,5s,5m' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(z.number().int().nonnegative()).min(1)),
 });
 
 export type Config = z.infer<typeof configSchema>;

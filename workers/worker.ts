@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
 import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
 import { createCoreDeps } from './deps.js';
@@ -14,7 +15,11 @@ Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
 const config = loadConfig();
 const deps = await createCoreDeps(config, 'worker');
 const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-const activities = createActivities(deps);
+const activities = createActivities({
+  ...deps,
+  webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
+  webhookTimeoutMs: config.GENIE_WEBHOOK_TIMEOUT_MS,
+});
 const queues = taskQueues(config.GENIE_TASK_QUEUE_PREFIX);
 
 const workflows = await Worker.create({
@@ -22,7 +27,7 @@ const workflows = await Worker.create({
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: queues.workflows,
   workflowsPath: path.join(ROOT, 'workflows/index.ts'),
-  activities: { selectNode: activities.selectNode, settleUsage: activities.settleUsage },
+  activities: { admit: activities.admit, selectNode: activities.selectNode, settleUsage: activities.settleUsage, projectJob: activities.projectJob, deliverWebhook: activities.deliverWebhook },
 });
 const inference = await Worker.create({
   connection,

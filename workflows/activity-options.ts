@@ -14,7 +14,8 @@ export const shortStep: LocalActivityOptions = {
  */
 export const nodeCall: ActivityOptions = {
   startToCloseTimeout: '10m',
-  heartbeatTimeout: '15s',
+  // Heartbeats go out every second: a worker that died is noticed within 5 s and the attempt retried.
+  heartbeatTimeout: '5s',
   retry: { maximumAttempts: 1 },
 };
 

@@ -1,50 +1,70 @@
 import {
   ActivityCancellationType,
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
+  condition,
   isCancellation,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
-  upsertSearchAttributes,
+  TimeoutFailure,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { GenerateFailureDetails } from '../activities/inference/generate.js';
 import type { Usage } from '../protocol/chat-response.js';
-import type { CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateResult, GenerationAborted } from '../protocol/completion-job.js';
+import type { Admission, CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateResult, GenerationAborted } from '../protocol/completion-job.js';
 import type { GenieErrorBody } from '../protocol/errors.js';
 import { callerHeldNodeCall, nodeCall, shortStep } from './activity-options.js';
-import { searchAttributes, statusQuery } from './definitions.js';
+import { admitUpdate, jobQuery, statusQuery } from './definitions.js';
+import { errorBodyOf, JobState } from './job-state.js';
+import { deliverOnSchedule } from './webhook-delivery.js';
 
 const FAILOVER_ATTEMPTS = 3;
 const GENIE_ERROR = 'GenieError';
 const GENERATION_ABORTED = 'GenerationAborted';
 const ZERO_USAGE: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
 
-const { selectNode, settleUsage } = proxyLocalActivities<Activities>(shortStep);
+const { admit, selectNode, settleUsage, projectJob } = proxyLocalActivities<Activities>(shortStep);
 
 /**
- * One completion: select a node → generate (failing over to another node while no token has been
- * sent) → settle usage. Deterministic; every side effect is an activity.
+ * One completion: admit → select a node → generate (failing over to another node while no token has
+ * been sent) → settle usage → (async) deliver the webhook. Deterministic; every side effect is an activity.
  */
 export async function chatCompletion(input: CompletionJobInput): Promise<CompletionJobOutput> {
-  let status: CompletionStatus = 'queued';
-  setHandler(statusQuery, () => status);
-  const setStatus = (s: CompletionStatus, node?: string) => {
-    status = s;
-    upsertSearchAttributes([
-      { key: searchAttributes.status, value: s },
-      ...(node ? [{ key: searchAttributes.node, value: node }] : []),
-    ]);
-  };
+  const job = new JobState(input);
+  setHandler(statusQuery, () => job.view.status);
+  setHandler(jobQuery, () => ({ orgId: input.principal.orgId, job: job.view }));
+  // Only async jobs are polled after the fact; sync and stream callers hold their answer already.
+  const project = () => (input.mode === 'async' ? projectJob({ workflowId: input.workflowId, orgId: input.principal.orgId, requestHash: input.requestHash, job: job.view }) : Promise.resolve());
 
-  // On cancel, wait for `generate` to report what it produced instead of abandoning it: that usage
-  // must be settled, and the node request must be seen to stop.
+  let admission: { ok: true } | { ok: false; error: ApplicationFailure } | null = null;
+  setHandler(admitUpdate, async (): Promise<Admission> => {
+    await condition(() => admission !== null);
+    if (!admission!.ok) throw admission!.error;
+    return { requestHash: input.requestHash };
+  });
+
+  try {
+    await admit({ model: input.request.model });
+    admission = { ok: true };
+  } catch (e) {
+    // Refused: the update carries the refusal to the caller; the workflow ends failed, visible to ops.
+    const body = errorBodyOf(e);
+    admission = { ok: false, error: ApplicationFailure.nonRetryable(body.message, GENIE_ERROR, body) };
+    job.fail('failed', body);
+    await condition(allHandlersFinished);
+    throw admission.error;
+  }
+  await project();
+
   const generateOptions = {
     ...(input.callerHeld ? callerHeldNodeCall : nodeCall),
     taskQueue: input.generateQueue,
+    // On cancel, wait for `generate` to report what it produced instead of abandoning it: that usage
+    // must be settled, and the node request must be seen to stop.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   };
   const { generate } = proxyActivities<Activities>(generateOptions);
@@ -53,6 +73,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   let usage: Usage = ZERO_USAGE;
   let nodeName: string | null = null;
   let outcome: CompletionStatus = 'failed';
+  let failure: unknown = null;
   try {
     const excluded: string[] = [];
     let lastFailure: ActivityFailure | null = null;
@@ -66,7 +87,8 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
         throw e;
       }
       nodeName = selected.node.name;
-      setStatus('in_progress', nodeName);
+      job.setStatus('in_progress', nodeName);
+      await project();
       try {
         result = await generate.executeWithOptions({ ...generateOptions, summary: `${input.mode} on ${nodeName}, attempt ${attempt}` }, [
           { workflowId: input.workflowId, mode: input.mode, created: input.created, node: selected.node, request: input.request, includeUsage: input.includeUsage, attempt },
@@ -78,30 +100,63 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
           usage = abortedUsage;
           throw new CancelledFailure('generation aborted: the caller left or the completion was cancelled');
         }
-        if (!(e instanceof ActivityFailure) || !canFailover(e)) throw e;
+        if (!(e instanceof ActivityFailure)) throw e;
+        if (lostWorker(e, input)) {
+          lastFailure = e; // the process running it died; the node itself is not suspect
+          continue;
+        }
+        if (!canFailover(e)) throw e;
         excluded.push(nodeName);
         lastFailure = e;
       }
     }
     if (!result) throw rethrowable(lastFailure!);
     outcome = 'completed';
-    return { status: 'completed', completion: result.completion, usage, node: nodeName };
   } catch (e) {
     outcome = isCancellation(e) ? 'cancelled' : 'failed';
-    throw e;
-  } finally {
-    // Settlement must run even when the workflow is being cancelled.
-    await CancellationScope.nonCancellable(() =>
-      settleUsage({ workflowId: input.workflowId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome }),
-    );
-    setStatus(outcome);
+    failure = e;
   }
+
+  // Settlement and the job's final state must be recorded even when the workflow is being cancelled.
+  await CancellationScope.nonCancellable(async () => {
+    await settleUsage({ workflowId: input.workflowId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome });
+    if (outcome === 'completed') job.complete(result!.completion);
+    else job.fail(outcome === 'cancelled' ? 'cancelled' : 'failed', outcome === 'cancelled' ? cancelledBody() : errorBodyOf(failure));
+    await project();
+  });
+
+  // A cancelled job gets no webhook: its owner asked for it to stop.
+  if (input.webhook && outcome !== 'cancelled') {
+    await deliverOnSchedule({
+      workflowId: input.workflowId,
+      url: input.webhook.url,
+      payload: outcome === 'completed' ? result!.completion : job.view,
+      scheduleMs: input.webhookScheduleMs,
+      job,
+      onAttempt: project,
+    });
+  }
+  await condition(allHandlersFinished);
+  if (failure) throw failure;
+  return { status: 'completed', completion: result!.completion, usage, node: nodeName };
+}
+
+function cancelledBody(): GenieErrorBody {
+  return { status: 499, message: 'the completion was cancelled', type: 'invalid_request_error', code: 'cancelled', param: null };
 }
 
 function canFailover(e: ActivityFailure): boolean {
   const cause = e.cause;
   if (!(cause instanceof ApplicationFailure) || cause.type !== GENIE_ERROR) return false;
   return (cause.details?.[1] as GenerateFailureDetails | undefined)?.failover === true;
+}
+
+/**
+ * A worker that dies mid-`generate` shows up as a heartbeat/start-to-close timeout. For an async job
+ * nothing reached a caller yet, so another attempt is safe; a caller-held stream died with its process.
+ */
+function lostWorker(e: ActivityFailure, input: CompletionJobInput): boolean {
+  return !input.callerHeld && e.cause instanceof TimeoutFailure;
 }
 
 function abortedWith(e: unknown): Usage | null {
@@ -115,6 +170,6 @@ function abortedWith(e: unknown): Usage | null {
 
 /** Surfaces a node's classified error as the workflow's own failure, keeping its caller-facing body. */
 function rethrowable(e: ActivityFailure): ApplicationFailure {
-  const cause = e.cause as ApplicationFailure;
-  return ApplicationFailure.nonRetryable(cause.message, GENIE_ERROR, cause.details?.[0] as GenieErrorBody);
+  const body = errorBodyOf(e);
+  return ApplicationFailure.nonRetryable(body.message, GENIE_ERROR, body);
 }

@@ -1,6 +1,7 @@
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { CompletionStatus } from '../protocol/completion-job.js';
+import type { Admission, CompletionStatus } from '../protocol/completion-job.js';
+import type { JobView } from '../protocol/job.js';
 
 // Names shared by the API, the workers and the workflow (DESIGN §3a).
 
@@ -25,3 +26,12 @@ export const searchAttributes = {
 } as const;
 
 export const SEARCH_ATTRIBUTE_NAMES = Object.values(searchAttributes).map((k) => k.name);
+
+/** The job as GET /v1/jobs/:id shows it, straight from workflow state, with its owner for the org check. */
+export const jobQuery = defineQuery<{ orgId: string; job: JobView }>('job');
+
+/**
+ * Returns once admission is decided (model known; budget reserved once caps exist), so the API can
+ * answer 202 — or the refusal — before inference starts. Sent with update-with-start.
+ */
+export const admitUpdate = defineUpdate<Admission>('admit');

@@ -1,13 +1,13 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure, ActivityFailure } from '@temporalio/common';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { APPLICATION_FAILURE_TYPE, GenieError, genieErrorBodySchema } from '../../protocol/errors.js';
 
 /** Anything thrown on the request path → the one caller-facing error (DESIGN §3a). */
 export function toGenieError(e: unknown): GenieError {
   if (e instanceof GenieError) return e;
-  if (e instanceof WorkflowFailedError) return fromFailure(e.cause);
+  if (e instanceof WorkflowFailedError || e instanceof WorkflowUpdateFailedError) return fromFailure(e.cause);
   if (isBodyParserError(e)) {
     if (e.type === 'entity.parse.failed') return GenieError.badRequest(`request body is not valid JSON: ${e.message}`);
     if (e.type === 'entity.too.large') return new GenieError({ ...GenieError.badRequest('request body too large').body, status: 413 });

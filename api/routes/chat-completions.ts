@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { resolveMode } from '../../protocol/chat-request.js';
 import { GenieError } from '../../protocol/errors.js';
 import type { CompletionService } from '../completions.js';
+import { IDEMPOTENCY_KEY_PATTERN, requestHash } from '../idempotency.js';
 import { principalOf } from '../middleware/auth.js';
 import { validateChatRequest } from '../middleware/validate.js';
 
@@ -10,16 +11,21 @@ export function chatCompletionsRoute(completions: CompletionService, log: Logger
   const router = Router();
   router.post('/chat/completions', async (req, res) => {
     const request = validateChatRequest(req.body, log);
-    const principal = principalOf(res.locals);
+    const key = req.get('idempotency-key');
+    if (key !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(key)) {
+      throw GenieError.badRequest('Idempotency-Key must be 1–255 printable ASCII characters.', 'Idempotency-Key');
+    }
+    const call = { principal: principalOf(res.locals), request, idempotency: key ? { key, hash: requestHash(req.body) } : null };
     switch (resolveMode(request)) {
       case 'sync':
-        res.json(await completions.sync(principal, request, res));
+        res.json(await completions.sync(call, res));
         return;
       case 'stream':
-        await completions.stream(principal, request, res);
+        await completions.stream(call, res);
         return;
       case 'async':
-        throw GenieError.badRequest('mode "async" is not available yet', 'mode');
+        res.status(202).json(await completions.async(call));
+        return;
     }
   });
   return router;

@@ -95,6 +95,8 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
       TEMPORAL_NAMESPACE: namespace,
       GENIE_NODES: nodes,
       GENIE_ADMIN_TOKEN: adminToken,
+      // Dev and tests deliver webhooks to receivers on this machine; production allows none by default.
+      GENIE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1,localhost,::1',
       ...opts.env,
     };
     const [worker, api] = await Promise.all([

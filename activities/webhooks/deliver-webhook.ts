@@ -1,0 +1,59 @@
+import http from 'node:http';
+import https from 'node:https';
+import got, { RequestError } from 'got';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { z } from 'zod';
+import { signWebhook } from './sign.js';
+import type { WebhookUrlGuard } from './url-guard.js';
+
+export const deliverWebhookInputSchema = z.object({
+  workflowId: z.string(),
+  url: z.string(),
+  /** The payload object; serialized once here, and those exact bytes are signed and sent. */
+  payload: z.unknown(),
+  attempt: z.number().int().positive(),
+});
+export type DeliverWebhookInput = z.infer<typeof deliverWebhookInputSchema>;
+export const deliveryAttemptSchema = z.object({ statusCode: z.number().int().nullable(), error: z.string().nullable() });
+export type DeliveryAttempt = z.infer<typeof deliveryAttemptSchema>;
+
+export interface DeliverWebhookDeps {
+  orm: MikroORM;
+  guard: WebhookUrlGuard;
+  timeoutMs: number;
+}
+
+/**
+ * One delivery attempt. Never throws for the receiver's behaviour: the outcome (status or error) goes
+ * back to the workflow, whose retry schedule decides what happens next.
+ */
+export function createDeliverWebhook(deps: DeliverWebhookDeps) {
+  const client = got.extend({
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+    followRedirect: false,
+    agent: { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) },
+    dnsLookup: deps.guard.lookup() as never,
+  });
+  return async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliveryAttempt> {
+    const rows = await deps.orm.em.fork().getConnection().execute<Array<{ secret: string }>>(
+      'select secret from webhook_secrets where workflow_id = ?',
+      [input.workflowId],
+    );
+    if (!rows[0]) return { statusCode: null, error: 'webhook secret not found' };
+    const body = JSON.stringify(input.payload);
+    const headers = signWebhook({ secret: rows[0].secret, msgId: input.workflowId, body, at: new Date() });
+    try {
+      const res = await client.post(input.url, {
+        responseType: 'text',
+        body,
+        headers: { ...headers, 'content-type': 'application/json', 'user-agent': 'Genie-Webhooks/1' },
+        timeout: { request: deps.timeoutMs },
+      });
+      return { statusCode: res.statusCode, error: res.statusCode >= 200 && res.statusCode < 300 ? null : `receiver answered ${res.statusCode}` };
+    } catch (e) {
+      const code = e instanceof RequestError ? e.code : undefined;
+      return { statusCode: null, error: `${code ?? 'ERROR'}: ${(e as Error).message}` };
+    }
+  };
+}

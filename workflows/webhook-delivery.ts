@@ -1,0 +1,50 @@
+import { proxyActivities, sleep } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { JobState } from './job-state.js';
+
+const { deliverWebhook } = proxyActivities<Activities>({
+  // One attempt per activity: the schedule below is the retry policy (Svix-like fixed delays, not backoff).
+  startToCloseTimeout: '1m',
+  retry: { maximumAttempts: 1 },
+});
+
+/**
+ * Delivers the finished job on the given schedule of delays. A 2xx is delivered; 410 Gone stops for
+ * good; anything else waits for the next slot. Every attempt lands in the job view (and so in GET).
+ * Durable timers: a receiver that is down for hours is retried across worker restarts.
+ */
+export async function deliverOnSchedule(opts: {
+  workflowId: string;
+  url: string;
+  payload: unknown;
+  scheduleMs: number[];
+  job: JobState;
+  onAttempt: () => Promise<void>;
+}): Promise<void> {
+  for (let i = 0; i < opts.scheduleMs.length; i++) {
+    if (opts.scheduleMs[i] > 0) await sleep(opts.scheduleMs[i]);
+    let statusCode: number | null = null;
+    let error: string | null = null;
+    try {
+      ({ statusCode, error } = await deliverWebhook.executeWithOptions(
+        { startToCloseTimeout: '1m', retry: { maximumAttempts: 1 }, summary: `webhook attempt ${i + 1}` },
+        [{ workflowId: opts.workflowId, url: opts.url, payload: opts.payload, attempt: i + 1 }],
+      ));
+    } catch (e) {
+      error = `delivery attempt did not complete: ${(e as Error).message}`;
+    }
+    const delivered = statusCode !== null && statusCode >= 200 && statusCode < 300;
+    const gone = statusCode === 410;
+    opts.job.recordWebhook({
+      attempts: i + 1,
+      last_status_code: statusCode,
+      last_error: error,
+      ...(delivered ? { status: 'delivered', delivered_at: new Date().toISOString() } : {}),
+      ...(gone ? { status: 'failed' } : {}),
+    });
+    await opts.onAttempt();
+    if (delivered || gone) return;
+  }
+  opts.job.recordWebhook({ status: 'failed' });
+  await opts.onAttempt();
+}
