@@ -18,6 +18,7 @@ export default async function globalSetup() {
       GENIE_DATA_DIR: dataDir,
       GENIE_SIM_TTFT_MS: '5',
       GENIE_SIM_ITL_MS: '1',
+      GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,300ms,300ms,300ms,300ms',
       GENIE_LOG_LEVEL: process.env.GENIE_LOG_LEVEL ?? 'warn',
     },
     stdio: ['pipe', 'pipe', 'pipe'],

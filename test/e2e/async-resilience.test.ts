@@ -1,0 +1,88 @@
+import { startSimulator, type Simulator } from '../../simulator/server.js';
+import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
+import { api, pollJob } from '../support/jobs.js';
+import { temporalClient, withDb } from '../support/stack.js';
+import { startReceiver } from '../support/webhook-receiver.js';
+
+// A deployment whose node is slow enough to kill its worker mid-generation, and which allows no
+// private webhook targets (the production default).
+
+describe('async jobs under failure', () => {
+  let slow: Simulator;
+  let genie: IsolatedGenie;
+  const messages = [{ role: 'user', content: 'Take your time.' }];
+
+  beforeAll(async () => {
+    slow = await startSimulator({ port: 0, models: ['slow-model'], timeToFirstToken: 2500 });
+    genie = await startIsolatedGenie({
+      nodes: `slow:vllm=${slow.url}`,
+      env: { GENIE_WEBHOOK_ALLOW_HOSTS: '', GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,300ms,300ms' },
+    });
+  });
+  afterAll(async () => {
+    await genie?.stop();
+    await slow?.close();
+  });
+
+  it.each([
+    ['http://127.0.0.1:9/hook', 'loopback'],
+    ['http://localhost:9/hook', 'loopback by name'],
+    ['http://[::1]:9/hook', 'IPv6 loopback'],
+    ['http://169.254.169.254/latest/meta-data', 'cloud metadata (link-local)'],
+    ['http://10.1.2.3/hook', 'private'],
+    ['http://192.168.0.10/hook', 'private'],
+    ['ftp://example.com/hook', 'non-http scheme'],
+  ])('refuses the webhook target %s (%s) with 400 and creates no job', async (url) => {
+    const res = await api('/v1/chat/completions', { base: genie.apiUrl, body: { model: 'slow-model', mode: 'async', messages, webhook: { url, secret: 'ssrf-secret' } } });
+    expect(res.status).toBe(400);
+    expect(res.json.error.param).toBe('webhook.url');
+  });
+
+  it('cancels a running job: 200 with status cancelled, the reservation of work settled, idempotent', async () => {
+    const accepted = await api('/v1/chat/completions', { base: genie.apiUrl, body: { model: 'slow-model', mode: 'async', messages } });
+    expect(accepted.status).toBe(202);
+    await pollJob(accepted.json.poll_url, (j) => j.status === 'in_progress', { base: genie.apiUrl });
+    const cancelled = await api(`${accepted.json.poll_url}/cancel`, { base: genie.apiUrl, method: 'POST' });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.json.status).toBe('cancelled');
+    const again = await api(`${accepted.json.poll_url}/cancel`, { base: genie.apiUrl, method: 'POST' });
+    expect(again.json).toEqual(cancelled.json);
+    const row = await withDb((db) => db.query('select outcome from usage_records where workflow_id = $1', [accepted.json.id]));
+    expect(row.rows).toEqual([{ outcome: 'cancelled' }]);
+    const { client, close } = await temporalClient();
+    try {
+      expect((await client.workflow.getHandle(accepted.json.id).describe()).status.name).toBe('CANCELLED');
+    } finally {
+      await close();
+    }
+  });
+
+  it('a worker killed (SIGKILL) while generate is in flight: after restart the job completes and is delivered exactly once', async () => {
+    // Loopback is refused in this deployment, so the receiver is reached through an allow-listed alias.
+    const receiver = await startReceiver();
+    const aliasGenie = await startIsolatedGenie({
+      nodes: `slow:vllm=${slow.url}`,
+      env: { GENIE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1', GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,300ms,300ms' },
+    });
+    try {
+      const accepted = await api('/v1/chat/completions', {
+        base: aliasGenie.apiUrl,
+        body: { model: 'slow-model', mode: 'async', messages, webhook: { url: receiver.url, secret: 'crash-secret' } },
+      });
+      expect(accepted.status).toBe(202);
+      await pollJob(accepted.json.poll_url, (j) => j.status === 'in_progress', { base: aliasGenie.apiUrl });
+      await new Promise((r) => setTimeout(r, 300)); // the node call is under way
+      await aliasGenie.restartWorker('SIGKILL');
+      const job = await pollJob(accepted.json.poll_url, (j) => j.webhook?.status === 'delivered', { base: aliasGenie.apiUrl, timeoutMs: 60_000 });
+      expect(job.status).toBe('completed');
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(receiver.received).toHaveLength(1);
+      expect(JSON.parse(receiver.received[0].body)).toEqual(job.result);
+      const rows = await withDb((db) => db.query('select outcome from usage_records where workflow_id = $1', [accepted.json.id]));
+      expect(rows.rows).toEqual([{ outcome: 'completed' }]);
+    } finally {
+      await aliasGenie.stop();
+      await receiver.close();
+    }
+  });
+});
