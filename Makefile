@@ -40,7 +40,7 @@ clean-data:
 
 # Side-by-side benchmark (Genie vs the simulator directly), results in bench/results/.
 bench: deps
-	node --import tsx bench/run.ts --rounds 200
+	node --import tsx bench/run.ts --rounds 200 --jobs 1000
 
 bench-quick: deps
-	node --import tsx bench/run.ts --rounds 40
+	node --import tsx bench/run.ts --rounds 40 --jobs 100
