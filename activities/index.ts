@@ -10,12 +10,14 @@ import { createAdmit } from './admission/admit.js';
 import { createProjectJob } from './jobs/project-job.js';
 import { createDeliverWebhook } from './webhooks/deliver-webhook.js';
 import type { WebhookUrlGuard } from './webhooks/url-guard.js';
+import type { BudgetStore } from './budget/budget-store.js';
 
 export interface ActivityDeps {
   orm: MikroORM;
   directory: NodeDirectory;
   clientFor(node: NodeRef): NodeClient;
   deliveries?: Deliveries;
+  budgets: BudgetStore;
   webhookGuard: WebhookUrlGuard;
   webhookTimeoutMs: number;
 }
@@ -23,10 +25,10 @@ export interface ActivityDeps {
 /** Every activity, built from its dependencies (temporalio/samples-typescript, activities-dependency-injection). */
 export function createActivities(deps: ActivityDeps) {
   return {
-    admit: createAdmit(deps.directory),
+    admit: createAdmit(deps.directory, deps.budgets),
     selectNode: createSelectNode(deps.directory),
     generate: createGenerate({ clientFor: deps.clientFor, deliveries: deps.deliveries }),
-    settleUsage: createSettleUsage(deps.orm),
+    settleUsage: createSettleUsage(deps.orm, deps.budgets),
     projectJob: createProjectJob(deps.orm),
     deliverWebhook: createDeliverWebhook({ orm: deps.orm, guard: deps.webhookGuard, timeoutMs: deps.webhookTimeoutMs }),
   };

@@ -13,6 +13,10 @@ import { chatCompletionsRoute } from './routes/chat-completions.js';
 import { healthRoute } from './routes/health.js';
 import { jobsRoute } from './routes/jobs.js';
 import { modelsRoute } from './routes/models.js';
+import { meRoute } from './routes/me.js';
+import { adminTenancyRoute } from './routes/admin/tenancy.js';
+import { adminBudgetsRoute } from './routes/admin/budgets.js';
+import type { BudgetStore } from '../activities/budget/budget-store.js';
 
 export interface ApiDeps {
   orm: MikroORM;
@@ -20,6 +24,7 @@ export interface ApiDeps {
   directory: NodeDirectory;
   completions: CompletionService;
   jobs: JobService;
+  budgets: BudgetStore;
   log: Logger;
   adminToken?: string;
 }
@@ -37,13 +42,15 @@ export function createApp(deps: ApiDeps): express.Express {
   v1.use(chatCompletionsRoute(deps.completions, deps.log));
   v1.use(modelsRoute(deps.directory));
   v1.use(jobsRoute(deps.jobs));
+  v1.use(meRoute());
   app.use('/v1', v1);
   // The docs page's widget calls the same handlers under /api/v1, as on the seed page.
   app.use('/api/v1', v1);
 
-  // Admin routes (tenancy, caps, prices, nodes) mount here; until then the guard answers alone.
   const admin = Router();
   admin.use(requireAdmin(deps.adminToken));
+  admin.use(adminTenancyRoute(deps.orm));
+  admin.use(adminBudgetsRoute(deps.orm, deps.budgets));
   app.use('/admin/v1', admin);
 
   app.use((req, _res, next) => next(GenieError.notFound(`Unknown route: ${req.method} ${req.path}`)));

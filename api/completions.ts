@@ -7,8 +7,7 @@ import type { Deliveries } from '../activities/inference/deliveries.js';
 import type { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
 import { newId } from '../db/ids.js';
 import { toNodeRequest, type ChatCompletionRequest, type CompletionMode } from '../protocol/chat-request.js';
-import type { ChatCompletion } from '../protocol/chat-response.js';
-import type { CompletionJobInput } from '../protocol/completion-job.js';
+import type { Admission, CompletionJobInput } from '../protocol/completion-job.js';
 import type { AsyncAccepted } from '../protocol/job.js';
 import type { Principal } from '../protocol/principal.js';
 import { GenieError } from '../protocol/errors.js';
@@ -17,6 +16,7 @@ import type { chatCompletion } from '../workflows/chat-completion.js';
 import { idempotentJobId } from './idempotency.js';
 import { toGenieError } from './middleware/error-mapper.js';
 import { SseSink } from './streaming/sse-sink.js';
+import type { Delivery } from '../activities/inference/deliveries.js';
 
 export interface CompletionServiceDeps {
   temporal: Client;
@@ -29,6 +29,8 @@ export interface CompletionServiceDeps {
   keepAliveMs: number;
   webhookGuard: WebhookUrlGuard;
   webhookScheduleMs: number[];
+  /** max_tokens sent to the node (and reserved for) when the caller gives none. */
+  defaultMaxTokens: number;
   log: Logger;
 }
 
@@ -59,7 +61,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       mode,
       created: Math.floor(Date.now() / 1000),
       principal: call.principal,
-      request: toNodeRequest(req, req.model),
+      request: { ...toNodeRequest(req, req.model), max_tokens: req.max_completion_tokens ?? req.max_tokens ?? deps.defaultMaxTokens },
       generateQueue: callerHeld ? deps.apiQueue : deps.queues.inference,
       callerHeld,
       includeUsage: req.stream_options?.include_usage === true,
@@ -120,7 +122,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
 
   return {
     /** Sync: answer as soon as `generate` (on this process's queue) has the body; settlement goes on. */
-    async sync(call: CompletionCall, res: Response): Promise<ChatCompletion> {
+    async sync(call: CompletionCall, res: Response): Promise<Delivery> {
       const input = startInput(call, 'sync');
       const delivered = deps.deliveries.expect(input.workflowId);
       let handle: WorkflowHandle | null = null;
@@ -129,15 +131,15 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       try {
         const started = await start(input);
         handle = started.fresh ? started.handle : null; // a duplicate must not cancel the original
-        const finished = started.handle.result().then((out) => {
+        const finished = started.handle.result().then((out): Delivery => {
           if (!out.completion) throw GenieError.internal('the completion finished without a body');
-          return out.completion;
+          return { body: out.completion, budget: null };
         });
         // The workflow's own end still matters when the delivery won the race: observe it, never leak it.
         finished.catch((e) => deps.log.debug({ completionId: input.workflowId, err: (e as Error).message }, 'workflow ended with an error'));
-        const body = started.fresh ? await Promise.race([delivered, finished]) : await finished;
+        const delivery = started.fresh ? await Promise.race([delivered, finished]) : await finished;
         answered = true;
-        return body;
+        return delivery;
       } finally {
         answered = true;
         detach();
@@ -177,7 +179,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
      * Async: update-with-start returns once the workflow admitted the job, so a refusal is answered
      * synchronously (no job to poll) and a 202 never waits for inference.
      */
-    async async(call: CompletionCall): Promise<AsyncAccepted> {
+    async async(call: CompletionCall): Promise<{ accepted: AsyncAccepted; budget: Admission['budget'] }> {
       if (call.request.webhook) await deps.webhookGuard.assertAllowed(call.request.webhook.url);
       const input = startInput(call, 'async');
       if (call.request.webhook) {
@@ -188,6 +190,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
         );
       }
       let created = input.created;
+      let budget: Admission['budget'] = null;
       try {
         const startOp = new WithStartWorkflowOperation<typeof chatCompletion>('chatCompletion', {
           ...startOptions(input),
@@ -195,12 +198,13 @@ export function createCompletionService(deps: CompletionServiceDeps) {
         });
         const admission = await deps.temporal.workflow.executeUpdateWithStart(admitUpdate, { startWorkflowOperation: startOp });
         if (admission.requestHash !== input.requestHash) throw keyReused();
+        budget = admission.budget;
       } catch (e) {
         if (!(e instanceof WorkflowExecutionAlreadyStartedError) || !input.requestHash) throw e;
         const desc = await (await existing(input)).describe();
         created = Math.floor(desc.startTime.getTime() / 1000);
       }
-      return { id: input.workflowId, object: 'chat.completion.async', status: 'queued', poll_url: `/v1/jobs/${input.jobId}`, created };
+      return { accepted: { id: input.workflowId, object: 'chat.completion.async', status: 'queued', poll_url: `/v1/jobs/${input.jobId}`, created }, budget };
     },
   };
 }

@@ -6,6 +6,7 @@ import { UsageRecordSchema } from './entities/usage-record.js';
 import { JobRecordSchema, WebhookSecretSchema } from './entities/job.js';
 import { Migration20261125000000_tenancy } from './migrations/Migration20261125000000_tenancy.js';
 import { Migration20261125010000_jobs } from './migrations/Migration20261125010000_jobs.js';
+import { Migration20261125020000_budgets } from './migrations/Migration20261125020000_budgets.js';
 
 export const entities = [UserSchema, OrgSchema, MemberSchema, ApplicationSchema, ApiKeySchema, UsageRecordSchema, JobRecordSchema, WebhookSecretSchema];
 
@@ -13,6 +14,7 @@ export const entities = [UserSchema, OrgSchema, MemberSchema, ApplicationSchema,
 const migrationsList = [
   { name: 'Migration20261125000000_tenancy', class: Migration20261125000000_tenancy },
   { name: 'Migration20261125010000_jobs', class: Migration20261125010000_jobs },
+  { name: 'Migration20261125020000_budgets', class: Migration20261125020000_budgets },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { completionModeSchema, nodeRequestSchema } from './chat-request.js';
 import { chatCompletionSchema, finishReasonSchema, usageSchema } from './chat-response.js';
 import { principalSchema } from './principal.js';
+import { budgetStandingSchema } from './budget.js';
 import { nodeRefSchema } from '../activities/nodes/node-list.js';
 
 // What flows between the API, the `chatCompletion` workflow and its activities. Workflows import
@@ -40,6 +41,8 @@ export const generateInputSchema = z.object({
   request: nodeRequestSchema,
   includeUsage: z.boolean(),
   attempt: z.number().int().positive(),
+  /** The caller's tightest cap after admission, for the x-genie-budget-* headers. */
+  budget: budgetStandingSchema.nullable(),
 });
 export type GenerateInput = z.infer<typeof generateInputSchema>;
 
@@ -68,9 +71,11 @@ export const completionJobOutputSchema = z.object({
 });
 export type CompletionJobOutput = z.infer<typeof completionJobOutputSchema>;
 
-export const admitInputSchema = z.object({ model: z.string() });
+export const admitInputSchema = z.object({ workflowId: z.string(), principal: principalSchema, request: nodeRequestSchema });
 export type AdmitInput = z.infer<typeof admitInputSchema>;
-export const admissionSchema = z.object({ requestHash: z.string().nullable() });
+export const admitResultSchema = z.object({ reservedMicroUsd: z.number().int(), budget: budgetStandingSchema.nullable() });
+export type AdmitResult = z.infer<typeof admitResultSchema>;
+export const admissionSchema = z.object({ requestHash: z.string().nullable(), budget: budgetStandingSchema.nullable() });
 export type Admission = z.infer<typeof admissionSchema>;
 
 export const settleUsageInputSchema = z.object({

@@ -60,6 +60,19 @@ export class GenieError extends Error {
   static notFound(message: string): GenieError {
     return new GenieError({ status: 404, message, type: 'invalid_request_error', code: 'not_found', param: null });
   }
+  /** The seed's 402: its fields at top level and OpenAI's envelope, so both kinds of readers understand it. */
+  static budgetCapHit(capLayer: string, capWindow: string, resetsAt: string, now = Date.now()): GenieError {
+    const retryAfter = Math.max(1, Math.ceil((Date.parse(resetsAt) - now) / 1000));
+    return new GenieError({
+      status: 402,
+      message: `Budget cap hit: this request would exceed the ${capLayer} ${capWindow} cap, which resets at ${resetsAt}.`,
+      type: 'insufficient_quota',
+      code: 'budget-cap-hit',
+      param: null,
+      extra: { code: 'budget-cap-hit', capLayer, capWindow, resetsAt },
+      headers: { 'retry-after': String(retryAfter) },
+    });
+  }
   static upstream(status: number, message: string): GenieError {
     // The node's own status and message pass through (DESIGN §3a); non-5xx node answers are our fault.
     const s = status >= 500 && status <= 599 ? status : 500;

@@ -10,6 +10,7 @@ import { createApp } from '../api/app.js';
 import { createCompletionService } from '../api/completions.js';
 import { createJobService } from '../api/jobs.js';
 import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
+import { BudgetStore } from '../activities/budget/budget-store.js';
 import { newId } from '../db/ids.js';
 import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
@@ -49,10 +50,11 @@ const completions = createCompletionService({
   keepAliveMs: config.GENIE_SSE_KEEPALIVE_MS,
   webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
   webhookScheduleMs: config.GENIE_WEBHOOK_RETRY_SCHEDULE,
+  defaultMaxTokens: config.GENIE_DEFAULT_MAX_TOKENS,
   log: deps.log,
 });
 const jobs = createJobService({ temporal, orm: deps.orm, cancelWaitMs: 5000 });
-const app = createApp({ orm: deps.orm, temporal, directory: deps.directory, completions, jobs, log: deps.log, adminToken: config.GENIE_ADMIN_TOKEN });
+const app = createApp({ orm: deps.orm, temporal, directory: deps.directory, completions, jobs, budgets: new BudgetStore(deps.orm), log: deps.log, adminToken: config.GENIE_ADMIN_TOKEN });
 const server = http.createServer(app);
 server.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve) => server.listen(config.GENIE_PORT, config.GENIE_HOST, resolve));

@@ -28,6 +28,8 @@ export const configSchema = z.object({
   // How long a cached view of the fleet (health + served models) is trusted.
   GENIE_NODE_PROBE_INTERVAL_MS: z.coerce.number().int().positive().default(2000),
   GENIE_NODE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
+  /** max_tokens for a request that sets none: what the node may produce, and so what is reserved. */
+  GENIE_DEFAULT_MAX_TOKENS: z.coerce.number().int().positive().default(4096),
   /** Prefixes every task queue: isolates deployments sharing one Temporal namespace (tests, canaries). */
   GENIE_TASK_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]*$/).default(''),
   /** SSE comment interval while a stream waits for its first token, so proxies keep the connection. */

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
+import { BudgetStore } from '../activities/budget/budget-store.js';
 import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
 import { createCoreDeps } from './deps.js';
@@ -17,6 +18,7 @@ const deps = await createCoreDeps(config, 'worker');
 const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
 const activities = createActivities({
   ...deps,
+  budgets: new BudgetStore(deps.orm),
   webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
   webhookTimeoutMs: config.GENIE_WEBHOOK_TIMEOUT_MS,
 });

@@ -15,7 +15,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { GenerateFailureDetails } from '../activities/inference/generate.js';
 import type { Usage } from '../protocol/chat-response.js';
-import type { Admission, CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateResult, GenerationAborted } from '../protocol/completion-job.js';
+import type { Admission, AdmitResult, CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateResult, GenerationAborted } from '../protocol/completion-job.js';
 import type { GenieErrorBody } from '../protocol/errors.js';
 import { callerHeldNodeCall, nodeCall, shortStep } from './activity-options.js';
 import { admitUpdate, jobQuery, statusQuery } from './definitions.js';
@@ -44,11 +44,12 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   setHandler(admitUpdate, async (): Promise<Admission> => {
     await condition(() => admission !== null);
     if (!admission!.ok) throw admission!.error;
-    return { requestHash: input.requestHash };
+    return { requestHash: input.requestHash, budget };
   });
 
+  let budget: AdmitResult['budget'] = null;
   try {
-    await admit({ model: input.request.model });
+    ({ budget } = await admit({ workflowId: input.workflowId, principal: input.principal, request: input.request }));
     admission = { ok: true };
   } catch (e) {
     // Refused: the update carries the refusal to the caller; the workflow ends failed, visible to ops.
@@ -91,7 +92,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       await project();
       try {
         result = await generate.executeWithOptions({ ...generateOptions, summary: `${input.mode} on ${nodeName}, attempt ${attempt}` }, [
-          { workflowId: input.workflowId, mode: input.mode, created: input.created, node: selected.node, request: input.request, includeUsage: input.includeUsage, attempt },
+          { workflowId: input.workflowId, mode: input.mode, created: input.created, node: selected.node, request: input.request, includeUsage: input.includeUsage, attempt, budget },
         ]);
         usage = result.usage;
       } catch (e) {

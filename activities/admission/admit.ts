@@ -1,17 +1,32 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { AdmitInput } from '../../protocol/completion-job.js';
+import { costMicroUsd } from '../../protocol/budget.js';
+import type { AdmitInput, AdmitResult } from '../../protocol/completion-job.js';
 import { APPLICATION_FAILURE_TYPE, GenieError } from '../../protocol/errors.js';
+import { estimatePromptTokens } from '../../protocol/token-estimate.js';
+import type { BudgetStore } from '../budget/budget-store.js';
 import type { NodeDirectory } from '../nodes/node-directory.js';
 
 /**
- * Admission, decided before the API answers anything: the model must be served by a known node.
- * (Budget reservation joins this step with the cap stack.)
+ * Admission, decided before the API answers anything: the model must be served by a known node, and
+ * the request's maximum cost (prompt estimate + max_tokens at the model's price) is reserved in every
+ * applicable cap of the four layers — or nothing is, and the request is refused with 402.
  */
-export function createAdmit(directory: NodeDirectory) {
-  return async function admit({ model }: AdmitInput): Promise<{ admitted: true }> {
+export function createAdmit(directory: NodeDirectory, budgets: BudgetStore) {
+  return async function admit({ workflowId, principal, request }: AdmitInput): Promise<AdmitResult> {
+    const model = request.model;
     const known = () => directory.snapshot().some((s) => s.models.includes(model));
     if (!known()) await directory.refresh();
     if (!known()) throw ApplicationFailure.nonRetryable(`model not found: ${model}`, APPLICATION_FAILURE_TYPE, GenieError.modelNotFound(model).body);
-    return { admitted: true };
+
+    const price = await budgets.price(model);
+    // max_tokens is always set by the API (the caller's, or the model default), so this is an upper bound.
+    const maxCost = costMicroUsd(price, estimatePromptTokens(request.messages), request.max_tokens ?? 0);
+    const outcome = await budgets.reserve(workflowId, principal, maxCost);
+    if (!outcome.ok) {
+      const { layer, window, resetsAt } = outcome.refusal;
+      const body = GenieError.budgetCapHit(layer, window, resetsAt.toISOString()).body;
+      throw ApplicationFailure.nonRetryable(body.message, APPLICATION_FAILURE_TYPE, body);
+    }
+    return { reservedMicroUsd: outcome.reservation.reservedMicroUsd, budget: outcome.reservation.standing };
   };
 }

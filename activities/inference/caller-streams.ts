@@ -1,12 +1,13 @@
 import type { ChatCompletionChunk } from '../../protocol/chat-response.js';
 import type { GenieErrorBody } from '../../protocol/errors.js';
+import type { BudgetStanding } from '../../protocol/budget.js';
 
 /** The held connection of a stream caller, as the `generate` activity writes to it. */
 export interface CallerStream {
   /** Aborted when the caller leaves: the node request must stop at once. */
   readonly signal: AbortSignal;
-  /** Sends the response head and the role chunk (once; a failover attempt calls it again harmlessly). */
-  open(): void;
+  /** Sends the response head (with the budget headers) and the role chunk; once — a failover attempt calls it again harmlessly. */
+  open(budget: BudgetStanding | null): void;
   write(chunk: ChatCompletionChunk): void;
   /** `data: [DONE]` and close. */
   end(): void;

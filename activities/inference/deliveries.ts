@@ -1,4 +1,10 @@
 import type { ChatCompletion } from '../../protocol/chat-response.js';
+import type { BudgetStanding } from '../../protocol/budget.js';
+
+export interface Delivery {
+  body: ChatCompletion;
+  budget: BudgetStanding | null;
+}
 
 /**
  * In-process hand-off between the `generate` activity running on this API process's task queue and
@@ -6,15 +12,15 @@ import type { ChatCompletion } from '../../protocol/chat-response.js';
  * waiting for the workflow to finish (settlement continues in the workflow).
  */
 export class Deliveries {
-  private readonly waiting = new Map<string, (body: ChatCompletion) => void>();
+  private readonly waiting = new Map<string, (delivery: Delivery) => void>();
 
   /** Registers the waiter before the workflow starts, so the activity can never finish first. */
-  expect(workflowId: string): Promise<ChatCompletion> {
+  expect(workflowId: string): Promise<Delivery> {
     return new Promise((resolve) => this.waiting.set(workflowId, resolve));
   }
 
-  resolve(workflowId: string, body: ChatCompletion): void {
-    this.waiting.get(workflowId)?.(body);
+  resolve(workflowId: string, delivery: Delivery): void {
+    this.waiting.get(workflowId)?.(delivery);
     this.waiting.delete(workflowId);
   }
 

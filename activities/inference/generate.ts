@@ -58,7 +58,7 @@ async function complete(deps: GenerateDeps, input: GenerateInput, ctx: Context):
       choices: [{ index: 0, message: { role: 'assistant', content: choice.message.content ?? '' }, finish_reason: finishReason }],
       usage: body.usage,
     };
-    deps.deliveries?.resolve(input.workflowId, completion);
+    deps.deliveries?.resolve(input.workflowId, { body: completion, budget: input.budget });
     return { completion, usage: body.usage, finishReason, ttftMs: null, durationMs: Math.round(performance.now() - started) };
   } catch (e) {
     if (ctx.cancellationSignal.aborted) throw aborted(input, 0);
@@ -87,7 +87,7 @@ async function streamToCaller(deps: GenerateDeps, input: GenerateInput, ctx: Con
     choices: [{ index: 0, delta, finish_reason: finish }],
   });
 
-  caller.open();
+  caller.open(input.budget);
   try {
     for await (const event of deps.clientFor(input.node).stream(input.node, input.request, signal)) {
       if (event.usage) usage = event.usage;

@@ -1,18 +1,24 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { costMicroUsd } from '../../protocol/budget.js';
 import type { SettleUsageInput } from '../../protocol/completion-job.js';
+import type { BudgetStore } from '../budget/budget-store.js';
 
-export function createSettleUsage(orm: MikroORM) {
-  /** Idempotent on the workflow id: a retried settlement books nothing twice. */
-  return async function settleUsage(input: SettleUsageInput): Promise<{ booked: boolean }> {
+export function createSettleUsage(orm: MikroORM, budgets: BudgetStore) {
+  /**
+   * Books the actual cost of the tokens produced (zero for a refused or failed request) and releases
+   * the rest of the reservation. Idempotent on the workflow id: a retried settlement books nothing twice.
+   */
+  return async function settleUsage(input: SettleUsageInput): Promise<{ booked: boolean; costMicroUsd: number }> {
     const { principal: p, usage } = input;
-    const rows = await orm.em.fork().getConnection().execute<Array<{ workflow_id: string }>>(
+    const cost = costMicroUsd(await budgets.price(input.model), usage.prompt_tokens, usage.completion_tokens);
+    await orm.em.fork().getConnection().execute(
       `insert into usage_records
-         (workflow_id, org_id, application_id, member_id, user_id, model, node, mode, prompt_tokens, completion_tokens, outcome)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       on conflict (workflow_id) do nothing
-       returning workflow_id`,
-      [input.workflowId, p.orgId, p.applicationId, p.memberId, p.userId, input.model, input.node, input.mode, usage.prompt_tokens, usage.completion_tokens, input.outcome],
+         (workflow_id, org_id, application_id, member_id, user_id, model, node, mode, prompt_tokens, completion_tokens, outcome, cost_micro_usd)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       on conflict (workflow_id) do nothing`,
+      [input.workflowId, p.orgId, p.applicationId, p.memberId, p.userId, input.model, input.node, input.mode, usage.prompt_tokens, usage.completion_tokens, input.outcome, cost],
     );
-    return { booked: rows.length > 0 };
+    const { booked } = await budgets.settle(input.workflowId, cost);
+    return { booked, costMicroUsd: cost };
   };
 }

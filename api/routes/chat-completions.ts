@@ -6,6 +6,7 @@ import type { CompletionService } from '../completions.js';
 import { IDEMPOTENCY_KEY_PATTERN, requestHash } from '../idempotency.js';
 import { principalOf } from '../middleware/auth.js';
 import { validateChatRequest } from '../middleware/validate.js';
+import { budgetHeaders } from '../budget-headers.js';
 
 export function chatCompletionsRoute(completions: CompletionService, log: Logger): Router {
   const router = Router();
@@ -17,15 +18,19 @@ export function chatCompletionsRoute(completions: CompletionService, log: Logger
     }
     const call = { principal: principalOf(res.locals), request, idempotency: key ? { key, hash: requestHash(req.body) } : null };
     switch (resolveMode(request)) {
-      case 'sync':
-        res.json(await completions.sync(call, res));
+      case 'sync': {
+        const { body, budget } = await completions.sync(call, res);
+        res.set(budgetHeaders(budget)).json(body);
         return;
+      }
       case 'stream':
         await completions.stream(call, res);
         return;
-      case 'async':
-        res.status(202).json(await completions.async(call));
+      case 'async': {
+        const { accepted, budget } = await completions.async(call);
+        res.status(202).set(budgetHeaders(budget)).json(accepted);
         return;
+      }
     }
   });
   return router;

@@ -2,12 +2,13 @@ import type { Response } from 'express';
 import type { CallerStream } from '../../activities/inference/caller-streams.js';
 import type { ChatCompletionChunk } from '../../protocol/chat-response.js';
 import { GenieError, type GenieErrorBody } from '../../protocol/errors.js';
+import type { BudgetStanding } from '../../protocol/budget.js';
+import { budgetHeaders } from '../budget-headers.js';
 
 export interface SseMeta {
   id: string;
   model: string;
   created: number;
-  headers?: Record<string, string>;
 }
 
 /**
@@ -48,11 +49,11 @@ export class SseSink implements CallerStream {
     return this.state === 'done';
   }
 
-  open(): void {
+  open(budget: BudgetStanding | null): void {
     if (this.state !== 'waiting') return;
     this.state = 'open';
     this.res.writeHead(200, {
-      ...this.meta.headers,
+      ...budgetHeaders(budget),
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',

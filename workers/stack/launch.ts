@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { generateApiKey } from '../../db/api-keys.js';
 import { migrate, openOrm } from '../../db/orm.js';
 import { seedDevTenancy } from '../../db/seed-dev.js';
+import { seedDevPrices } from '../../db/budget-admin.js';
 import { freePort } from './free-port.js';
 import { spawnEntrypoint, type Managed } from './processes.js';
 import { startPostgres } from './postgres.js';
@@ -84,6 +85,7 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
     try {
       await migrate(orm, postgres.url);
       await seedDevTenancy(orm.em.fork(), apiKey);
+      await seedDevPrices(orm.em.fork());
     } finally {
       await orm.close();
     }

@@ -1,0 +1,63 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { BudgetStore } from '../activities/budget/budget-store.js';
+import { openOrm } from '../db/orm.js';
+import { ROOT } from './stack/processes.js';
+
+// `genie` — a small CLI over the admin API (and the ledger check, which reads Postgres directly).
+// Env: GENIE_URL (default http://127.0.0.1:8080), GENIE_ADMIN_TOKEN (default: .genie/admin-token),
+// DATABASE_URL for `budget-check`.
+
+const usage = `usage: npm run genie -- <command>
+  org create <name>                          user create <email>
+  member add <orgId> <userId> [role]         app create <orgId> <name>
+  key create <applicationId> <memberId>      price set <model> <inMicroUsdPerMTok> <outMicroUsdPerMTok>
+  cap set <layer> <subjectId> <window> <limitMicroUsd>
+  cap delete <layer> <subjectId> <window>    usage <layer> <subjectId> <window>
+  budget-check                               (counters vs ledger; exit 1 on any mismatch)`;
+
+const base = process.env.GENIE_URL ?? 'http://127.0.0.1:8080';
+function adminToken(): string {
+  if (process.env.GENIE_ADMIN_TOKEN) return process.env.GENIE_ADMIN_TOKEN;
+  const file = path.join(process.env.GENIE_DATA_DIR ?? path.join(ROOT, '.genie'), 'admin-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  throw new Error('set GENIE_ADMIN_TOKEN');
+}
+
+async function call(method: string, route: string, body?: unknown): Promise<void> {
+  const res = await fetch(`${base}/admin/v1${route}`, {
+    method,
+    headers: { authorization: `Bearer ${adminToken()}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  console.log(text || `${res.status}`);
+  if (!res.ok) process.exitCode = 1;
+}
+
+const [a, b, ...rest] = process.argv.slice(2);
+const q = (o: Record<string, string>) => `?${new URLSearchParams(o)}`;
+switch (`${a} ${b}`) {
+  case 'org create': await call('POST', '/orgs', { name: rest[0] }); break;
+  case 'user create': await call('POST', '/users', { email: rest[0] }); break;
+  case 'member add': await call('POST', `/orgs/${rest[0]}/members`, { userId: rest[1], ...(rest[2] ? { role: rest[2] } : {}) }); break;
+  case 'app create': await call('POST', `/orgs/${rest[0]}/applications`, { name: rest[1] }); break;
+  case 'key create': await call('POST', `/applications/${rest[0]}/keys`, { memberId: rest[1] }); break;
+  case 'price set': await call('PUT', `/prices/${encodeURIComponent(rest[0])}`, { inputMicroUsdPerMTok: Number(rest[1]), outputMicroUsdPerMTok: Number(rest[2]) }); break;
+  case 'cap set': await call('PUT', '/caps', { layer: rest[0], subjectId: rest[1], window: rest[2], limitMicroUsd: Number(rest[3]) }); break;
+  case 'cap delete': await call('DELETE', `/caps${q({ layer: rest[0], subjectId: rest[1], window: rest[2] })}`); break;
+  default:
+    if (a === 'usage') {
+      await call('GET', `/usage${q({ layer: b, subjectId: rest[0], window: rest[1] })}`);
+    } else if (a === 'budget-check') {
+      const url = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:55432/genie';
+      const orm = await openOrm(url, 2);
+      const mismatches = await new BudgetStore(orm).check();
+      await orm.close();
+      console.log(mismatches.length === 0 ? 'ok: every counter equals the sum of its ledger rows' : JSON.stringify(mismatches, null, 2));
+      process.exitCode = mismatches.length === 0 ? 0 : 1;
+    } else {
+      console.error(usage);
+      process.exitCode = 2;
+    }
+}
