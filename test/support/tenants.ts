@@ -1,17 +1,37 @@
 import { generateApiKey, hashApiKey } from '../../db/api-keys.js';
 import { newId } from '../../db/ids.js';
-import { withDb } from './stack.js';
+import { testStack, withDb } from './stack.js';
 
 /** A fresh org with one application, member and API key, straight in Postgres. */
-export async function createTenant(name = `org-${newId()}`): Promise<{ orgId: string; apiKey: string }> {
+export interface Tenant {
+  orgId: string;
+  applicationId: string;
+  memberId: string;
+  userId: string;
+  keyId: string;
+  apiKey: string;
+}
+
+export async function createTenant(name = `org-${newId()}`, opts: { userId?: string } = {}): Promise<Tenant> {
   const apiKey = generateApiKey();
-  const ids = { org: newId('org_'), user: newId('usr_'), member: newId('mem_'), app: newId('app_'), key: newId('key_') };
+  const existingUser = opts.userId;
+  const ids = { org: newId('org_'), user: existingUser ?? newId('usr_'), member: newId('mem_'), app: newId('app_'), key: newId('key_') };
   await withDb(async (db) => {
     await db.query('insert into orgs (id, name) values ($1, $2)', [ids.org, name]);
-    await db.query('insert into users (id, email) values ($1, $2)', [ids.user, `${ids.user}@example.test`]);
+    if (!existingUser) await db.query('insert into users (id, email) values ($1, $2)', [ids.user, `${ids.user}@example.test`]);
     await db.query('insert into members (id, org_id, user_id) values ($1, $2, $3)', [ids.member, ids.org, ids.user]);
     await db.query('insert into applications (id, org_id, name) values ($1, $2, $3)', [ids.app, ids.org, 'app']);
     await db.query('insert into api_keys (id, application_id, member_id, key_hash, prefix) values ($1, $2, $3, $4, $5)', [ids.key, ids.app, ids.member, hashApiKey(apiKey), apiKey.slice(0, 12)]);
   });
-  return { orgId: ids.org, apiKey };
+  return { orgId: ids.org, applicationId: ids.app, memberId: ids.member, userId: ids.user, keyId: ids.key, apiKey };
+}
+
+/** Sets a cap through the admin API. */
+export async function putCap(layer: string, subjectId: string, window: string, limitMicroUsd: number, base = testStack().apiUrl): Promise<void> {
+  const res = await fetch(`${base}/admin/v1/caps`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().adminToken}` },
+    body: JSON.stringify({ layer, subjectId, window, limitMicroUsd }),
+  });
+  if (res.status !== 200) throw new Error(`PUT /admin/v1/caps answered ${res.status}: ${await res.text()}`);
 }
