@@ -1,8 +1,14 @@
 import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { api, pollJob } from '../support/jobs.js';
-import { temporalClient, withDb } from '../support/stack.js';
+import { temporalClient, testStack, withDb } from '../support/stack.js';
+import { estimatePromptTokens } from '../../protocol/token-estimate.js';
 import { startReceiver } from '../support/webhook-receiver.js';
+import { budgetCheck } from '../support/budget-check.js';
+import { createTenant, putCap, type Tenant } from '../support/tenants.js';
+
+const counters = async (t: Tenant) =>
+  (await withDb((db) => db.query(`select spent_micro_usd::int as spent, reserved_micro_usd::int as reserved from cap_usage where layer = 'org' and subject_id = $1`, [t.orgId]))).rows[0];
 
 // A deployment whose node is slow enough to kill its worker mid-generation, and which allows no
 // private webhook targets (the production default).
@@ -18,6 +24,8 @@ describe('async jobs under failure', () => {
       nodes: `slow:vllm=${slow.url}`,
       env: { GENIE_WEBHOOK_ALLOW_HOSTS: '', GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,300ms,300ms' },
     });
+    // 1 µUSD per token either way, so every booked amount is a token count.
+    await api(`/admin/v1/prices/slow-model`, { method: 'PUT', key: testStack().adminToken, body: { inputMicroUsdPerMTok: 1_000_000, outputMicroUsdPerMTok: 1_000_000 } });
   });
   afterAll(async () => {
     await genie?.stop();
@@ -38,14 +46,19 @@ describe('async jobs under failure', () => {
     expect(res.json.error.param).toBe('webhook.url');
   });
 
-  it('cancels a running job: 200 with status cancelled, the reservation of work settled, idempotent', async () => {
-    const accepted = await api('/v1/chat/completions', { base: genie.apiUrl, body: { model: 'slow-model', mode: 'async', messages } });
+  it('cancels a running job: 200 with status cancelled, the reservation released, idempotent', async () => {
+    const t = await createTenant();
+    await putCap('org', t.orgId, 'day', 1_000_000_000);
+    const accepted = await api('/v1/chat/completions', { base: genie.apiUrl, key: t.apiKey, body: { model: 'slow-model', mode: 'async', max_tokens: 1000, messages } });
     expect(accepted.status).toBe(202);
-    await pollJob(accepted.json.poll_url, (j) => j.status === 'in_progress', { base: genie.apiUrl });
-    const cancelled = await api(`${accepted.json.poll_url}/cancel`, { base: genie.apiUrl, method: 'POST' });
+    await pollJob(accepted.json.poll_url, (j) => j.status === 'in_progress', { base: genie.apiUrl, key: t.apiKey });
+    expect((await counters(t)).reserved).toBeGreaterThan(0);
+    const cancelled = await api(`${accepted.json.poll_url}/cancel`, { base: genie.apiUrl, key: t.apiKey, method: 'POST' });
     expect(cancelled.status).toBe(200);
     expect(cancelled.json.status).toBe('cancelled');
-    const again = await api(`${accepted.json.poll_url}/cancel`, { base: genie.apiUrl, method: 'POST' });
+    // Cancelled during prefill: the prompt is owed, the output reservation is released.
+    expect(await counters(t)).toEqual({ spent: estimatePromptTokens(messages), reserved: 0 });
+    const again = await api(`${accepted.json.poll_url}/cancel`, { base: genie.apiUrl, key: t.apiKey, method: 'POST' });
     expect(again.json).toEqual(cancelled.json);
     const row = await withDb((db) => db.query('select outcome from usage_records where workflow_id = $1', [accepted.json.id]));
     expect(row.rows).toEqual([{ outcome: 'cancelled' }]);
@@ -65,21 +78,27 @@ describe('async jobs under failure', () => {
       env: { GENIE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1', GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,300ms,300ms' },
     });
     try {
+      const t = await createTenant();
+      await putCap('org', t.orgId, 'day', 1_000_000_000);
       const accepted = await api('/v1/chat/completions', {
         base: aliasGenie.apiUrl,
+        key: t.apiKey,
         body: { model: 'slow-model', mode: 'async', messages, webhook: { url: receiver.url, secret: 'crash-secret' } },
       });
       expect(accepted.status).toBe(202);
-      await pollJob(accepted.json.poll_url, (j) => j.status === 'in_progress', { base: aliasGenie.apiUrl });
+      await pollJob(accepted.json.poll_url, (j) => j.status === 'in_progress', { base: aliasGenie.apiUrl, key: t.apiKey });
       await new Promise((r) => setTimeout(r, 300)); // the node call is under way
       await aliasGenie.restartWorker('SIGKILL');
-      const job = await pollJob(accepted.json.poll_url, (j) => j.webhook?.status === 'delivered', { base: aliasGenie.apiUrl, timeoutMs: 60_000 });
+      const job = await pollJob(accepted.json.poll_url, (j) => j.webhook?.status === 'delivered', { base: aliasGenie.apiUrl, key: t.apiKey, timeoutMs: 60_000 });
       expect(job.status).toBe('completed');
       await new Promise((r) => setTimeout(r, 1000));
       expect(receiver.received).toHaveLength(1);
       expect(JSON.parse(receiver.received[0].body)).toEqual(job.result);
       const rows = await withDb((db) => db.query('select outcome from usage_records where workflow_id = $1', [accepted.json.id]));
       expect(rows.rows).toEqual([{ outcome: 'completed' }]);
+      // The reservation made before the crash was settled once, at the actual usage; nothing leaked.
+      expect(await counters(t)).toEqual({ spent: job.result!.usage.completion_tokens + estimatePromptTokens(messages), reserved: 0 });
+      expect(budgetCheck().ok).toBe(true);
     } finally {
       await aliasGenie.stop();
       await receiver.close();

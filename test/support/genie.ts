@@ -4,19 +4,20 @@ import { testStack } from './stack.js';
 
 export interface IsolatedGenie {
   apiUrl: string;
+  apiUrls: string[];
   queuePrefix: string;
-  worker: Managed;
-  api: Managed;
-  /** Kills and restarts the worker process (same queues, same nodes). */
+  workers: Managed[];
+  apis: Managed[];
+  /** Kills and restarts the first worker process (same queues, same nodes). */
   restartWorker(signal?: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
 }
 
 /**
  * A separate Genie deployment (its own worker + API processes and task queues) on the shared Postgres
- * and Temporal, pointed at nodes the test controls — for failover, hang and failure scenarios.
+ * and Temporal, pointed at nodes the test controls — for failover, hang, failure and scale-out scenarios.
  */
-export async function startIsolatedGenie(opts: { nodes: string; env?: NodeJS.ProcessEnv }): Promise<IsolatedGenie> {
+export async function startIsolatedGenie(opts: { nodes: string; env?: NodeJS.ProcessEnv; apis?: number; workers?: number }): Promise<IsolatedGenie> {
   const s = testStack();
   const queuePrefix = `t${randomBytes(4).toString('hex')}-`;
   const env: NodeJS.ProcessEnv = {
@@ -29,24 +30,27 @@ export async function startIsolatedGenie(opts: { nodes: string; env?: NodeJS.Pro
     GENIE_NODE_PROBE_INTERVAL_MS: '500',
     GENIE_LOG_LEVEL: 'warn',
     GENIE_PORT: '0',
+    GENIE_ADMIN_TOKEN: s.adminToken,
     ...opts.env,
   };
   const startWorker = () => spawnEntrypoint({ name: 'worker', script: 'workers/worker.ts', env, readyEvent: 'worker.ready' });
-  const [worker, api] = await Promise.all([
-    startWorker(),
-    spawnEntrypoint({ name: 'api', script: 'workers/api.ts', env, readyEvent: 'api.ready' }),
+  const startApi = () => spawnEntrypoint({ name: 'api', script: 'workers/api.ts', env, readyEvent: 'api.ready' });
+  const [workers, apis] = await Promise.all([
+    Promise.all(Array.from({ length: opts.workers ?? 1 }, startWorker)),
+    Promise.all(Array.from({ length: opts.apis ?? 1 }, startApi)),
   ]);
   const genie: IsolatedGenie = {
-    apiUrl: api.ready.url as string,
+    apiUrl: apis[0].ready.url as string,
+    apiUrls: apis.map((a) => a.ready.url as string),
     queuePrefix,
-    worker,
-    api,
+    workers,
+    apis,
     async restartWorker(signal = 'SIGKILL') {
-      await genie.worker.stop(signal);
-      genie.worker = await startWorker();
+      await genie.workers[0].stop(signal);
+      genie.workers[0] = await startWorker();
     },
     async stop() {
-      await Promise.all([genie.worker.stop(), genie.api.stop()]);
+      await Promise.all([...genie.workers, ...genie.apis].map((p) => p.stop()));
     },
   };
   return genie;

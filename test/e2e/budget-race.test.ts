@@ -1,0 +1,64 @@
+import { startSimulator, type Simulator } from '../../simulator/server.js';
+import { budgetCheck } from '../support/budget-check.js';
+import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
+import { testStack, withDb } from '../support/stack.js';
+import { createTenant, putCap } from '../support/tenants.js';
+
+// 300 concurrent requests against one cap that admits exactly k, through two API processes and two
+// workers sharing one Temporal and one Postgres: exactly k succeed, the rest get 402, spend ≤ cap.
+
+describe('budget race across replicas', () => {
+  let sim: Simulator;
+  let genie: IsolatedGenie;
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0, models: ['race-model'], maxNumSeqs: 512 });
+    genie = await startIsolatedGenie({ nodes: `race:vllm=${sim.url}`, apis: 2, workers: 2 });
+    // 1 µUSD per output token, prompts free: a 5-token request reserves and costs exactly 5 µUSD.
+    const res = await fetch(`${testStack().apiUrl}/admin/v1/prices/race-model`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().adminToken}` },
+      body: JSON.stringify({ inputMicroUsdPerMTok: 0, outputMicroUsdPerMTok: 1_000_000 }),
+    });
+    expect(res.status).toBe(200);
+  });
+  afterAll(async () => {
+    await genie?.stop();
+    await sim?.close();
+  });
+
+  it('admits exactly k of 300 concurrent requests and never spends past the cap', async () => {
+    const t = await createTenant();
+    const k = 23;
+    await putCap('org', t.orgId, 'day', k * 5);
+    const results = await Promise.all(
+      Array.from({ length: 300 }, async (_, i) => {
+        const res = await fetch(`${genie.apiUrls[i % 2]}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${t.apiKey}` },
+          body: JSON.stringify({ model: 'race-model', max_tokens: 5, messages: [{ role: 'user', content: `race ${i}` }] }),
+        });
+        const body = (await res.json()) as { usage?: { completion_tokens: number }; capLayer?: string };
+        return { status: res.status, body };
+      }),
+    );
+    const ok = results.filter((r) => r.status === 200);
+    const refused = results.filter((r) => r.status === 402);
+    expect(ok).toHaveLength(k);
+    expect(refused).toHaveLength(300 - k);
+    expect(ok.every((r) => r.body.usage?.completion_tokens === 5)).toBe(true);
+    expect(refused.every((r) => r.body.capLayer === 'org')).toBe(true);
+
+    // Settlement finishes in the workflows after the answers: wait for it, then compare.
+    const end = Date.now() + 30_000;
+    let counters: { spent: number; reserved: number } | undefined;
+    for (;;) {
+      const rows = await withDb((db) => db.query(`select spent_micro_usd::int as spent, reserved_micro_usd::int as reserved from cap_usage where layer = 'org' and subject_id = $1`, [t.orgId]));
+      counters = rows.rows[0];
+      if ((counters?.reserved === 0) || Date.now() > end) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(counters).toEqual({ spent: k * 5, reserved: 0 });
+    const check = budgetCheck();
+    expect(check.ok).toBe(true);
+  }, 120_000);
+});
