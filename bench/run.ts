@@ -6,6 +6,7 @@ import { launchStack } from '../workers/stack/launch.js';
 import { ROOT } from '../workers/stack/processes.js';
 import { asyncScenario } from './scenarios/async-jobs.js';
 import { latencyScenario } from './scenarios/latency.js';
+import { budgetTenantsScenario } from './scenarios/budget-tenants.js';
 
 // Side-by-side benchmark in one invocation: the same requests straight to the simulator (D) and
 // through Genie (G). Every Genie request must be a real workflow: the run fails if the count differs.
@@ -32,6 +33,7 @@ try {
   const genie = { url: `${stack.apiUrl}/v1/chat/completions`, key: stack.apiKey };
   const latency = await latencyScenario(direct, genie, rounds);
   const asyncJobs = await asyncScenario(stack.apiUrl, stack.apiKey, jobs, 20);
+  const budgets = await budgetTenantsScenario(stack.databaseUrl, jobs * 5, 32);
 
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const { count } = await new Client({ connection, namespace: stack.namespace }).workflow.count('WorkflowType = "chatCompletion"');
@@ -45,6 +47,7 @@ try {
     stream: latency.stream,
     sync: latency.sync,
     async: asyncJobs,
+    budgets,
     workflows: { started: count, genieRequests: sent },
   };
   if (count !== sent) throw new Error(`${count} workflows for ${sent} Genie requests`);

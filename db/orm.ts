@@ -7,6 +7,7 @@ import { JobRecordSchema, WebhookSecretSchema } from './entities/job.js';
 import { Migration20261125000000_tenancy } from './migrations/Migration20261125000000_tenancy.js';
 import { Migration20261125010000_jobs } from './migrations/Migration20261125010000_jobs.js';
 import { Migration20261125020000_budgets } from './migrations/Migration20261125020000_budgets.js';
+import { Migration20261125030000_budget_functions } from './migrations/Migration20261125030000_budget_functions.js';
 
 export const entities = [UserSchema, OrgSchema, MemberSchema, ApplicationSchema, ApiKeySchema, UsageRecordSchema, JobRecordSchema, WebhookSecretSchema];
 
@@ -15,6 +16,7 @@ const migrationsList = [
   { name: 'Migration20261125000000_tenancy', class: Migration20261125000000_tenancy },
   { name: 'Migration20261125010000_jobs', class: Migration20261125010000_jobs },
   { name: 'Migration20261125020000_budgets', class: Migration20261125020000_budgets },
+  { name: 'Migration20261125030000_budget_functions', class: Migration20261125030000_budget_functions },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {
