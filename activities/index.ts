@@ -24,9 +24,10 @@ export interface ActivityDeps {
 
 /** Every activity, built from its dependencies (temporalio/samples-typescript, activities-dependency-injection). */
 export function createActivities(deps: ActivityDeps) {
+  const selectNode = createSelectNode(deps.directory);
   return {
-    admit: createAdmit(deps.directory, deps.budgets),
-    selectNode: createSelectNode(deps.directory),
+    admit: createAdmit(selectNode, deps.budgets),
+    selectNode,
     generate: createGenerate({ clientFor: deps.clientFor, deliveries: deps.deliveries }),
     settleUsage: createSettleUsage(deps.orm, deps.budgets),
     projectJob: createProjectJob(deps.orm),

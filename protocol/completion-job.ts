@@ -73,7 +73,12 @@ export type CompletionJobOutput = z.infer<typeof completionJobOutputSchema>;
 
 export const admitInputSchema = z.object({ workflowId: z.string(), principal: principalSchema, request: nodeRequestSchema });
 export type AdmitInput = z.infer<typeof admitInputSchema>;
-export const admitResultSchema = z.object({ reservedMicroUsd: z.number().int(), budget: budgetStandingSchema.nullable() });
+export const admitResultSchema = z.object({
+  reservedMicroUsd: z.number().int(),
+  budget: budgetStandingSchema.nullable(),
+  /** The first node to try; failover attempts select again. */
+  node: nodeRefSchema,
+});
 export type AdmitResult = z.infer<typeof admitResultSchema>;
 export const admissionSchema = z.object({ requestHash: z.string().nullable(), budget: budgetStandingSchema.nullable() });
 export type Admission = z.infer<typeof admissionSchema>;

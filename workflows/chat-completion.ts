@@ -44,12 +44,12 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   setHandler(admitUpdate, async (): Promise<Admission> => {
     await condition(() => admission !== null);
     if (!admission!.ok) throw admission!.error;
-    return { requestHash: input.requestHash, budget };
+    return { requestHash: input.requestHash, budget: admitted.budget };
   });
 
-  let budget: AdmitResult['budget'] = null;
+  let admitted: AdmitResult;
   try {
-    ({ budget } = await admit({ workflowId: input.workflowId, principal: input.principal, request: input.request }));
+    admitted = await admit({ workflowId: input.workflowId, principal: input.principal, request: input.request });
     admission = { ok: true };
   } catch (e) {
     // Refused: the update carries the refusal to the caller; the workflow ends failed, visible to ops.
@@ -59,7 +59,11 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     await condition(allHandlersFinished);
     throw admission.error;
   }
-  await project();
+  const budget = admitted.budget;
+  // The projection only has to exist for when the workflow cannot answer (a worker outage, or after
+  // retention): its first row is written beside the first node call, its last one at the end.
+  // A cancelled workflow may cancel this write; the final one (guarded against older states) still lands.
+  const queuedProjection = project().catch(() => undefined);
 
   const generateOptions = {
     ...(input.callerHeld ? callerHeldNodeCall : nodeCall),
@@ -79,17 +83,18 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     const excluded: string[] = [];
     let lastFailure: ActivityFailure | null = null;
     for (let attempt = 1; attempt <= FAILOVER_ATTEMPTS && !result; attempt++) {
-      let selected;
-      try {
-        selected = await selectNode({ model: input.request.model, exclude: excluded });
-      } catch (e) {
-        // Every serving node already failed this completion: the caller sees the last node's error.
-        if (lastFailure) throw rethrowable(lastFailure);
-        throw e;
+      let selected = admitted;
+      if (attempt > 1) {
+        try {
+          selected = { ...admitted, ...(await selectNode({ model: input.request.model, exclude: excluded })) };
+        } catch (e) {
+          // Every serving node already failed this completion: the caller sees the last node's error.
+          if (lastFailure) throw rethrowable(lastFailure);
+          throw e;
+        }
       }
       nodeName = selected.node.name;
       job.setStatus('in_progress', nodeName);
-      await project();
       try {
         result = await generate.executeWithOptions({ ...generateOptions, summary: `${input.mode} on ${nodeName}, attempt ${attempt}` }, [
           { workflowId: input.workflowId, mode: input.mode, created: input.created, node: selected.node, request: input.request, includeUsage: input.includeUsage, attempt, budget },
@@ -120,10 +125,13 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
 
   // Settlement and the job's final state must be recorded even when the workflow is being cancelled.
   await CancellationScope.nonCancellable(async () => {
-    await settleUsage({ workflowId: input.workflowId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome });
     if (outcome === 'completed') job.complete(result!.completion);
     else job.fail(outcome === 'cancelled' ? 'cancelled' : 'failed', outcome === 'cancelled' ? cancelledBody() : errorBodyOf(failure));
-    await project();
+    await queuedProjection;
+    await Promise.all([
+      settleUsage({ workflowId: input.workflowId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome }),
+      project(),
+    ]);
   });
 
   // A cancelled job gets no webhook: its owner asked for it to stop.
