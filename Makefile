@@ -38,9 +38,14 @@ simulator: deps
 clean-data:
 	rm -rf .genie
 
-# Side-by-side benchmark (Genie vs the simulator directly), results in bench/results/.
-bench: deps
-	node --import tsx bench/run.ts --rounds 200 --jobs 1000
+# Side-by-side benchmark: the simulator directly, the Portkey gateway and Genie, in one run.
+# Peers and plotting live in bench/ with their own lockfile, installed only here.
+bench/node_modules/.genie-installed: bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund
+	@touch $@
 
-bench-quick: deps
-	node --import tsx bench/run.ts --rounds 40 --jobs 100
+bench: deps bench/node_modules/.genie-installed
+	node --import tsx bench/run.ts --rounds 12 --per-round 10 --jobs 1000 --sweep-seconds 5
+
+bench-quick: deps bench/node_modules/.genie-installed
+	node --import tsx bench/run.ts --rounds 7 --per-round 5 --jobs 100 --sweep-seconds 2

@@ -1,22 +1,33 @@
-import { mkdirSync, mkdtempSync, chmodSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { launchStack } from '../workers/stack/launch.js';
+import { freePort } from '../workers/stack/free-port.js';
 import { ROOT } from '../workers/stack/processes.js';
+import { memoryOf } from './memory.js';
+import { portkeyHeaders, startPortkey } from './peers/portkey.js';
+import { markdown, plotSweep } from './report.js';
 import { asyncScenario } from './scenarios/async-jobs.js';
-import { latencyScenario } from './scenarios/latency.js';
 import { budgetTenantsScenario } from './scenarios/budget-tenants.js';
+import { latencyScenario } from './scenarios/latency.js';
+import { sweepScenario } from './scenarios/sweep.js';
+import { round } from './stats.js';
+import type { Target } from './target.js';
 
-// Side-by-side benchmark in one invocation: the same requests straight to the simulator (D) and
-// through Genie (G). Every Genie request must be a real workflow: the run fails if the count differs.
-// Usage: node --import tsx bench/run.ts [--rounds N] [--jobs N]
+// Side-by-side benchmark in one invocation: the same requests straight to the simulator (D), through
+// the Portkey gateway (P) and through Genie (G). Every Genie request must be a real workflow: the run
+// fails if the number of chatCompletion workflows differs from the Genie requests sent.
+// Usage: node --import tsx bench/run.ts [--rounds 7] [--per-round 5] [--jobs 100] [--sweep-seconds 2] [--no-pin]
 
 const arg = (name: string, dflt: number) => Number(process.argv[process.argv.indexOf(name) + 1] || 0) || dflt;
-const rounds = arg('--rounds', 60);
-const jobs = arg('--jobs', 200);
-const TTFT_MS = 20;
-const ITL_MS = 5;
+const rounds = Math.max(7, arg('--rounds', 7));
+const perRound = arg('--per-round', 5);
+const jobs = arg('--jobs', 100);
+const sweepSeconds = arg('--sweep-seconds', 2);
+const pin = !process.argv.includes('--no-pin') && os.cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
+const RATES = [5, 10, 20, 40, 80, 160, 320, 640];
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'genie-bench-'));
 chmodSync(dataDir, 0o777);
@@ -24,40 +35,82 @@ const stack = await launchStack({
   dataDir,
   freePorts: true,
   ports: { api: 0, temporal: 0, ui: 0, postgres: 0, vllm: 0 },
-  simulator: { ttftMs: TTFT_MS, itlMs: ITL_MS },
+  simulator: { ttftMs: 20, itlMs: 5 },
   env: { GENIE_LOG_LEVEL: 'warn', GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,500ms,1s,2s' },
   log: () => undefined,
 });
+const portkeyPort = await freePort();
+const portkey = await startPortkey(portkeyPort);
 try {
-  const direct = { url: `${stack.nodes.split('=')[1]}/v1/chat/completions`, key: null };
-  const genie = { url: `${stack.apiUrl}/v1/chat/completions`, key: stack.apiKey };
-  const latency = await latencyScenario(direct, genie, rounds);
+  const simUrl = stack.nodes.split('=')[1];
+  const targets: Target[] = [
+    { name: 'direct', url: `${simUrl}/v1/chat/completions`, headers: {}, pids: { simulator: stack.pids.simulator } },
+    { name: 'portkey', url: `http://127.0.0.1:${portkeyPort}/v1/chat/completions`, headers: portkeyHeaders(simUrl), pids: { portkey: portkey.child.pid!, simulator: stack.pids.simulator } },
+    { name: 'genie', url: `${stack.apiUrl}/v1/chat/completions`, headers: { authorization: `Bearer ${stack.apiKey}` }, pids: { ...stack.pids } },
+  ];
+  // Load generator on core 0, every target process on core 1: they never compete for a core.
+  if (pin) {
+    spawnSync('taskset', ['-acp', '0', String(process.pid)]);
+    for (const pid of new Set([stack.pids.api, stack.pids.worker, stack.pids.simulator, stack.pids.temporal, stack.pids.postgres, portkey.child.pid])) {
+      if (pid) spawnSync('taskset', ['-acp', '1', String(pid)]);
+    }
+  }
+  const idleMemory = Object.fromEntries(targets.map((t) => [t.name, memoryOf(t.pids)]));
+  const latency = await latencyScenario(targets, rounds, perRound);
+  const sweep = await sweepScenario(targets, RATES, sweepSeconds);
   const asyncJobs = await asyncScenario(stack.apiUrl, stack.apiKey, jobs, 20);
   const budgets = await budgetTenantsScenario(stack.databaseUrl, jobs * 5, 32);
 
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const { count } = await new Client({ connection, namespace: stack.namespace }).workflow.count('WorkflowType = "chatCompletion"');
   await connection.close();
-  const sent = latency.genieRequests + jobs;
+  const sent = latency.genieRequests + sweep.genieRequests + jobs;
+
+  const addedOrFloor = (x: number) => Math.max(x, 0.01); // a peer adding ~0 ms must not divide by zero
+  const ratios = {
+    ttftAddedGenieOverPortkey: round(latency.added.genie.ttftP50 / addedOrFloor(latency.added.portkey.ttftP50)),
+    syncAddedP50GenieOverPortkey: round(latency.added.genie.syncP50 / addedOrFloor(latency.added.portkey.syncP50)),
+    throughputGenieOverPortkey: round(sweep.throughputAtP99Under100ms.genie / Math.max(sweep.throughputAtP99Under100ms.portkey, 1)),
+    webhooksDeliveredFraction: asyncJobs.webhooksDeliveredFraction,
+  };
+  const at = new Date().toISOString();
+  const figures = Object.fromEntries(
+    targets.map((t) => [
+      t.name,
+      { ...latency.figures[t.name], maxRateAtP99Under100ms: sweep.throughputAtP99Under100ms[t.name], idleRssMiB: sum(idleMemory[t.name]), loadedRssMiB: sum(sweep.memoryUnderLoad[t.name]) },
+    ]),
+  );
   const result = {
-    at: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-    settings: { rounds, jobs, simulator: { ttftMs: TTFT_MS, itlMs: ITL_MS, maxTokens: 16 } },
-    ratios: { webhooksDeliveredFraction: asyncJobs.webhooksDeliveredFraction },
-    stream: latency.stream,
-    sync: latency.sync,
+    at,
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, pinned: pin },
+    versions: { portkey: '1.15.2', temporalCli: '1.9.1', temporalSdk: '1.24.0' },
+    settings: { rounds, perRound, jobs, sweepSeconds, rates: RATES, simulator: { ttftMs: 20, itlMs: 5 } },
+    ratios,
+    figures,
+    added: latency.added,
+    sweep: sweep.curves,
+    memory: { idle: idleMemory, underLoad: sweep.memoryUnderLoad },
     async: asyncJobs,
     budgets,
     workflows: { started: count, genieRequests: sent },
   };
-  if (count !== sent) throw new Error(`${count} workflows for ${sent} Genie requests`);
   const outDir = path.join(ROOT, 'bench/results');
   mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, `${result.at.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify(result, null, 2));
-  copyFileSync(file, path.join(outDir, 'latest.json'));
-  console.log(JSON.stringify(result, null, 2));
+  const stem = path.join(outDir, at.replace(/[:.]/g, '-'));
+  writeFileSync(`${stem}.json`, JSON.stringify(result, null, 2));
+  writeFileSync(`${stem}.md`, markdown(result));
+  writeFileSync(`${stem}.png`, await plotSweep(sweep.curves));
+  for (const ext of ['json', 'md', 'png']) copyFileSync(`${stem}.${ext}`, path.join(outDir, `latest.${ext}`));
+  console.log(markdown(result));
+  if (count !== sent) throw new Error(`${count} chatCompletion workflows for ${sent} Genie requests`);
 } finally {
+  await portkey.stop();
   await stack.stop();
   rmSync(dataDir, { recursive: true, force: true });
+}
+
+function sum(m: Record<string, number | null> | undefined): number | null {
+  if (!m) return null;
+  const xs = Object.values(m).filter((x): x is number => x !== null);
+  return xs.length ? xs.reduce((a, b) => a + b, 0) : null;
 }

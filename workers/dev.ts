@@ -35,7 +35,7 @@ const stack = await launchStack({
 });
 
 if (json) {
-  console.log(JSON.stringify({ event: 'stack.ready', ...stack, stop: undefined }));
+  console.log(JSON.stringify({ event: 'stack.ready', ...stack, stop: undefined, pids: undefined }));
   process.stdin.resume();
   process.stdin.on('end', () => void shutdown().finally(() => process.exit(0)));
 } else {

@@ -1,20 +1,17 @@
 import { createParser } from 'eventsource-parser';
 import { generateTokens } from '../../simulator/text.js';
 import { pct, round } from '../stats.js';
+import { post, type ChatBody, type Target } from '../target.js';
 
-// Scenario (a)/(c): one request at a time, targets alternated, the same bodies to the simulator (D)
-// and through Genie (G). Stream: time to first content delta, inter-chunk gaps, completeness.
+// Scenarios (a) and (c): one request at a time; in every round each target gets the same requests,
+// in a rotated order, so none always meets a warmer or colder machine.
 
-interface Target { url: string; key: string | null }
 interface StreamSample { ttft: number; gaps: number[]; complete: boolean }
-type Body = { model: string; messages: Array<{ role: string; content: string }>; max_tokens: number; stream: boolean };
 
-const headers = (t: Target) => ({ 'content-type': 'application/json', ...(t.key ? { authorization: `Bearer ${t.key}` } : {}) });
-
-async function streamOnce(t: Target, body: Body): Promise<StreamSample> {
+async function streamOnce(t: Target, body: ChatBody): Promise<StreamSample> {
   const expected = generateTokens(0, body.messages, body.max_tokens).tokens.length;
   const t0 = performance.now();
-  const res = await fetch(t.url, { method: 'POST', headers: headers(t), body: JSON.stringify(body) });
+  const res = await post(t, { ...body, stream: true });
   let ttft = -1;
   let last = 0;
   const gaps: number[] = [];
@@ -37,59 +34,54 @@ async function streamOnce(t: Target, body: Body): Promise<StreamSample> {
   return { ttft, gaps, complete: done && chunks === expected };
 }
 
-async function syncOnce(t: Target, body: Body): Promise<number> {
+async function syncOnce(t: Target, body: ChatBody): Promise<number> {
   const t0 = performance.now();
-  const res = await fetch(t.url, { method: 'POST', headers: headers(t), body: JSON.stringify(body) });
-  await res.json();
-  if (res.status !== 200) throw new Error(`sync answered ${res.status}`);
+  const res = await post(t, body);
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`${t.name} sync answered ${res.status}`);
   return performance.now() - t0;
 }
 
-export async function latencyScenario(direct: Target, genie: Target, rounds: number) {
-  const body = (i: number, stream: boolean): Body => ({ model: 'qwen3:0.6b', messages: [{ role: 'user', content: `bench ${i}` }], max_tokens: 16, stream });
-  for (let i = 0; i < 10; i++) {
-    await streamOnce(direct, body(i, true));
-    await streamOnce(genie, body(i, true));
-    await syncOnce(genie, body(i, false));
+export async function latencyScenario(targets: Target[], rounds: number, perRound: number) {
+  const body = (i: number): ChatBody => ({ model: 'qwen3:0.6b', messages: [{ role: 'user', content: `bench ${i}` }], max_tokens: 16 });
+  for (const t of targets) for (let i = 0; i < 5; i++) await syncOnce(t, body(i)).then(() => streamOnce(t, body(i))); // warm-up
+  const sync = new Map(targets.map((t) => [t.name, [] as number[]]));
+  const stream = new Map(targets.map((t) => [t.name, [] as StreamSample[]]));
+  for (let r = 0; r < rounds; r++) {
+    const order = targets.map((_, i) => targets[(i + r) % targets.length]);
+    for (const t of order) {
+      for (let i = 0; i < perRound; i++) {
+        sync.get(t.name)!.push(await syncOnce(t, body(r * perRound + i)));
+        stream.get(t.name)!.push(await streamOnce(t, body(r * perRound + i)));
+      }
+    }
   }
-  const D: StreamSample[] = [];
-  const G: StreamSample[] = [];
-  const Ds: number[] = [];
-  const Gs: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    // Alternate which target goes first, so neither always meets a warmer machine.
-    const pair = [
-      async () => {
-        D.push(await streamOnce(direct, body(i, true)));
-        Ds.push(await syncOnce(direct, body(i, false)));
-      },
-      async () => {
-        G.push(await streamOnce(genie, body(i, true)));
-        Gs.push(await syncOnce(genie, body(i, false)));
-      },
-    ];
-    if (i % 2) pair.reverse();
-    for (const run of pair) await run();
-  }
-  const summary = (xs: StreamSample[]) => ({
-    ttftP50: pct(xs.map((x) => x.ttft), 50),
-    ttftP99: pct(xs.map((x) => x.ttft), 99),
-    gapP50: pct(xs.flatMap((x) => x.gaps), 50),
-    gapP99: pct(xs.flatMap((x) => x.gaps), 99),
-    completeFraction: xs.filter((x) => x.complete).length / xs.length,
-  });
-  const d = summary(D);
-  const g = summary(G);
+  const figures = Object.fromEntries(
+    targets.map((t) => {
+      const s = stream.get(t.name)!;
+      const y = sync.get(t.name)!;
+      return [
+        t.name,
+        {
+          syncP50: pct(y, 50),
+          syncP99: pct(y, 99),
+          ttftP50: pct(s.map((x) => x.ttft), 50),
+          ttftP99: pct(s.map((x) => x.ttft), 99),
+          gapP50: pct(s.flatMap((x) => x.gaps), 50),
+          gapP99: pct(s.flatMap((x) => x.gaps), 99),
+          streamCompleteFraction: s.filter((x) => x.complete).length / s.length,
+        },
+      ];
+    }),
+  ) as Record<Target['name'], { syncP50: number; syncP99: number; ttftP50: number; ttftP99: number; gapP50: number; gapP99: number; streamCompleteFraction: number }>;
+  const added = (name: Target['name'], key: 'syncP50' | 'syncP99' | 'ttftP50' | 'ttftP99' | 'gapP50') => round(figures[name][key] - figures.direct[key]);
   return {
-    genieRequests: 20 + 2 * rounds,
-    stream: { direct: d, genie: g, addedTtftP50: round(g.ttftP50 - d.ttftP50), addedTtftP99: round(g.ttftP99 - d.ttftP99), addedGapP50: round(g.gapP50 - d.gapP50) },
-    sync: {
-      directP50: pct(Ds, 50),
-      directP99: pct(Ds, 99),
-      genieP50: pct(Gs, 50),
-      genieP99: pct(Gs, 99),
-      addedP50: round(pct(Gs, 50) - pct(Ds, 50)),
-      addedP99: round(pct(Gs, 99) - pct(Ds, 99)),
-    },
+    rounds,
+    perRound,
+    genieRequests: targets.some((t) => t.name === 'genie') ? 10 + 2 * rounds * perRound : 0,
+    figures,
+    added: Object.fromEntries(
+      targets.filter((t) => t.name !== 'direct').map((t) => [t.name, { syncP50: added(t.name, 'syncP50'), syncP99: added(t.name, 'syncP99'), ttftP50: added(t.name, 'ttftP50'), ttftP99: added(t.name, 'ttftP99'), gapP50: added(t.name, 'gapP50') }]),
+    ) as Record<'portkey' | 'genie', { syncP50: number; syncP99: number; ttftP50: number; ttftP99: number; gapP50: number }>,
   };
 }

@@ -31,6 +31,8 @@ export interface Stack {
   apiKey: string;
   adminToken: string;
   dataDir: string;
+  /** Process ids of the components, for the benchmark's memory and CPU-affinity handling. */
+  pids: { api: number; worker: number; simulator: number; temporal: number; postgres: number | null };
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,14 @@ function persistedSecret(file: string, fromEnv: string | undefined, make: () => 
   const value = make();
   writeFileSync(file, value + '\n', { mode: 0o600 });
   return value;
+}
+
+function postgresPid(pgdata: string): number | null {
+  try {
+    return Number(readFileSync(path.join(pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]) || null;
+  } catch {
+    return null;
+  }
 }
 
 /** The whole embedded stack, in dependency order, each component on loopback. */
@@ -122,6 +132,7 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
       apiKey,
       adminToken,
       dataDir: opts.dataDir,
+      pids: { api: api.child.pid!, worker: worker.child.pid!, simulator: sim.child.pid!, temporal: temporal.child.pid!, postgres: postgresPid(path.join(opts.dataDir, 'postgres', 'pgdata')) },
       stop,
     };
   } catch (e) {

@@ -41,6 +41,8 @@ export function waitReady(
   readyEvent: string,
   onLine: ((name: string, line: string) => void) | undefined,
   timeoutMs: number,
+  /** For processes that print no JSON ready line: a predicate on plain lines. */
+  isReady?: (line: string) => boolean,
 ): Promise<Managed> {
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -56,6 +58,12 @@ export function waitReady(
     const handle = (line: string) => {
       tail.push(line);
       if (tail.length > 40) tail.shift();
+      if (!settled && isReady?.(line)) {
+        settled = true;
+        clearTimeout(timer);
+        resolve({ name, child, ready: { line }, stop: (signal) => stopChild(child, signal) });
+        return;
+      }
       if (!settled && line.startsWith('{') && line.includes(readyEvent)) {
         try {
           const msg = JSON.parse(line) as Record<string, unknown>;
