@@ -55,8 +55,10 @@ export async function plotSweep(curves: Record<string, SweepPoint[]>): Promise<B
       },
     ],
   };
-  const vega = (await import('vega')) as unknown as VegaModule;
-  const { Resvg } = (await import('@resvg/resvg-js')) as unknown as ResvgModule;
+  // Installed only in bench/node_modules (by make bench), so resolved at run time, not by `make test`'s tsc.
+  const load = (name: string): Promise<unknown> => import(name);
+  const vega = (await load('vega')) as VegaModule;
+  const { Resvg } = (await load('@resvg/resvg-js')) as ResvgModule;
   const svg = await new vega.View(vega.parse(spec), { renderer: 'none' }).toSVG();
   return new Resvg(svg, { fitTo: { mode: 'width', value: 1200 }, font: { loadSystemFonts: true } }).render().asPng();
 }
