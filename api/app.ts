@@ -17,6 +17,8 @@ import { meRoute } from './routes/me.js';
 import { adminTenancyRoute } from './routes/admin/tenancy.js';
 import { adminBudgetsRoute } from './routes/admin/budgets.js';
 import type { BudgetStore } from '../activities/budget/budget-store.js';
+import type { PersonaCache } from './personas.js';
+import { adminPersonasRoute } from './routes/admin/personas.js';
 
 export interface ApiDeps {
   orm: MikroORM;
@@ -25,6 +27,7 @@ export interface ApiDeps {
   completions: CompletionService;
   jobs: JobService;
   budgets: BudgetStore;
+  personas: PersonaCache;
   log: Logger;
   adminToken?: string;
 }
@@ -40,7 +43,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const v1 = Router();
   v1.use(authenticate(deps.orm));
   v1.use(chatCompletionsRoute(deps.completions, deps.log));
-  v1.use(modelsRoute(deps.directory));
+  v1.use(modelsRoute(deps.directory, deps.personas));
   v1.use(jobsRoute(deps.jobs));
   v1.use(meRoute());
   app.use('/v1', v1);
@@ -51,6 +54,7 @@ export function createApp(deps: ApiDeps): express.Express {
   admin.use(requireAdmin(deps.adminToken));
   admin.use(adminTenancyRoute(deps.orm));
   admin.use(adminBudgetsRoute(deps.orm, deps.budgets));
+  admin.use(adminPersonasRoute(deps.orm));
   app.use('/admin/v1', admin);
 
   app.use((req, _res, next) => next(GenieError.notFound(`Unknown route: ${req.method} ${req.path}`)));

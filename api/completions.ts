@@ -16,6 +16,7 @@ import type { chatCompletion } from '../workflows/chat-completion.js';
 import { idempotentJobId } from './idempotency.js';
 import { toGenieError } from './middleware/error-mapper.js';
 import { SseSink } from './streaming/sse-sink.js';
+import type { PersonaCache } from './personas.js';
 import type { Delivery } from '../activities/inference/deliveries.js';
 
 export interface CompletionServiceDeps {
@@ -31,6 +32,7 @@ export interface CompletionServiceDeps {
   webhookScheduleMs: number[];
   /** max_tokens sent to the node (and reserved for) when the caller gives none. */
   defaultMaxTokens: number;
+  personas: PersonaCache;
   log: Logger;
 }
 
@@ -51,7 +53,9 @@ const keyInUse = () =>
 
 /** Starts `chatCompletion` workflows and waits for what each mode needs before answering. */
 export function createCompletionService(deps: CompletionServiceDeps) {
-  function startInput(call: CompletionCall, mode: CompletionMode): CompletionJobInput {
+  /** Persona aliases resolve here, so the workflow, the node and the response all see the model id. */
+  async function startInput(call: CompletionCall, mode: CompletionMode): Promise<CompletionJobInput> {
+    const model = await deps.personas.resolve(call.request.model);
     const jobId = call.idempotency ? idempotentJobId(call.principal.orgId, call.idempotency.key) : newId();
     const callerHeld = mode !== 'async';
     const req = call.request;
@@ -61,7 +65,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       mode,
       created: Math.floor(Date.now() / 1000),
       principal: call.principal,
-      request: { ...toNodeRequest(req, req.model), max_tokens: req.max_completion_tokens ?? req.max_tokens ?? deps.defaultMaxTokens },
+      request: { ...toNodeRequest(req, model), max_tokens: req.max_completion_tokens ?? req.max_tokens ?? deps.defaultMaxTokens },
       generateQueue: callerHeld ? deps.apiQueue : deps.queues.inference,
       callerHeld,
       includeUsage: req.stream_options?.include_usage === true,
@@ -123,7 +127,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
   return {
     /** Sync: answer as soon as `generate` (on this process's queue) has the body; settlement goes on. */
     async sync(call: CompletionCall, res: Response): Promise<Delivery> {
-      const input = startInput(call, 'sync');
+      const input = await startInput(call, 'sync');
       const delivered = deps.deliveries.expect(input.workflowId);
       let handle: WorkflowHandle | null = null;
       let answered = false;
@@ -153,7 +157,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
      * becomes the inline error chunk.
      */
     async stream(call: CompletionCall, res: Response): Promise<void> {
-      const input = startInput(call, 'stream');
+      const input = await startInput(call, 'stream');
       const sink = new SseSink(res, { id: input.workflowId, model: input.request.model, created: input.created }, deps.keepAliveMs);
       let handle: WorkflowHandle | null = null;
       const detach = cancelOnDisconnect(res, () => sink.isDone, () => handle, () => sink.abort());
@@ -181,7 +185,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
      */
     async async(call: CompletionCall): Promise<{ accepted: AsyncAccepted; budget: Admission['budget'] }> {
       if (call.request.webhook) await deps.webhookGuard.assertAllowed(call.request.webhook.url);
-      const input = startInput(call, 'async');
+      const input = await startInput(call, 'async');
       if (call.request.webhook) {
         // The secret is needed only at delivery time; it never enters workflow history.
         await deps.orm.em.fork().getConnection().execute(

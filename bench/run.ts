@@ -34,7 +34,7 @@ chmodSync(dataDir, 0o777);
 const stack = await launchStack({
   dataDir,
   freePorts: true,
-  ports: { api: 0, temporal: 0, ui: 0, postgres: 0, vllm: 0 },
+  ports: { api: 0, temporal: 0, ui: 0, postgres: 0, vllm: 0, triton: 0 },
   simulator: { ttftMs: 20, itlMs: 5 },
   env: { GENIE_LOG_LEVEL: 'warn', GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,500ms,1s,2s' },
   log: () => undefined,
@@ -42,7 +42,7 @@ const stack = await launchStack({
 const portkeyPort = await freePort();
 const portkey = await startPortkey(portkeyPort);
 try {
-  const simUrl = stack.nodes.split('=')[1];
+  const simUrl = stack.nodes.split(',')[0].split('=')[1];
   const targets: Target[] = [
     { name: 'direct', url: `${simUrl}/v1/chat/completions`, headers: {}, pids: { simulator: stack.pids.simulator } },
     { name: 'portkey', url: `http://127.0.0.1:${portkeyPort}/v1/chat/completions`, headers: portkeyHeaders(simUrl), pids: { portkey: portkey.child.pid!, simulator: stack.pids.simulator } },

@@ -8,6 +8,7 @@ import { Migration20261125000000_tenancy } from './migrations/Migration202611250
 import { Migration20261125010000_jobs } from './migrations/Migration20261125010000_jobs.js';
 import { Migration20261125020000_budgets } from './migrations/Migration20261125020000_budgets.js';
 import { Migration20261125030000_budget_functions } from './migrations/Migration20261125030000_budget_functions.js';
+import { Migration20261125040000_fleet } from './migrations/Migration20261125040000_fleet.js';
 
 export const entities = [UserSchema, OrgSchema, MemberSchema, ApplicationSchema, ApiKeySchema, UsageRecordSchema, JobRecordSchema, WebhookSecretSchema];
 
@@ -17,6 +18,7 @@ const migrationsList = [
   { name: 'Migration20261125010000_jobs', class: Migration20261125010000_jobs },
   { name: 'Migration20261125020000_budgets', class: Migration20261125020000_budgets },
   { name: 'Migration20261125030000_budget_functions', class: Migration20261125030000_budget_functions },
+  { name: 'Migration20261125040000_fleet', class: Migration20261125040000_fleet },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {

@@ -8,7 +8,7 @@ const csv = z.union([
   z.string().transform((s) => s.split(',').map((m) => m.trim()).filter(Boolean)),
 ]);
 export const simulatorOptionsSchema = z.object({
-  engine: z.enum(['vllm']).default('vllm'),
+  engine: z.enum(['vllm', 'triton']).default('vllm'),
   port: z.coerce.number().int().min(0).max(65535).default(9101),
   host: z.string().default('127.0.0.1'),
   models: csv.default(['qwen3:0.6b']),
@@ -28,7 +28,7 @@ export type SimulatorFlags = z.input<typeof simulatorOptionsSchema>;
 
 export const usage = `genie node simulator — a GPU-free vLLM-compatible server
 
-  --engine vllm                    protocol to speak (triton arrives with the fleet work)
+  --engine vllm|triton             protocol: vLLM's OpenAI API, or Triton's KServe v2 generate extension
   --port N                         listen port (0 = any free port; the chosen one is printed)
   --host H                         listen address (default 127.0.0.1)
   --models a,b                     served model ids

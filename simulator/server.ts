@@ -5,8 +5,10 @@ import express, { type Request, type Response } from 'express';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { estimatePromptTokens, generateTokens, type PromptMessage } from './text.js';
 import { simulatorOptionsSchema, type SimulatorFlags, type SimulatorOptions } from './options.js';
+import { mountTriton } from './triton.js';
 
-// A GPU-free node speaking vLLM's OpenAI-compatible API, modelled on llm-d-inference-sim.
+// A GPU-free node speaking vLLM's OpenAI-compatible API or Triton's KServe v2 generate extension,
+// modelled on llm-d-inference-sim.
 
 export interface Simulator {
   url: string;
@@ -69,9 +71,14 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
   const success = new Counter({ name: 'vllm:request_success_total', help: 'Finished requests', labelNames: [...labels, 'finished_reason'], registers: [registry] });
   const aborted = new Counter({ name: 'genie_sim_requests_aborted_total', help: 'Requests whose client went away before the end', labelNames: labels, registers: [registry] });
   const received = new Counter({ name: 'genie_sim_requests_received_total', help: 'Chat requests received', labelNames: labels, registers: [registry] });
+  const tritonSuccess = new Counter({ name: 'nv_inference_request_success', help: 'Triton: successful inference requests', labelNames: ['model'], registers: [] });
+  const tritonFailure = new Counter({ name: 'nv_inference_request_failure', help: 'Triton: failed inference requests', labelNames: ['model'], registers: [] });
+  const tritonPending = new Gauge({ name: 'nv_inference_pending_request_count', help: 'Triton: requests waiting', labelNames: ['model'], registers: [] });
+  if (opts.engine === 'triton') [tritonSuccess, tritonFailure, tritonPending].forEach((m) => registry.registerMetric(m));
 
   const observeLoad = () => {
     for (const m of served) {
+      tritonPending.set({ model: m }, slots.waiting);
       running.set({ model_name: m }, slots.inUse);
       waiting.set({ model_name: m }, slots.waiting);
       kvUsage.set({ model_name: m }, slots.inUse / opts.maxNumSeqs);
@@ -81,6 +88,26 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
   const app = express();
   app.use(express.json({ limit: '8mb' }));
 
+  const pickFailure = () =>
+    Math.random() * 100 < opts.failureInjectionRate ? opts.failureTypes[Math.floor(Math.random() * opts.failureTypes.length)] : null;
+  if (opts.engine === 'triton') {
+    mountTriton(app, {
+      opts,
+      served,
+      acquire: (signal) => slots.acquire(signal),
+      release: () => slots.release(),
+      pickFailure,
+      metrics: {
+        received: (m) => received.inc({ model_name: m }),
+        success: (m) => tritonSuccess.inc({ model: m }),
+        failure: (m) => tritonFailure.inc({ model: m }),
+        aborted: (m) => aborted.inc({ model_name: m }),
+      },
+    });
+  }
+
+  // A Triton node speaks no OpenAI API.
+  if (opts.engine === 'triton') app.use('/v1', (_req, res) => void res.status(404).json({ error: 'not found' }));
   app.get('/health', (_req, res) => void res.status(200).end());
   app.get('/v1/models', (_req, res) => {
     res.json({
@@ -104,8 +131,7 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
     }
     if (opts.failLoadModel.includes(model)) return vllmError(res, 500, `model failed to load: ${model}`, 'InternalServerError');
 
-    const injected = Math.random() * 100 < opts.failureInjectionRate;
-    const failure = injected ? opts.failureTypes[Math.floor(Math.random() * opts.failureTypes.length)] : null;
+    const failure = pickFailure();
     if (failure === 'server_error') return vllmError(res, 500, 'injected failure: server error', 'InternalServerError');
 
     const messages = body.messages as PromptMessage[];

@@ -11,6 +11,7 @@ import { createCompletionService } from '../api/completions.js';
 import { createJobService } from '../api/jobs.js';
 import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
 import { BudgetStore } from '../activities/budget/budget-store.js';
+import { PersonaCache } from '../api/personas.js';
 import { newId } from '../db/ids.js';
 import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
@@ -40,7 +41,9 @@ const worker = await Worker.create({
 });
 const workerRun = worker.run();
 
+const personas = new PersonaCache(deps.orm);
 const completions = createCompletionService({
+  personas,
   temporal,
   orm: deps.orm,
   deliveries,
@@ -54,7 +57,7 @@ const completions = createCompletionService({
   log: deps.log,
 });
 const jobs = createJobService({ temporal, orm: deps.orm, cancelWaitMs: 5000 });
-const app = createApp({ orm: deps.orm, temporal, directory: deps.directory, completions, jobs, budgets: new BudgetStore(deps.orm), log: deps.log, adminToken: config.GENIE_ADMIN_TOKEN });
+const app = createApp({ orm: deps.orm, temporal, directory: deps.directory, completions, jobs, budgets: new BudgetStore(deps.orm), personas, log: deps.log, adminToken: config.GENIE_ADMIN_TOKEN });
 const server = http.createServer(app);
 server.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve) => server.listen(config.GENIE_PORT, config.GENIE_HOST, resolve));

@@ -16,6 +16,7 @@ const env = z
     GENIE_TEMPORAL_UI_PORT: z.coerce.number().int().default(8233),
     GENIE_POSTGRES_PORT: z.coerce.number().int().default(55432),
     GENIE_SIM_VLLM_PORT: z.coerce.number().int().default(9101),
+    GENIE_SIM_TRITON_PORT: z.coerce.number().int().default(9102),
     GENIE_SIM_TTFT_MS: z.coerce.number().nonnegative().default(80),
     GENIE_SIM_ITL_MS: z.coerce.number().nonnegative().default(25),
   })
@@ -27,7 +28,7 @@ const verbose = process.argv.includes('--verbose') || !json;
 const stack = await launchStack({
   dataDir: path.resolve(env.GENIE_DATA_DIR),
   freePorts,
-  ports: { api: env.GENIE_PORT, temporal: env.GENIE_TEMPORAL_PORT, ui: env.GENIE_TEMPORAL_UI_PORT, postgres: env.GENIE_POSTGRES_PORT, vllm: env.GENIE_SIM_VLLM_PORT },
+  ports: { api: env.GENIE_PORT, temporal: env.GENIE_TEMPORAL_PORT, ui: env.GENIE_TEMPORAL_UI_PORT, postgres: env.GENIE_POSTGRES_PORT, vllm: env.GENIE_SIM_VLLM_PORT, triton: env.GENIE_SIM_TRITON_PORT },
   simulator: { ttftMs: env.GENIE_SIM_TTFT_MS, itlMs: env.GENIE_SIM_ITL_MS },
   log: (source, line) => {
     if (verbose) process.stderr.write(`[${source}] ${line}\n`);

@@ -5,6 +5,7 @@ import { generateApiKey } from '../../db/api-keys.js';
 import { migrate, openOrm } from '../../db/orm.js';
 import { seedDevTenancy } from '../../db/seed-dev.js';
 import { seedDevPrices } from '../../db/budget-admin.js';
+import { seedDevPersonas } from '../../db/personas.js';
 import { freePort } from './free-port.js';
 import { spawnEntrypoint, type Managed } from './processes.js';
 import { startPostgres } from './postgres.js';
@@ -14,7 +15,7 @@ export interface StackOptions {
   dataDir: string;
   /** Pick free loopback ports for everything (tests); otherwise the documented dev ports. */
   freePorts: boolean;
-  ports: { api: number; temporal: number; ui: number; postgres: number; vllm: number };
+  ports: { api: number; temporal: number; ui: number; postgres: number; vllm: number; triton: number };
   simulator: { ttftMs: number; itlMs: number };
   /** Extra environment for the API and worker processes. */
   env?: NodeJS.ProcessEnv;
@@ -32,11 +33,12 @@ export interface Stack {
   adminToken: string;
   dataDir: string;
   /** Process ids of the components, for the benchmark's memory and CPU-affinity handling. */
-  pids: { api: number; worker: number; simulator: number; temporal: number; postgres: number | null };
+  pids: { api: number; worker: number; simulator: number; tritonSimulator: number; temporal: number; postgres: number | null };
   stop(): Promise<void>;
 }
 
 export const DEV_MODELS = ['qwen3:0.6b', 'qwen3:8b', 'qwen2.5-coder:7b', 'broken:latest'];
+export const TRITON_MODELS = ['qwen3:8b', 'llama3.3:70b'];
 
 /** A secret kept in the data dir so a second `make dev` reuses it; an env value always wins. */
 function persistedSecret(file: string, fromEnv: string | undefined, make: () => string): string {
@@ -69,7 +71,7 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
   };
   try {
     const namespace = opts.env?.TEMPORAL_NAMESPACE ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
-    const [postgres, temporal, sim] = await Promise.all([
+    const [postgres, temporal, sim, tritonSim] = await Promise.all([
       startPostgres({ dataDir: path.join(opts.dataDir, 'postgres'), port: pgPort, database: 'genie', log: (l) => opts.log('postgres', l) }),
       startTemporal({ dataDir: path.join(opts.dataDir, 'temporal'), port: temporalPort, uiPort, namespace, log: (l) => opts.log('temporal', l) }),
       spawnEntrypoint({
@@ -86,8 +88,21 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
         readyEvent: 'simulator.ready',
         onLine: opts.log,
       }),
+      spawnEntrypoint({
+        name: 'simulator-triton',
+        script: 'simulator/main.ts',
+        args: [
+          '--engine', 'triton',
+          '--port', String(opts.freePorts ? 0 : opts.ports.triton),
+          '--models', TRITON_MODELS.join(','),
+          '--time-to-first-token', String(opts.simulator.ttftMs),
+          '--inter-token-latency', String(opts.simulator.itlMs),
+        ],
+        readyEvent: 'simulator.ready',
+        onLine: opts.log,
+      }),
     ]);
-    stops.push(postgres.stop, temporal.stop, sim.stop);
+    stops.push(postgres.stop, temporal.stop, sim.stop, tritonSim.stop);
 
     const apiKey = persistedSecret(path.join(opts.dataDir, 'dev-api-key'), process.env.GENIE_DEV_API_KEY, () => generateApiKey());
     const adminToken = persistedSecret(path.join(opts.dataDir, 'admin-token'), process.env.GENIE_ADMIN_TOKEN, () => randomBytes(24).toString('hex'));
@@ -96,11 +111,12 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
       await migrate(orm, postgres.url);
       await seedDevTenancy(orm.em.fork(), apiKey);
       await seedDevPrices(orm.em.fork());
+      await seedDevPersonas(orm.em.fork());
     } finally {
       await orm.close();
     }
 
-    const nodes = `vllm=${sim.ready.url as string}`;
+    const nodes = `vllm=${sim.ready.url as string},triton=${tritonSim.ready.url as string}`;
     const env: NodeJS.ProcessEnv = {
       DATABASE_URL: postgres.url,
       TEMPORAL_ADDRESS: temporal.address,
@@ -132,7 +148,7 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
       apiKey,
       adminToken,
       dataDir: opts.dataDir,
-      pids: { api: api.child.pid!, worker: worker.child.pid!, simulator: sim.child.pid!, temporal: temporal.child.pid!, postgres: postgresPid(path.join(opts.dataDir, 'postgres', 'pgdata')) },
+      pids: { api: api.child.pid!, worker: worker.child.pid!, simulator: sim.child.pid!, tritonSimulator: tritonSim.child.pid!, temporal: temporal.child.pid!, postgres: postgresPid(path.join(opts.dataDir, 'postgres', 'pgdata')) },
       stop,
     };
   } catch (e) {
