@@ -5,6 +5,7 @@ import { createGenerate } from './inference/generate.js';
 import type { NodeDirectory } from './nodes/node-directory.js';
 import type { NodeRef } from './nodes/node-list.js';
 import { createSelectNode } from './nodes/select-node.js';
+import { InFlight } from './nodes/in-flight.js';
 import { createSettleUsage } from './usage/settle-usage.js';
 import { createAdmit } from './admission/admit.js';
 import { createProjectJob } from './jobs/project-job.js';
@@ -18,17 +19,20 @@ export interface ActivityDeps {
   clientFor(node: NodeRef): NodeClient;
   deliveries?: Deliveries;
   budgets: BudgetStore;
+  probeNodes(): Promise<{ probed: number; healthy: number }>;
   webhookGuard: WebhookUrlGuard;
   webhookTimeoutMs: number;
 }
 
 /** Every activity, built from its dependencies (temporalio/samples-typescript, activities-dependency-injection). */
 export function createActivities(deps: ActivityDeps) {
-  const selectNode = createSelectNode(deps.directory);
+  const inFlight = new InFlight();
+  const selectNode = createSelectNode(deps.directory, inFlight.get);
   return {
     admit: createAdmit(selectNode, deps.budgets),
     selectNode,
-    generate: createGenerate({ clientFor: deps.clientFor, deliveries: deps.deliveries }),
+    generate: createGenerate({ clientFor: deps.clientFor, deliveries: deps.deliveries, inFlight }),
+    probeNodes: deps.probeNodes,
     settleUsage: createSettleUsage(deps.orm, deps.budgets),
     projectJob: createProjectJob(deps.orm),
     deliverWebhook: createDeliverWebhook({ orm: deps.orm, guard: deps.webhookGuard, timeoutMs: deps.webhookTimeoutMs }),

@@ -19,6 +19,7 @@ import { adminBudgetsRoute } from './routes/admin/budgets.js';
 import type { BudgetStore } from '../activities/budget/budget-store.js';
 import type { PersonaCache } from './personas.js';
 import { adminPersonasRoute } from './routes/admin/personas.js';
+import { adminNodesRoute } from './routes/admin/nodes.js';
 
 export interface ApiDeps {
   orm: MikroORM;
@@ -28,6 +29,8 @@ export interface ApiDeps {
   jobs: JobService;
   budgets: BudgetStore;
   personas: PersonaCache;
+  fleet: string;
+  probeNodes(): Promise<unknown>;
   log: Logger;
   adminToken?: string;
 }
@@ -55,6 +58,7 @@ export function createApp(deps: ApiDeps): express.Express {
   admin.use(adminTenancyRoute(deps.orm));
   admin.use(adminBudgetsRoute(deps.orm, deps.budgets));
   admin.use(adminPersonasRoute(deps.orm));
+  admin.use(adminNodesRoute({ orm: deps.orm, fleet: deps.fleet, directory: deps.directory, probeNodes: deps.probeNodes }));
   app.use('/admin/v1', admin);
 
   app.use((req, _res, next) => next(GenieError.notFound(`Unknown route: ${req.method} ${req.path}`)));

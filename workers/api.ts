@@ -57,7 +57,7 @@ const completions = createCompletionService({
   log: deps.log,
 });
 const jobs = createJobService({ temporal, orm: deps.orm, cancelWaitMs: 5000 });
-const app = createApp({ orm: deps.orm, temporal, directory: deps.directory, completions, jobs, budgets: new BudgetStore(deps.orm), personas, log: deps.log, adminToken: config.GENIE_ADMIN_TOKEN });
+const app = createApp({ orm: deps.orm, temporal, directory: deps.directory, completions, jobs, budgets: new BudgetStore(deps.orm), personas, fleet: config.GENIE_FLEET, probeNodes: deps.probeNodes, log: deps.log, adminToken: config.GENIE_ADMIN_TOKEN });
 const server = http.createServer(app);
 server.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve) => server.listen(config.GENIE_PORT, config.GENIE_HOST, resolve));

@@ -13,7 +13,7 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().default('default'),
   GENIE_NODES: z
     .string()
-    .default('vllm=http://127.0.0.1:9101')
+    .default('vllm=http://127.0.0.1:9101,triton=http://127.0.0.1:9102')
     .transform((s, ctx) => {
       try {
         return parseNodeList(s);
@@ -25,8 +25,15 @@ export const configSchema = z.object({
   GENIE_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
   GENIE_ADMIN_TOKEN: z.string().min(16).optional(),
   GENIE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  // How long a cached view of the fleet (health + served models) is trusted.
-  GENIE_NODE_PROBE_INTERVAL_MS: z.coerce.number().int().positive().default(2000),
+  /** Which fleet of the node registry this deployment uses (deployments sharing a Postgres stay apart). */
+  GENIE_FLEET: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('default'),
+  /** A JSON file of static nodes `[{name, url, engine}]`, registered at worker start like GENIE_NODES. */
+  GENIE_NODES_FILE: z.string().optional(),
+  /** How often each process re-reads the node registry. */
+  GENIE_REGISTRY_REFRESH_MS: z.coerce.number().int().positive().default(1000),
+  /** How often the probe schedule runs, and how long a probe's one-token completion may take. */
+  GENIE_PROBE_INTERVAL_MS: z.coerce.number().int().min(1000).default(5000),
+  GENIE_PROBE_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
   GENIE_NODE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
   /** max_tokens for a request that sets none: what the node may produce, and so what is reserved. */
   GENIE_DEFAULT_MAX_TOKENS: z.coerce.number().int().positive().default(4096),

@@ -1,10 +1,14 @@
+import { readFileSync } from 'node:fs';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { NodeClient } from '../activities/inference/node-client.js';
-import { VllmClient } from '../activities/inference/vllm.js';
 import { TritonClient } from '../activities/inference/triton.js';
+import { VllmClient } from '../activities/inference/vllm.js';
 import { NodeDirectory } from '../activities/nodes/node-directory.js';
-import type { NodeRef } from '../activities/nodes/node-list.js';
+import { nodeRefSchema, type NodeRef } from '../activities/nodes/node-list.js';
+import { createProbeNodes } from '../activities/nodes/probe-nodes.js';
+import { upsertNode } from '../db/nodes.js';
 import { migrate, openOrm } from '../db/orm.js';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
@@ -16,7 +20,15 @@ export interface CoreDeps {
   orm: MikroORM;
   directory: NodeDirectory;
   clientFor(node: NodeRef): NodeClient;
+  /** Probes the fleet once and records the verdicts (also the probe schedule's activity). */
+  probeNodes(): Promise<{ probed: number; healthy: number }>;
   close(): Promise<void>;
+}
+
+/** Static nodes from GENIE_NODES and GENIE_NODES_FILE, registered (idempotently) in this fleet. */
+export async function registerStaticNodes(orm: MikroORM, config: Config): Promise<void> {
+  const fromFile = config.GENIE_NODES_FILE ? z.array(nodeRefSchema).parse(JSON.parse(readFileSync(config.GENIE_NODES_FILE, 'utf8'))) : [];
+  for (const node of [...config.GENIE_NODES, ...fromFile]) await upsertNode(orm.em.fork(), config.GENIE_FLEET, node);
 }
 
 export async function createCoreDeps(config: Config, component: string): Promise<CoreDeps> {
@@ -26,14 +38,16 @@ export async function createCoreDeps(config: Config, component: string): Promise
   const vllm = new VllmClient({ requestTimeoutMs: config.GENIE_NODE_TIMEOUT_MS });
   const triton = new TritonClient({ requestTimeoutMs: config.GENIE_NODE_TIMEOUT_MS });
   const clientFor = (node: NodeRef): NodeClient => (node.engine === 'triton' ? triton : vllm);
-  const directory = new NodeDirectory(config.GENIE_NODES, clientFor, config.GENIE_NODE_PROBE_INTERVAL_MS, log);
+  const directory = new NodeDirectory(orm, config.GENIE_FLEET, config.GENIE_REGISTRY_REFRESH_MS, log);
   await directory.start();
+  const probeNodes = createProbeNodes({ orm, fleet: config.GENIE_FLEET, clientFor, probeTimeoutMs: config.GENIE_PROBE_TIMEOUT_MS, log });
   return {
     config,
     log,
     orm,
     directory,
     clientFor,
+    probeNodes,
     close: async () => {
       directory.stop();
       await orm.close();

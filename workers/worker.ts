@@ -5,7 +5,8 @@ import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
 import { BudgetStore } from '../activities/budget/budget-store.js';
 import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
-import { createCoreDeps } from './deps.js';
+import { createCoreDeps, registerStaticNodes } from './deps.js';
+import { ensureProbeSchedule } from './probe-schedule.js';
 import { exitWithParent } from './exit-with-parent.js';
 import { ROOT } from './stack/processes.js';
 
@@ -15,6 +16,10 @@ import { ROOT } from './stack/processes.js';
 Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
 const config = loadConfig();
 const deps = await createCoreDeps(config, 'worker');
+// The registry must know the static nodes, and have a verdict on each, before the first selection.
+await registerStaticNodes(deps.orm, config);
+await deps.probeNodes();
+await deps.directory.refresh();
 const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
 const activities = createActivities({
   ...deps,
@@ -29,7 +34,14 @@ const workflows = await Worker.create({
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: queues.workflows,
   workflowsPath: path.join(ROOT, 'workflows/index.ts'),
-  activities: { admit: activities.admit, selectNode: activities.selectNode, settleUsage: activities.settleUsage, projectJob: activities.projectJob, deliverWebhook: activities.deliverWebhook },
+  activities: {
+    admit: activities.admit,
+    selectNode: activities.selectNode,
+    settleUsage: activities.settleUsage,
+    projectJob: activities.projectJob,
+    deliverWebhook: activities.deliverWebhook,
+    probeNodes: activities.probeNodes,
+  },
 });
 const inference = await Worker.create({
   connection,
@@ -39,6 +51,7 @@ const inference = await Worker.create({
   maxConcurrentActivityTaskExecutions: 512,
 });
 
+await ensureProbeSchedule(config);
 exitWithParent(() => {
   for (const w of [workflows, inference]) if (w.getState() === 'RUNNING') w.shutdown();
 });

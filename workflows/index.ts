@@ -1,2 +1,3 @@
 // The workflow bundle's entry: every workflow the worker serves.
 export { chatCompletion } from './chat-completion.js';
+export { probeFleet } from './probe-fleet.js';

@@ -9,6 +9,7 @@ import type { CallerStreams } from './caller-streams.js';
 import type { Deliveries } from './deliveries.js';
 import type { NodeClient } from './node-client.js';
 import { UpstreamError } from './upstream-error.js';
+import type { InFlight } from '../nodes/in-flight.js';
 
 export const GENERATION_ABORTED = 'GenerationAborted';
 
@@ -18,6 +19,7 @@ export interface GenerateDeps {
   deliveries?: Deliveries;
   /** Present in API processes: stream callers whose connection this process holds. */
   streams?: CallerStreams;
+  inFlight?: InFlight;
 }
 
 /** Details of a failed `generate`, read by the workflow to decide on failover. */
@@ -36,10 +38,12 @@ export function createGenerate(deps: GenerateDeps) {
     const ctx = Context.current();
     // Cancellation reaches an activity only through heartbeats: keep them flowing while the node works.
     const beat = setInterval(() => ctx.heartbeat(), 1000);
+    deps.inFlight?.inc(input.node.name);
     try {
       return input.mode === 'stream' ? await streamToCaller(deps, input, ctx) : await complete(deps, input, ctx);
     } finally {
       clearInterval(beat);
+      deps.inFlight?.dec(input.node.name);
     }
   };
 }

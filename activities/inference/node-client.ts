@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { usageSchema } from '../../protocol/chat-response.js';
 import type { NodeRequest } from '../../protocol/chat-request.js';
 import type { NodeRef } from '../nodes/node-list.js';
+import type { NodeLoad } from '../../protocol/node.js';
 
 // What Genie reads back from a node, parsed leniently: engines add fields of their own.
 
@@ -36,4 +37,5 @@ export interface NodeClient {
   stream(node: NodeRef, request: NodeRequest, signal: AbortSignal): AsyncGenerator<NodeChunk>;
   models(node: NodeRef, signal?: AbortSignal): Promise<string[]>;
   health(node: NodeRef, signal?: AbortSignal): Promise<boolean>;
+  load(node: NodeRef): Promise<NodeLoad>;
 }

@@ -8,6 +8,8 @@ import { renderChat } from './chat-templates.js';
 import type { NodeChunk, NodeClient, NodeCompletion } from './node-client.js';
 import { sseData } from './sse.js';
 import { UpstreamError } from './upstream-error.js';
+import { parseLoad } from '../nodes/load-metrics.js';
+import type { NodeLoad } from '../../protocol/node.js';
 
 const eventSchema = z.object({ text_output: z.string().optional(), error: z.string().optional() }).loose();
 const indexSchema = z.array(z.object({ name: z.string(), state: z.string().optional() }));
@@ -89,6 +91,12 @@ export class TritonClient implements NodeClient {
   async health(node: NodeRef): Promise<boolean> {
     const res = await this.call(node, () => this.http.get(`${node.url}/v2/health/ready`, { timeout: { request: 3000 } }));
     return res.statusCode === 200;
+  }
+
+  async load(node: NodeRef): Promise<NodeLoad> {
+    const res = await this.call(node, () => this.http.get(`${node.url}/metrics`, { responseType: 'text', timeout: { request: 3000 } }));
+    if (res.statusCode >= 400) throw UpstreamError.fromHttp(res.statusCode, res.body);
+    return parseLoad(res.body, 'triton');
   }
 
   private async call<T>(node: NodeRef, fn: () => Promise<T>): Promise<T> {

@@ -7,6 +7,8 @@ import type { NodeRef } from '../nodes/node-list.js';
 import { nodeChunkSchema, nodeCompletionSchema, type NodeChunk, type NodeClient, type NodeCompletion } from './node-client.js';
 import { sseData } from './sse.js';
 import { UpstreamError } from './upstream-error.js';
+import { parseLoad } from '../nodes/load-metrics.js';
+import type { NodeLoad } from '../../protocol/node.js';
 
 const modelsSchema = z.object({ data: z.array(z.object({ id: z.string() })) });
 
@@ -97,6 +99,12 @@ export class VllmClient implements NodeClient {
   }
 
   /** Network failures (refused, reset, timeout) become one classified error; aborts pass through. */
+  async load(node: NodeRef): Promise<NodeLoad> {
+    const res = await this.call(node, () => this.http.get(`${node.url}/metrics`, { responseType: 'text', timeout: { request: 3000 } }));
+    if (res.statusCode >= 400) throw UpstreamError.fromHttp(res.statusCode, res.body);
+    return parseLoad(res.body, 'vllm');
+  }
+
   private async call<T>(node: NodeRef, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();

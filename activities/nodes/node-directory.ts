@@ -1,29 +1,20 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import type { NodeClient } from '../inference/node-client.js';
-import type { NodeRef } from './node-list.js';
-
-export interface NodeStatus {
-  node: NodeRef;
-  healthy: boolean;
-  /** Last models the node reported; kept while it is down so "known but unavailable" is not "unknown". */
-  models: string[];
-  probedAt: number;
-  error: string | null;
-}
+import { listNodes } from '../../db/nodes.js';
+import type { NodeRecord } from '../../protocol/node.js';
 
 /**
- * The fleet as this process last saw it: each configured node's health and served models, re-probed
- * in the background so selection never waits on a probe. (The Postgres registry and the scheduled
- * probe workflow replace the static list when the fleet work lands.)
+ * The fleet as the registry last said, re-read in the background so selection never waits on
+ * Postgres. The registry is written by the probe schedule (and the admin API); every process reads it.
  */
 export class NodeDirectory {
-  private readonly status = new Map<string, NodeStatus>();
+  private nodes: NodeRecord[] = [];
   private timer: NodeJS.Timeout | null = null;
   private inflight: Promise<void> | null = null;
 
   constructor(
-    private readonly nodes: NodeRef[],
-    private readonly clientFor: (node: NodeRef) => NodeClient,
+    private readonly orm: MikroORM,
+    private readonly fleet: string,
     private readonly intervalMs: number,
     private readonly log: Logger,
   ) {}
@@ -38,31 +29,20 @@ export class NodeDirectory {
     this.timer = null;
   }
 
-  /** Probes every node once (concurrent probes share one round). */
+  /** Re-reads the registry (concurrent callers share one read). */
   refresh(): Promise<void> {
-    this.inflight ??= Promise.all(this.nodes.map((n) => this.probe(n))).then(() => {
-      this.inflight = null;
-    });
+    this.inflight ??= listNodes(this.orm.em.fork(), this.fleet)
+      .then((nodes) => {
+        this.nodes = nodes;
+      })
+      .catch((e) => this.log.warn({ err: (e as Error).message }, 'reading the node registry failed; keeping the last view'))
+      .finally(() => {
+        this.inflight = null;
+      });
     return this.inflight;
   }
 
-  snapshot(): NodeStatus[] {
-    return this.nodes.map(
-      (n) => this.status.get(n.name) ?? { node: n, healthy: false, models: [], probedAt: 0, error: 'not probed yet' },
-    );
-  }
-
-  private async probe(node: NodeRef): Promise<void> {
-    const client = this.clientFor(node);
-    const previous = this.status.get(node.name);
-    try {
-      const healthy = await client.health(node);
-      const models = healthy ? await client.models(node) : (previous?.models ?? []);
-      this.status.set(node.name, { node, healthy, models, probedAt: Date.now(), error: healthy ? null : 'health probe failed' });
-      if (previous && previous.healthy !== healthy) this.log.info({ node: node.name, healthy }, 'node health changed');
-    } catch (e) {
-      this.status.set(node.name, { node, healthy: false, models: previous?.models ?? [], probedAt: Date.now(), error: (e as Error).message });
-      if (!previous || previous.healthy) this.log.warn({ node: node.name, err: (e as Error).message }, 'node probe failed');
-    }
+  snapshot(): NodeRecord[] {
+    return this.nodes;
   }
 }

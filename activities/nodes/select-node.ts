@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { GenieError } from '../../protocol/errors.js';
-import { APPLICATION_FAILURE_TYPE } from '../../protocol/errors.js';
+import { APPLICATION_FAILURE_TYPE, GenieError } from '../../protocol/errors.js';
+import type { NodeRecord } from '../../protocol/node.js';
 import type { NodeRef } from './node-list.js';
 import type { NodeDirectory } from './node-directory.js';
 
@@ -12,28 +12,44 @@ export interface SelectNodeInput {
 export interface SelectNodeResult {
   node: NodeRef;
   candidates: number;
+  /** Every candidate's score (lower is better) and the two compared: recorded in history to explain a placement. */
+  scores: Record<string, number>;
+  compared: string[];
 }
 
-export function createSelectNode(directory: NodeDirectory) {
-  // A healthy node serving the model; among several, the least-used by this process (round robin
-  // until load-aware scoring arrives with the fleet work).
-  let turn = 0;
+/**
+ * Load score from the node's own metrics plus the completions this process has in flight there:
+ * queued requests weigh most (they are latency), then KV-cache pressure, then running sequences.
+ */
+export function loadScore(n: NodeRecord, inFlight: number): number {
+  const l = n.load;
+  return 4 * (l?.waiting ?? 0) + 1 * (l?.running ?? 0) + 10 * (l?.kvCacheUsage ?? 0) + inFlight;
+}
+
+export function createSelectNode(directory: NodeDirectory, inFlight: (node: string) => number = () => 0, random: () => number = Math.random) {
   return async function selectNode({ model, exclude }: SelectNodeInput): Promise<SelectNodeResult> {
     let view = directory.snapshot();
     if (!view.some((s) => s.models.includes(model))) {
-      await directory.refresh(); // a node that just came up must not look like an unknown model
+      await directory.refresh(); // a node registered a moment ago must not look like an unknown model
       view = directory.snapshot();
     }
     const serving = view.filter((s) => s.models.includes(model));
     if (serving.length === 0) {
       throw ApplicationFailure.nonRetryable(`model not found: ${model}`, APPLICATION_FAILURE_TYPE, GenieError.modelNotFound(model).body);
     }
-    const candidates = serving.filter((s) => s.healthy && !exclude.includes(s.node.name));
+    // Draining nodes finish what they have but take nothing new; down nodes failed their probe.
+    const candidates = serving.filter((s) => s.state === 'active' && s.healthy && !exclude.includes(s.name));
     if (candidates.length === 0) {
       const body = GenieError.unavailable(`no healthy node can serve ${model} right now`).body;
       throw ApplicationFailure.nonRetryable(body.message, APPLICATION_FAILURE_TYPE, body);
     }
-    const chosen = candidates[turn++ % candidates.length];
-    return { node: chosen.node, candidates: candidates.length };
+    const scores = Object.fromEntries(candidates.map((c) => [c.name, loadScore(c, inFlight(c.name))]));
+    // Power of two choices: two random candidates, the less loaded wins — near-best placement without
+    // every router stampeding onto the same "least loaded" node between two metric scrapes.
+    const a = candidates[Math.floor(random() * candidates.length)];
+    const rest = candidates.filter((c) => c !== a);
+    const b = rest.length ? rest[Math.floor(random() * rest.length)] : a;
+    const chosen = scores[b.name] < scores[a.name] ? b : a;
+    return { node: { name: chosen.name, url: chosen.url, engine: chosen.engine }, candidates: candidates.length, scores, compared: [...new Set([a.name, b.name])] };
   };
 }

@@ -34,7 +34,7 @@ describe('stream failures, failover and disconnects', () => {
     genie = await startIsolatedGenie({
       nodes: [`refusing:vllm=${refusing.url}`, `healthy:vllm=${healthy.url}`, `mid:vllm=${midStream.url}`, `slow:vllm=${slow.url}`, `doomed:vllm=${doomed.url}`, `survivor:vllm=${survivor.url}`].join(','),
       // Probes so rare that a node killed mid-test is only discovered by failover, never by a probe.
-      env: { GENIE_SSE_KEEPALIVE_MS: '200', GENIE_NODE_PROBE_INTERVAL_MS: '600000' },
+      env: { GENIE_SSE_KEEPALIVE_MS: '200', GENIE_PROBE_INTERVAL_MS: '600000' },
     });
     client = new OpenAI({ baseURL: `${genie.apiUrl}/v1`, apiKey: testStack().apiKey, maxRetries: 0 });
   });
@@ -62,6 +62,7 @@ describe('stream failures, failover and disconnects', () => {
   });
 
   it('with one of two nodes down (before any probe noticed), every stream still completes on the other', async () => {
+    const survivedBefore = await metric(survivor, 'vllm:request_success_total');
     await doomed.close(); // connection refused from now on
     const results = await Promise.all(
       Array.from({ length: 6 }, async () => {
@@ -79,7 +80,7 @@ describe('stream failures, failover and disconnects', () => {
       expect(r.finish).toBe('stop');
       expect(r.text).not.toContain('[error]');
     }
-    expect(await metric(survivor, 'vllm:request_success_total')).toBe(6);
+    expect((await metric(survivor, 'vllm:request_success_total')) - survivedBefore).toBe(6);
   });
 
   it('a failure after tokens were sent ends the stream with the inline error, never silence', async () => {

@@ -19,6 +19,7 @@ export default async function globalSetup() {
       GENIE_SIM_TTFT_MS: '5',
       GENIE_SIM_ITL_MS: '1',
       GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,300ms,300ms,300ms,300ms',
+      GENIE_PROBE_INTERVAL_MS: '2000',
       GENIE_LOG_LEVEL: process.env.GENIE_LOG_LEVEL ?? 'warn',
     },
     stdio: ['pipe', 'pipe', 'pipe'],

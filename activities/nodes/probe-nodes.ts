@@ -1,0 +1,57 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import { listNodes, recordProbe } from '../../db/nodes.js';
+import type { NodeClient } from '../inference/node-client.js';
+import { UpstreamError } from '../inference/upstream-error.js';
+import type { NodeRef } from './node-list.js';
+
+export interface ProbeDeps {
+  orm: MikroORM;
+  fleet: string;
+  clientFor(node: NodeRef): NodeClient;
+  /** How long the one-token probe completion may take before the node counts as hung. */
+  probeTimeoutMs: number;
+  log: Logger;
+}
+
+/**
+ * Probes every node of the fleet and records the verdict in the registry: liveness, served models,
+ * load metrics — and one generated token, because `/health` alone is not trusted (vLLM's answers 200
+ * while its engine hangs). Any HTTP answer to the token proves the engine responsive (a model that
+ * fails to load is the model's problem, not the node's); a timeout or no answer marks the node down.
+ */
+export function createProbeNodes(deps: ProbeDeps) {
+  return async function probeNodes(): Promise<{ probed: number; healthy: number }> {
+    const nodes = await listNodes(deps.orm.em.fork(), deps.fleet);
+    const verdicts = await Promise.all(
+      nodes.map(async (n) => {
+        const ref: NodeRef = { name: n.name, url: n.url, engine: n.engine };
+        const client = deps.clientFor(ref);
+        const started = Date.now();
+        let healthy = false;
+        let models: string[] | null = null;
+        let load = null;
+        let error: string | null = null;
+        try {
+          if (!(await client.health(ref))) throw new Error('health endpoint did not answer 200');
+          models = await client.models(ref);
+          load = await client.load(ref).catch(() => null);
+          if (models.length > 0) {
+            try {
+              await client.complete(ref, { model: models[0], messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }, AbortSignal.timeout(deps.probeTimeoutMs));
+            } catch (e) {
+              if (!(e instanceof UpstreamError && e.status !== null)) throw new Error(`probe completion got no answer within ${deps.probeTimeoutMs} ms`);
+            }
+          }
+          healthy = true;
+        } catch (e) {
+          error = (e as Error).message;
+        }
+        await recordProbe(deps.orm.em.fork(), n.id, { healthy, models, load, detail: { healthy, error, ms: Date.now() - started } });
+        if (healthy !== n.healthy) deps.log.info({ node: n.name, healthy, error }, 'node health changed');
+        return healthy;
+      }),
+    );
+    return { probed: nodes.length, healthy: verdicts.filter(Boolean).length };
+  };
+}

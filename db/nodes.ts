@@ -1,0 +1,83 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { NodeLoad, NodeRecord, NodeState } from '../protocol/node.js';
+import { newId } from './ids.js';
+
+interface Row {
+  id: string;
+  fleet: string;
+  name: string;
+  url: string;
+  engine: 'vllm' | 'triton';
+  state: NodeState;
+  models: string[];
+  capabilities: string[];
+  healthy: boolean;
+  load: NodeLoad | null;
+  last_probe: Record<string, unknown> | null;
+  probed_at: Date | null;
+}
+
+const toRecord = (r: Row): NodeRecord => ({
+  id: r.id,
+  fleet: r.fleet,
+  name: r.name,
+  url: r.url,
+  engine: r.engine,
+  state: r.state,
+  models: r.models,
+  capabilities: r.capabilities,
+  healthy: r.healthy,
+  load: r.load,
+  lastProbe: r.last_probe,
+  probedAt: r.probed_at ? new Date(r.probed_at).toISOString() : null,
+});
+
+/** Registers a node (or updates its URL/engine if the name exists in the fleet). */
+export async function upsertNode(em: EntityManager, fleet: string, node: { name: string; url: string; engine: string }): Promise<string> {
+  const rows = await em.getConnection().execute<Array<{ id: string }>>(
+    `insert into nodes (id, fleet, name, url, engine) values (?, ?, ?, ?, ?)
+     on conflict (fleet, name) do update set url = excluded.url, engine = excluded.engine returning id`,
+    [newId('node_'), fleet, node.name, node.url, node.engine],
+  );
+  return rows[0].id;
+}
+
+export async function listNodes(em: EntityManager, fleet: string): Promise<NodeRecord[]> {
+  const rows = await em.getConnection().execute<Row[]>('select * from nodes where fleet = ? order by name', [fleet]);
+  return rows.map(toRecord);
+}
+
+export async function setNodeState(em: EntityManager, fleet: string, id: string, state: NodeState): Promise<NodeRecord | null> {
+  const rows = await em.getConnection().execute<Row[]>('update nodes set state = ? where fleet = ? and id = ? returning *', [state, fleet, id]);
+  return rows[0] ? toRecord(rows[0]) : null;
+}
+
+export async function removeNode(em: EntityManager, fleet: string, id: string): Promise<boolean> {
+  const res = await em.getConnection().execute<{ affectedRows: number }>('delete from nodes where fleet = ? and id = ?', [fleet, id], 'run');
+  return res.affectedRows > 0;
+}
+
+/** A probe's verdict. `down` is set (and lifted) by probes; `draining` is an operator's and stays. */
+export async function recordProbe(
+  em: EntityManager,
+  id: string,
+  probe: { healthy: boolean; models: string[] | null; load: NodeLoad | null; detail: Record<string, unknown> },
+): Promise<void> {
+  await em.getConnection().execute(
+    // Models travel as JSON: the query layer would expand a JS array into a value list.
+    `update nodes set healthy = ?,
+       models = case when ?::jsonb is null then models else array(select jsonb_array_elements_text(?::jsonb)) end,
+       load = ?::jsonb, last_probe = ?::jsonb, probed_at = now(),
+       state = case when state = 'draining' then state when ? then 'active' else 'down' end
+     where id = ?`,
+    [
+      probe.healthy,
+      probe.models ? JSON.stringify(probe.models) : null,
+      probe.models ? JSON.stringify(probe.models) : null,
+      probe.load ? JSON.stringify(probe.load) : null,
+      JSON.stringify(probe.detail),
+      probe.healthy,
+      id,
+    ],
+  );
+}

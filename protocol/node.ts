@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { nodeEngineSchema } from '../activities/nodes/node-list.js';
+
+export const nodeStateSchema = z.enum(['active', 'draining', 'down']);
+export type NodeState = z.infer<typeof nodeStateSchema>;
+
+/** Load as the node reports it (vLLM /metrics, Triton metrics); null fields were not reported. */
+export const nodeLoadSchema = z.object({
+  running: z.number().nullable(),
+  waiting: z.number().nullable(),
+  kvCacheUsage: z.number().nullable(),
+});
+export type NodeLoad = z.infer<typeof nodeLoadSchema>;
+
+export const nodeRecordSchema = z.object({
+  id: z.string(),
+  fleet: z.string(),
+  name: z.string(),
+  url: z.string(),
+  engine: nodeEngineSchema,
+  state: nodeStateSchema,
+  models: z.array(z.string()),
+  capabilities: z.array(z.string()),
+  healthy: z.boolean(),
+  load: nodeLoadSchema.nullable(),
+  lastProbe: z.record(z.string(), z.unknown()).nullable(),
+  probedAt: z.string().nullable(),
+});
+export type NodeRecord = z.infer<typeof nodeRecordSchema>;
+
+export const createNodeSchema = z.object({ name: z.string().min(1).max(100), url: z.url({ protocol: /^https?$/ }), engine: nodeEngineSchema });
+export const patchNodeSchema = z.object({ state: nodeStateSchema });
