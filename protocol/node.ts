@@ -9,6 +9,8 @@ export const nodeLoadSchema = z.object({
   running: z.number().nullable(),
   waiting: z.number().nullable(),
   kvCacheUsage: z.number().nullable(),
+  /** Finished requests so far (a counter): progress between probes tells busy from hung. */
+  finished: z.number().nullable().default(null),
 });
 export type NodeLoad = z.infer<typeof nodeLoadSchema>;
 

@@ -21,6 +21,6 @@ export const nodeCall: ActivityOptions = {
 
 /**
  * When `generate` runs on the API process that holds the caller, a process that is gone must be
- * noticed fast: nobody is waiting for a late start anyway.
+ * noticed — but a busy one (hundreds of callers at once on two cores) must not be mistaken for it.
  */
-export const callerHeldNodeCall: ActivityOptions = { ...nodeCall, scheduleToStartTimeout: '10s' };
+export const callerHeldNodeCall: ActivityOptions = { ...nodeCall, scheduleToStartTimeout: '60s' };

@@ -40,7 +40,10 @@ export function createProbeNodes(deps: ProbeDeps) {
             try {
               await client.complete(ref, { model: models[0], messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }, AbortSignal.timeout(deps.probeTimeoutMs));
             } catch (e) {
-              if (!(e instanceof UpstreamError && e.status !== null)) throw new Error(`probe completion got no answer within ${deps.probeTimeoutMs} ms`);
+              // A node whose finished-request counter moved since the last probe is busy, not hung:
+              // its queue delayed the ping. No answer and no progress is a hang.
+              const progressed = load?.finished != null && n.load?.finished != null && load.finished > n.load.finished;
+              if (!(e instanceof UpstreamError && e.status !== null) && !progressed) throw new Error(`probe completion got no answer within ${deps.probeTimeoutMs} ms`);
             }
           }
           healthy = true;

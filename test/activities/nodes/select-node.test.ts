@@ -1,0 +1,61 @@
+import { createSelectNode, loadScore } from '../../../activities/nodes/select-node.js';
+import type { NodeDirectory } from '../../../activities/nodes/node-directory.js';
+import type { NodeRecord } from '../../../protocol/node.js';
+
+// Unit level: the registry view is a fake at the boundary; the scoring and choice are the real code.
+
+const node = (name: string, extra: Partial<NodeRecord> = {}): NodeRecord => ({
+  id: name,
+  fleet: 'f',
+  name,
+  url: `http://${name}`,
+  engine: 'vllm',
+  state: 'active',
+  models: ['m'],
+  capabilities: [],
+  healthy: true,
+  load: { running: 0, waiting: 0, kvCacheUsage: 0, finished: null },
+  lastProbe: null,
+  probedAt: null,
+  ...extra,
+});
+const directoryOf = (nodes: NodeRecord[]) => ({ snapshot: () => nodes, refresh: async () => undefined }) as unknown as NodeDirectory;
+
+describe('selectNode', () => {
+  it('scores queued work above KV pressure above running sequences, plus in-flight', () => {
+    expect(loadScore(node('a', { load: { running: 2, waiting: 1, kvCacheUsage: 0.5, finished: null } }), 3)).toBe(4 + 2 + 5 + 3);
+    expect(loadScore(node('a', { load: null }), 0)).toBe(0);
+  });
+
+  it('of the two nodes compared, picks the less loaded, and records every score', async () => {
+    const busy = node('busy', { load: { running: 8, waiting: 5, kvCacheUsage: 0.9, finished: null } });
+    const idle = node('idle');
+    const select = createSelectNode(directoryOf([busy, idle]));
+    const picks = await Promise.all(Array.from({ length: 50 }, () => select({ model: 'm', exclude: [] })));
+    expect(picks.every((p) => p.node.name === 'idle')).toBe(true);
+    expect(picks[0].scores).toEqual({ busy: 4 * 5 + 8 + 9, idle: 0 });
+  });
+
+  it('spreads evenly loaded work across nodes instead of stampeding one', async () => {
+    const select = createSelectNode(directoryOf([node('a'), node('b'), node('c')]));
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 300; i++) {
+      const { node: n } = await select({ model: 'm', exclude: [] });
+      counts[n.name] = (counts[n.name] ?? 0) + 1;
+    }
+    for (const name of ['a', 'b', 'c']) expect(counts[name]).toBeGreaterThan(50);
+  });
+
+  it('never picks a draining, down, unhealthy or excluded node', async () => {
+    const select = createSelectNode(
+      directoryOf([node('draining', { state: 'draining' }), node('down', { state: 'down' }), node('sick', { healthy: false }), node('failed'), node('ok')]),
+    );
+    for (let i = 0; i < 30; i++) expect((await select({ model: 'm', exclude: ['failed'] })).node.name).toBe('ok');
+  });
+
+  it('404 for a model nobody serves, 503 when its nodes are all unavailable', async () => {
+    const select = createSelectNode(directoryOf([node('a', { healthy: false })]));
+    await expect(select({ model: 'other', exclude: [] })).rejects.toMatchObject({ details: [expect.objectContaining({ status: 404, code: 'model_not_found' })] });
+    await expect(select({ model: 'm', exclude: [] })).rejects.toMatchObject({ details: [expect.objectContaining({ status: 503 })] });
+  });
+});

@@ -1,0 +1,152 @@
+import { startSimulator, type Simulator } from '../../simulator/server.js';
+import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
+import { temporalClient, testStack } from '../support/stack.js';
+
+// The fleet on real simulators behind an isolated Genie deployment: probes, registry, selection.
+
+const received = async (sim: Simulator): Promise<number> => {
+  const text = await (await fetch(`${sim.url}/metrics`)).text();
+  return text.split('\n').filter((l) => l.startsWith('genie_sim_requests_received_total')).reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
+};
+const admin = async (base: string, method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${base}/admin/v1${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().adminToken}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, json: res.status === 204 ? null : ((await res.json()) as any) };
+};
+const chat = (base: string, model: string, i = 0) =>
+  fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
+    body: JSON.stringify({ model, max_tokens: 2, messages: [{ role: 'user', content: `fleet ${i}` }] }),
+  });
+const until = async (what: string, check: () => Promise<boolean>, ms = 15_000) => {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+describe('the GPU fleet', () => {
+  let busy: Simulator, calm: Simulator, drainA: Simulator, drainB: Simulator, hung: Simulator, sane: Simulator, extra: Simulator;
+  let genie: IsolatedGenie;
+  beforeAll(async () => {
+    [busy, calm, drainA, drainB, hung, sane, extra] = await Promise.all([
+      startSimulator({ port: 0, models: ['spread-model'], maxNumSeqs: 1, timeToFirstToken: 400 }),
+      startSimulator({ port: 0, models: ['spread-model'], maxNumSeqs: 64 }),
+      startSimulator({ port: 0, models: ['drain-model'] }),
+      startSimulator({ port: 0, models: ['drain-model'] }),
+      startSimulator({ port: 0, models: ['hang-model'], hang: true }),
+      startSimulator({ port: 0, models: ['hang-model'] }),
+      startSimulator({ engine: 'triton', port: 0, models: ['late-model'] }),
+    ]);
+    genie = await startIsolatedGenie({
+      nodes: [`busy:vllm=${busy.url}`, `calm:vllm=${calm.url}`, `drain-a:vllm=${drainA.url}`, `drain-b:vllm=${drainB.url}`, `hung:vllm=${hung.url}`, `sane:vllm=${sane.url}`].join(','),
+      env: { GENIE_PROBE_TIMEOUT_MS: '1000' },
+    });
+  });
+  afterAll(async () => {
+    await genie?.stop();
+    await Promise.all([busy, calm, drainA, drainB, hung, sane, extra].map((s) => s?.close().catch(() => undefined)));
+  });
+
+  it('detects a hung node (health 200, no tokens) by its one-token probe and routes around it', async () => {
+    await until('the hung node to be marked down', async () => {
+      const nodes = (await admin(genie.apiUrl, 'GET', '/nodes')).json.data as Array<{ name: string; state: string; healthy: boolean; lastProbe: { error: string } }>;
+      const h = nodes.find((n) => n.name === 'hung')!;
+      return h.state === 'down' && !h.healthy && /no answer/.test(h.lastProbe.error);
+    });
+    const before = await received(sane);
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => chat(genie.apiUrl, 'hang-model', i)));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect((await received(sane)) - before).toBe(10);
+  });
+
+  it('spreads load by the nodes’ metrics: a saturated node gets (almost) nothing new', async () => {
+    // Saturate `busy` directly: one running, several waiting, as its /metrics will say.
+    const backlog = Array.from({ length: 12 }, () =>
+      fetch(`${busy.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'spread-model', messages: [{ role: 'user', content: 'x' }] }) }),
+    );
+    await until('the probe to see the backlog', async () => {
+      const nodes = (await admin(genie.apiUrl, 'GET', '/nodes')).json.data as Array<{ name: string; load: { waiting: number } | null }>;
+      return (nodes.find((n) => n.name === 'busy')?.load?.waiting ?? 0) >= 5;
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await chat(genie.apiUrl, 'spread-model', i);
+      expect(res.status).toBe(200);
+      ids.push(((await res.json()) as { id: string }).id);
+    }
+    // Where each completion ran, as ops would see it: the workflow's GenieNode search attribute.
+    const { client, close } = await temporalClient();
+    try {
+      const placed = await Promise.all(ids.map(async (id) => (await client.workflow.getHandle(id).describe()).searchAttributes.GenieNode?.[0]));
+      expect(placed.filter((n) => n === 'calm')).toHaveLength(20);
+    } finally {
+      await close();
+    }
+    // Busy is slow, not hung: its queue delays the probe's ping, but it keeps finishing requests.
+    const nodes = (await admin(genie.apiUrl, 'GET', '/nodes')).json.data as Array<{ name: string; state: string }>;
+    expect(nodes.find((n) => n.name === 'busy')?.state).toBe('active');
+    await Promise.all(backlog);
+  });
+
+  it('a draining node takes nothing new; back to active it does', async () => {
+    const nodes = (await admin(genie.apiUrl, 'GET', '/nodes')).json.data as Array<{ id: string; name: string }>;
+    const a = nodes.find((n) => n.name === 'drain-a')!;
+    expect((await admin(genie.apiUrl, 'PATCH', `/nodes/${a.id}`, { state: 'draining' })).json.state).toBe('draining');
+    await new Promise((r) => setTimeout(r, 700)); // every process re-reads the registry within 300 ms
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await chat(genie.apiUrl, 'drain-model', i);
+      expect(res.status).toBe(200);
+      ids.push(((await res.json()) as { id: string }).id);
+    }
+    const { client, close } = await temporalClient();
+    try {
+      const placed = await Promise.all(ids.map(async (id) => (await client.workflow.getHandle(id).describe()).searchAttributes.GenieNode?.[0]));
+      expect(placed).toEqual(Array(12).fill('drain-b'));
+    } finally {
+      await close();
+    }
+    expect((await admin(genie.apiUrl, 'PATCH', `/nodes/${a.id}`, { state: 'active' })).json.state).toBe('active');
+    expect((await admin(genie.apiUrl, 'PATCH', `/nodes/${a.id}`, { state: 'asleep' })).status).toBe(400);
+  });
+
+  it('registers a node through the admin API and discovers its models at once', async () => {
+    const created = await admin(genie.apiUrl, 'POST', '/nodes', { name: 'late', url: extra.url, engine: 'triton' });
+    expect(created.status).toBe(201);
+    const nodes = (await admin(genie.apiUrl, 'GET', '/nodes')).json.data as Array<{ id: string; models: string[]; engine: string; healthy: boolean }>;
+    expect(nodes.find((n) => n.id === created.json.id)).toMatchObject({ engine: 'triton', models: ['late-model'], healthy: true });
+    expect((await chat(genie.apiUrl, 'late-model')).status).toBe(200);
+    expect((await admin(genie.apiUrl, 'DELETE', `/nodes/${created.json.id}`)).status).toBe(204);
+  });
+});
+
+describe('a node killed during a burst', () => {
+  let a: Simulator, b: Simulator;
+  let genie: IsolatedGenie;
+  beforeAll(async () => {
+    [a, b] = await Promise.all([
+      startSimulator({ port: 0, models: ['burst-model'], timeToFirstToken: 30, maxNumSeqs: 256 }),
+      startSimulator({ port: 0, models: ['burst-model'], timeToFirstToken: 30, maxNumSeqs: 256 }),
+    ]);
+    genie = await startIsolatedGenie({ nodes: `burst-a:vllm=${a.url},burst-b:vllm=${b.url}`, env: { GENIE_PROBE_INTERVAL_MS: '600000' } });
+  });
+  afterAll(async () => {
+    await genie?.stop();
+    await Promise.all([a, b].map((s) => s?.close().catch(() => undefined)));
+  });
+
+  it('200 concurrent requests all succeed when one of two nodes dies mid-burst', async () => {
+    const all = Array.from({ length: 200 }, (_, i) => chat(genie.apiUrl, 'burst-model', i).then(async (r) => ({ status: r.status, body: await r.text() })));
+    await new Promise((r) => setTimeout(r, 300));
+    await a.close(); // in-flight requests on it are cut; new ones are refused
+    const results = await Promise.all(all);
+    const failed = results.filter((r) => r.status !== 200);
+    expect(failed).toEqual([]);
+  }, 120_000);
+});
