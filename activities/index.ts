@@ -4,7 +4,7 @@ import type { Deliveries } from './inference/deliveries.js';
 import { createGenerate } from './inference/generate.js';
 import type { NodeDirectory } from './nodes/node-directory.js';
 import type { NodeRef } from './nodes/node-list.js';
-import { createSelectNode } from './nodes/select-node.js';
+import { createSelectNode, type SelectionPolicy } from './nodes/select-node.js';
 import { InFlight } from './nodes/in-flight.js';
 import { createSettleUsage } from './usage/settle-usage.js';
 import { createAdmit } from './admission/admit.js';
@@ -20,6 +20,7 @@ export interface ActivityDeps {
   deliveries?: Deliveries;
   budgets: BudgetStore;
   probeNodes(): Promise<{ probed: number; healthy: number }>;
+  selection?: SelectionPolicy;
   webhookGuard: WebhookUrlGuard;
   webhookTimeoutMs: number;
 }
@@ -27,7 +28,7 @@ export interface ActivityDeps {
 /** Every activity, built from its dependencies (temporalio/samples-typescript, activities-dependency-injection). */
 export function createActivities(deps: ActivityDeps) {
   const inFlight = new InFlight();
-  const selectNode = createSelectNode(deps.directory, inFlight.get);
+  const selectNode = createSelectNode(deps.directory, inFlight.get, Math.random, deps.selection);
   return {
     admit: createAdmit(selectNode, deps.budgets),
     selectNode,

@@ -13,6 +13,7 @@ import { asyncScenario } from './scenarios/async-jobs.js';
 import { budgetTenantsScenario } from './scenarios/budget-tenants.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { sweepScenario } from './scenarios/sweep.js';
+import { placementScenario } from './scenarios/placement.js';
 import { round } from './stats.js';
 import type { Target } from './target.js';
 
@@ -60,11 +61,12 @@ try {
   const sweep = await sweepScenario(targets, RATES, sweepSeconds);
   const asyncJobs = await asyncScenario(stack.apiUrl, stack.apiKey, jobs, 20);
   const budgets = await budgetTenantsScenario(stack.databaseUrl, jobs * 5, 32);
+  const placement = await placementScenario(stack, 12, sweepSeconds * 3);
 
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const { count } = await new Client({ connection, namespace: stack.namespace }).workflow.count('WorkflowType = "chatCompletion"');
   await connection.close();
-  const sent = latency.genieRequests + sweep.genieRequests + jobs;
+  const sent = latency.genieRequests + sweep.genieRequests + jobs + placement.roundRobin.requests + placement.loadAware.requests;
 
   const addedOrFloor = (x: number) => Math.max(x, 0.01); // a peer adding ~0 ms must not divide by zero
   const ratios = {
@@ -92,6 +94,7 @@ try {
     memory: { idle: idleMemory, underLoad: sweep.memoryUnderLoad },
     async: asyncJobs,
     budgets,
+    placement,
     workflows: { started: count, genieRequests: sent },
   };
   const outDir = path.join(ROOT, 'bench/results');

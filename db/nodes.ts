@@ -32,12 +32,19 @@ const toRecord = (r: Row): NodeRecord => ({
   probedAt: r.probed_at ? new Date(r.probed_at).toISOString() : null,
 });
 
+/**
+ * What an engine can do for a request, for capability-aware routing: vLLM serves tools and structured
+ * outputs (guided decoding); Triton's generate extension serves plain text.
+ */
+export const ENGINE_CAPABILITIES: Record<string, string[]> = { vllm: ['tools', 'json_object', 'json_schema'], triton: [] };
+
 /** Registers a node (or updates its URL/engine if the name exists in the fleet). */
 export async function upsertNode(em: EntityManager, fleet: string, node: { name: string; url: string; engine: string }): Promise<string> {
   const rows = await em.getConnection().execute<Array<{ id: string }>>(
-    `insert into nodes (id, fleet, name, url, engine) values (?, ?, ?, ?, ?)
-     on conflict (fleet, name) do update set url = excluded.url, engine = excluded.engine returning id`,
-    [newId('node_'), fleet, node.name, node.url, node.engine],
+    `insert into nodes (id, fleet, name, url, engine, capabilities)
+     values (?, ?, ?, ?, ?, array(select jsonb_array_elements_text(?::jsonb)))
+     on conflict (fleet, name) do update set url = excluded.url, engine = excluded.engine, capabilities = excluded.capabilities returning id`,
+    [newId('node_'), fleet, node.name, node.url, node.engine, JSON.stringify(ENGINE_CAPABILITIES[node.engine] ?? [])],
   );
   return rows[0].id;
 }

@@ -78,6 +78,8 @@ export const admitResultSchema = z.object({
   budget: budgetStandingSchema.nullable(),
   /** The first node to try; failover attempts select again. */
   node: nodeRefSchema,
+  /** Why that node: every candidate's load score and the two compared (kept in history for ops). */
+  placement: z.object({ scores: z.record(z.string(), z.number()), compared: z.array(z.string()) }),
 });
 export type AdmitResult = z.infer<typeof admitResultSchema>;
 export const admissionSchema = z.object({ requestHash: z.string().nullable(), budget: budgetStandingSchema.nullable() });

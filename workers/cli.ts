@@ -14,6 +14,9 @@ const usage = `usage: npm run genie -- <command>
   key create <applicationId> <memberId>      price set <model> <inMicroUsdPerMTok> <outMicroUsdPerMTok>
   cap set <layer> <subjectId> <window> <limitMicroUsd>
   cap delete <layer> <subjectId> <window>    usage <layer> <subjectId> <window>
+  node add <name> <url> <vllm|triton>        node list
+  node drain|activate <nodeId>               node remove <nodeId>
+  persona set <alias> <model>
   budget-check                               (counters vs ledger; exit 1 on any mismatch)`;
 
 const base = process.env.GENIE_URL ?? 'http://127.0.0.1:8080';
@@ -45,6 +48,12 @@ switch (`${a} ${b}`) {
   case 'key create': await call('POST', `/applications/${rest[0]}/keys`, { memberId: rest[1] }); break;
   case 'price set': await call('PUT', `/prices/${encodeURIComponent(rest[0])}`, { inputMicroUsdPerMTok: Number(rest[1]), outputMicroUsdPerMTok: Number(rest[2]) }); break;
   case 'cap set': await call('PUT', '/caps', { layer: rest[0], subjectId: rest[1], window: rest[2], limitMicroUsd: Number(rest[3]) }); break;
+  case 'node add': await call('POST', '/nodes', { name: rest[0], url: rest[1], engine: rest[2] }); break;
+  case 'node list': await call('GET', '/nodes'); break;
+  case 'node drain': await call('PATCH', `/nodes/${rest[0]}`, { state: 'draining' }); break;
+  case 'node activate': await call('PATCH', `/nodes/${rest[0]}`, { state: 'active' }); break;
+  case 'node remove': await call('DELETE', `/nodes/${rest[0]}`); break;
+  case 'persona set': await call('PUT', `/personas/${rest[0]}`, { model: rest[1] }); break;
   case 'cap delete': await call('DELETE', `/caps${q({ layer: rest[0], subjectId: rest[1], window: rest[2] })}`); break;
   default:
     if (a === 'usage') {

@@ -24,6 +24,7 @@ const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADD
 const activities = createActivities({
   ...deps,
   budgets: new BudgetStore(deps.orm),
+  selection: config.GENIE_SELECTION,
   webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
   webhookTimeoutMs: config.GENIE_WEBHOOK_TIMEOUT_MS,
 });

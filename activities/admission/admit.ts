@@ -15,7 +15,7 @@ import type { SelectNodeInput, SelectNodeResult } from '../nodes/select-node.js'
  */
 export function createAdmit(selectNode: (input: SelectNodeInput) => Promise<SelectNodeResult>, budgets: BudgetStore) {
   return async function admit({ workflowId, principal, request }: AdmitInput): Promise<AdmitResult> {
-    const { node } = await selectNode({ model: request.model, exclude: [] });
+    const { node, scores, compared } = await selectNode({ model: request.model, exclude: [] });
     const model = request.model;
     const price = await budgets.price(model);
     // max_tokens is always set by the API (the caller's, or the model default), so this is an upper bound.
@@ -26,6 +26,6 @@ export function createAdmit(selectNode: (input: SelectNodeInput) => Promise<Sele
       const body = GenieError.budgetCapHit(layer, window, resetsAt.toISOString()).body;
       throw ApplicationFailure.nonRetryable(body.message, APPLICATION_FAILURE_TYPE, body);
     }
-    return { reservedMicroUsd: outcome.reservation.reservedMicroUsd, budget: outcome.reservation.standing, node };
+    return { reservedMicroUsd: outcome.reservation.reservedMicroUsd, budget: outcome.reservation.standing, node, placement: { scores, compared } };
   };
 }

@@ -26,7 +26,15 @@ export function loadScore(n: NodeRecord, inFlight: number): number {
   return 4 * (l?.waiting ?? 0) + 1 * (l?.running ?? 0) + 10 * (l?.kvCacheUsage ?? 0) + inFlight;
 }
 
-export function createSelectNode(directory: NodeDirectory, inFlight: (node: string) => number = () => 0, random: () => number = Math.random) {
+export type SelectionPolicy = 'p2c' | 'round-robin';
+
+export function createSelectNode(
+  directory: NodeDirectory,
+  inFlight: (node: string) => number = () => 0,
+  random: () => number = Math.random,
+  policy: SelectionPolicy = 'p2c',
+) {
+  let turn = 0; // round-robin only: kept as the baseline the benchmark compares load-aware selection with
   return async function selectNode({ model, exclude }: SelectNodeInput): Promise<SelectNodeResult> {
     let view = directory.snapshot();
     if (!view.some((s) => s.models.includes(model))) {
@@ -46,6 +54,10 @@ export function createSelectNode(directory: NodeDirectory, inFlight: (node: stri
     const scores = Object.fromEntries(candidates.map((c) => [c.name, loadScore(c, inFlight(c.name))]));
     // Power of two choices: two random candidates, the less loaded wins — near-best placement without
     // every router stampeding onto the same "least loaded" node between two metric scrapes.
+    if (policy === 'round-robin') {
+      const next = candidates[turn++ % candidates.length];
+      return { node: { name: next.name, url: next.url, engine: next.engine }, candidates: candidates.length, scores, compared: [next.name] };
+    }
     const a = candidates[Math.floor(random() * candidates.length)];
     const rest = candidates.filter((c) => c !== a);
     const b = rest.length ? rest[Math.floor(random() * rest.length)] : a;
