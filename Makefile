@@ -6,7 +6,14 @@ TEMPORAL := $(VENV)/bin/temporal
 
 .PHONY: dev test deps typecheck simulator bench bench-quick clean-data
 
+OPENAI_PY_VERSION := 2.8.0
+
 deps: node_modules/.genie-installed $(TEMPORAL)
+
+# The Python openai package, a second SDK judging Genie in the test suite.
+$(VENV)/.openai-installed: $(TEMPORAL)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check openai==$(OPENAI_PY_VERSION)
+	@touch $@
 
 # npm ci only when the lockfile changed since the last install.
 node_modules/.genie-installed: package-lock.json
@@ -27,7 +34,7 @@ typecheck: deps
 
 # Type-check, then the whole jest suite (it starts and stops its own services on free loopback ports).
 # Results also land in test-results/jest.json, which .ci/run summarises.
-test: deps
+test: deps $(VENV)/.openai-installed
 	npx tsc --noEmit -p .
 	mkdir -p test-results
 	NODE_OPTIONS=--experimental-vm-modules npx jest --json --outputFile=test-results/jest.json

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { toolCallSchema } from './chat-request.js';
 
 // The bodies Genie answers with (and the vLLM/OpenAI bodies it reads from nodes: same shapes).
 
@@ -12,6 +13,15 @@ export type Usage = z.infer<typeof usageSchema>;
 export const finishReasonSchema = z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'function_call', 'error']);
 export type FinishReason = z.infer<typeof finishReasonSchema>;
 
+/** A fragment of a tool call as OpenAI streams it: id/name first, then pieces of `arguments`. */
+export const toolCallDeltaSchema = z.object({
+  index: z.number().int(),
+  id: z.string().optional(),
+  type: z.literal('function').optional(),
+  function: z.object({ name: z.string().optional(), arguments: z.string().optional() }).optional(),
+});
+export type ToolCallDelta = z.infer<typeof toolCallDeltaSchema>;
+
 export const chatCompletionSchema = z.object({
   id: z.string(),
   object: z.literal('chat.completion'),
@@ -20,7 +30,7 @@ export const chatCompletionSchema = z.object({
   choices: z.array(
     z.object({
       index: z.number().int(),
-      message: z.object({ role: z.literal('assistant'), content: z.string().nullable() }),
+      message: z.object({ role: z.literal('assistant'), content: z.string().nullable(), tool_calls: z.array(toolCallSchema).optional() }),
       finish_reason: finishReasonSchema.nullable(),
     }),
   ),
@@ -36,7 +46,7 @@ export const chatCompletionChunkSchema = z.object({
   choices: z.array(
     z.object({
       index: z.number().int(),
-      delta: z.object({ role: z.literal('assistant').optional(), content: z.string().nullable().optional() }),
+      delta: z.object({ role: z.literal('assistant').optional(), content: z.string().nullable().optional(), tool_calls: z.array(toolCallDeltaSchema).optional() }),
       finish_reason: finishReasonSchema.nullable(),
     }),
   ),

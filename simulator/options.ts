@@ -18,7 +18,7 @@ export const simulatorOptionsSchema = z.object({
   /** Percentage (0–100) of requests that fail, as llm-d-inference-sim's flag. */
   failureInjectionRate: z.coerce.number().min(0).max(100).default(0),
   /** What an injected failure looks like: a 500 before any token, or an error event after half the tokens. */
-  failureTypes: csv.default(['server_error']).pipe(z.array(z.enum(['server_error', 'mid_stream'])).min(1)),
+  failureTypes: csv.default(['server_error']).pipe(z.array(z.enum(['server_error', 'mid_stream', 'invalid_json'])).min(1)),
   failLoadModel: csv.default([]),
   hang: z.boolean().default(false),
   seed: z.coerce.number().int().default(0),
@@ -37,6 +37,7 @@ export const usage = `genie node simulator — a GPU-free vLLM-compatible server
   --max-num-seqs N                 concurrent sequences; the rest wait (vllm:num_requests_waiting)
   --failure-injection-rate PCT     percentage of requests that fail
   --failure-types T[,T]            server_error (500 before any token) | mid_stream (error after half the tokens)
+                                   | invalid_json (structured output that breaks its schema)
   --fail-load-model a[,b]          models that always fail with 500 "model failed to load: <model>"
   --hang                           accept chat requests and never answer (health still says 200)
   --seed N                         global seed mixed into every request's seed

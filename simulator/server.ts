@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Request, type Response } from 'express';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { estimatePromptTokens, generateTokens, type PromptMessage } from './text.js';
+import { estimatePromptTokens, type PromptMessage } from './text.js';
+import { planResponse } from './plan.js';
 import { simulatorOptionsSchema, type SimulatorFlags, type SimulatorOptions } from './options.js';
 import { mountTriton } from './triton.js';
 
@@ -137,7 +138,16 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
     const messages = body.messages as PromptMessage[];
     const seed = opts.seed + (Number.isInteger(body.seed) ? body.seed : 0);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? null;
-    const gen = generateTokens(seed, messages, maxTokens);
+    const plan = planResponse({
+      messages,
+      seed,
+      maxTokens,
+      tools: body.tools,
+      toolChoice: body.tool_choice,
+      responseFormat: body.response_format,
+      breakJson: failure === 'invalid_json',
+    });
+    const finishReason = plan.kind === 'tool' ? 'tool_calls' : plan.finishReason;
     const promptTokens = estimatePromptTokens(messages);
     const stream = body.stream === true;
     const includeUsage = stream && body.stream_options?.include_usage === true;
@@ -158,25 +168,29 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
     } catch {
       return;
     }
-    const failAt = failure === 'mid_stream' ? Math.floor(gen.tokens.length / 2) : -1;
+    const failAt = failure === 'mid_stream' ? Math.floor(plan.pieces.length / 2) : -1;
     let emitted = 0;
     try {
       if (opts.timeToFirstToken > 0) await sleep(opts.timeToFirstToken, undefined, { signal: ac.signal });
       if (!stream) {
-        for (let i = 1; i < gen.tokens.length && opts.interTokenLatency > 0; i++) {
+        for (let i = 1; i < plan.pieces.length && opts.interTokenLatency > 0; i++) {
           await sleep(opts.interTokenLatency, undefined, { signal: ac.signal });
         }
         if (failAt >= 0) return vllmError(res, 500, 'injected failure: generation aborted mid-stream', 'InternalServerError');
-        emitted = gen.tokens.length;
+        emitted = plan.pieces.length;
+        const message =
+          plan.kind === 'tool'
+            ? { role: 'assistant', content: null, tool_calls: [{ id: plan.id, type: 'function', function: { name: plan.name, arguments: plan.arguments } }] }
+            : { role: 'assistant', content: plan.pieces.join('') };
         res.json({
           id,
           object: 'chat.completion',
           created: createdAt,
           model,
-          choices: [{ index: 0, message: { role: 'assistant', content: gen.tokens.join('') }, finish_reason: gen.finishReason, logprobs: null }],
+          choices: [{ index: 0, message, finish_reason: finishReason, logprobs: null }],
           usage: { prompt_tokens: promptTokens, completion_tokens: emitted, total_tokens: promptTokens + emitted },
         });
-        success.inc({ model_name: model, finished_reason: gen.finishReason });
+        success.inc({ model_name: model, finished_reason: finishReason });
         return;
       }
 
@@ -185,7 +199,9 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
       const chunk = (delta: Record<string, unknown>, finish: string | null) =>
         send({ id, object: 'chat.completion.chunk', created: createdAt, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
       chunk({ role: 'assistant', content: '' }, null);
-      for (let i = 0; i < gen.tokens.length; i++) {
+      // A tool call streams as OpenAI's do: id, type and name first, then the arguments in pieces.
+      if (plan.kind === 'tool') chunk({ tool_calls: [{ index: 0, id: plan.id, type: 'function', function: { name: plan.name, arguments: '' } }] }, null);
+      for (let i = 0; i < plan.pieces.length; i++) {
         if (i > 0 && opts.interTokenLatency > 0) await sleep(opts.interTokenLatency, undefined, { signal: ac.signal });
         if (i === failAt) {
           // vLLM reports errors after the 200 as an SSE data event carrying an error object.
@@ -193,15 +209,15 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
           res.end('data: [DONE]\n\n');
           return;
         }
-        chunk({ content: gen.tokens[i] }, null);
+        chunk(plan.kind === 'tool' ? { tool_calls: [{ index: 0, function: { arguments: plan.pieces[i] } }] } : { content: plan.pieces[i] }, null);
         emitted++;
       }
-      chunk({}, gen.finishReason);
+      chunk({}, finishReason);
       if (includeUsage) {
         send({ id, object: 'chat.completion.chunk', created: createdAt, model, choices: [], usage: { prompt_tokens: promptTokens, completion_tokens: emitted, total_tokens: promptTokens + emitted } });
       }
       res.end('data: [DONE]\n\n');
-      success.inc({ model_name: model, finished_reason: gen.finishReason });
+      success.inc({ model_name: model, finished_reason: finishReason });
     } catch (e) {
       if (!ac.signal.aborted) throw e;
     } finally {

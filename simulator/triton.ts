@@ -9,7 +9,7 @@ export interface TritonContext {
   served: Set<string>;
   acquire(signal: AbortSignal): Promise<void>;
   release(): void;
-  pickFailure(): 'server_error' | 'mid_stream' | null;
+  pickFailure(): 'server_error' | 'mid_stream' | 'invalid_json' | null;
   metrics: { received(model: string): void; success(model: string): void; failure(model: string): void; aborted(model: string): void };
 }
 

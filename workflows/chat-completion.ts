@@ -17,6 +17,7 @@ import type { GenerateFailureDetails } from '../activities/inference/generate.js
 import type { Usage } from '../protocol/chat-response.js';
 import type { Admission, AdmitResult, CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateResult, GenerationAborted } from '../protocol/completion-job.js';
 import type { GenieErrorBody } from '../protocol/errors.js';
+import { requiredCapabilities } from '../protocol/capabilities.js';
 import { callerHeldNodeCall, nodeCall, shortStep } from './activity-options.js';
 import { admitUpdate, jobQuery, statusQuery } from './definitions.js';
 import { errorBodyOf, JobState } from './job-state.js';
@@ -86,7 +87,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       let selected = admitted;
       if (attempt > 1) {
         try {
-          selected = { ...admitted, ...(await selectNode({ model: input.request.model, exclude: excluded })) };
+          selected = { ...admitted, ...(await selectNode({ model: input.request.model, exclude: excluded, capabilities: requiredCapabilities(input.request) })) };
         } catch (e) {
           // Every serving node already failed this completion: the caller sees the last node's error.
           if (lastFailure) throw rethrowable(lastFailure);

@@ -3,6 +3,7 @@ import { costMicroUsd } from '../../protocol/budget.js';
 import type { AdmitInput, AdmitResult } from '../../protocol/completion-job.js';
 import { APPLICATION_FAILURE_TYPE, GenieError } from '../../protocol/errors.js';
 import { estimatePromptTokens } from '../../protocol/token-estimate.js';
+import { requiredCapabilities } from '../../protocol/capabilities.js';
 import type { BudgetStore } from '../budget/budget-store.js';
 import type { SelectNodeInput, SelectNodeResult } from '../nodes/select-node.js';
 
@@ -15,7 +16,7 @@ import type { SelectNodeInput, SelectNodeResult } from '../nodes/select-node.js'
  */
 export function createAdmit(selectNode: (input: SelectNodeInput) => Promise<SelectNodeResult>, budgets: BudgetStore) {
   return async function admit({ workflowId, principal, request }: AdmitInput): Promise<AdmitResult> {
-    const { node, scores, compared } = await selectNode({ model: request.model, exclude: [] });
+    const { node, scores, compared } = await selectNode({ model: request.model, exclude: [], capabilities: requiredCapabilities(request) });
     const model = request.model;
     const price = await budgets.price(model);
     // max_tokens is always set by the API (the caller's, or the model default), so this is an upper bound.

@@ -9,6 +9,7 @@ import type { CallerStreams } from './caller-streams.js';
 import type { Deliveries } from './deliveries.js';
 import type { NodeClient } from './node-client.js';
 import { UpstreamError } from './upstream-error.js';
+import { structuredOutputError } from './structured-output.js';
 import type { InFlight } from '../nodes/in-flight.js';
 
 export const GENERATION_ABORTED = 'GenerationAborted';
@@ -54,12 +55,16 @@ async function complete(deps: GenerateDeps, input: GenerateInput, ctx: Context):
     const body = await deps.clientFor(input.node).complete(input.node, input.request, ctx.cancellationSignal);
     const choice = body.choices[0];
     const finishReason = toFinishReason(choice.finish_reason) ?? 'stop';
+    const toolCalls = choice.message.tool_calls?.length ? choice.message.tool_calls : undefined;
+    const content = choice.message.content ?? (toolCalls ? null : '');
+    const invalid = content !== null ? structuredOutputError(input.request, content) : null;
+    if (invalid) throw invalidOutput(invalid);
     const completion: ChatCompletion = {
       id: input.workflowId,
       object: 'chat.completion',
       created: input.created,
       model: input.request.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: choice.message.content ?? '' }, finish_reason: finishReason }],
+      choices: [{ index: 0, message: { role: 'assistant', content, ...(toolCalls ? { tool_calls: toolCalls } : {}) }, finish_reason: finishReason }],
       usage: body.usage,
     };
     deps.deliveries?.resolve(input.workflowId, { body: completion, budget: input.budget });
@@ -68,6 +73,12 @@ async function complete(deps: GenerateDeps, input: GenerateInput, ctx: Context):
     if (ctx.cancellationSignal.aborted) throw aborted(input, 0);
     throw toActivityFailure(e);
   }
+}
+
+/** A strict json_schema the output broke: the caller gets a clear 500, never invalid JSON as success. */
+function invalidOutput(message: string): ApplicationFailure {
+  const body = { ...GenieError.internal(message).body, code: 'invalid_structured_output' };
+  return ApplicationFailure.create({ type: APPLICATION_FAILURE_TYPE, message, nonRetryable: true, details: [body, { failover: false }] });
 }
 
 /**
@@ -83,6 +94,7 @@ async function streamToCaller(deps: GenerateDeps, input: GenerateInput, ctx: Con
   let emitted = 0;
   let usage: Usage | null = null;
   let finishReason: FinishReason | null = null;
+  let text = '';
   const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: FinishReason | null): ChatCompletionChunk => ({
     id: input.workflowId,
     object: 'chat.completion.chunk',
@@ -100,14 +112,25 @@ async function streamToCaller(deps: GenerateDeps, input: GenerateInput, ctx: Con
         if (c.delta.content) {
           ttftMs ??= Math.round(performance.now() - started);
           emitted++;
+          text += c.delta.content;
           caller.write(chunk({ content: c.delta.content }, null));
         }
-        if (c.finish_reason) {
-          finishReason = toFinishReason(c.finish_reason);
-          caller.write(chunk({}, finishReason));
+        if (c.delta.tool_calls?.length) {
+          // Tool-call fragments pass through as OpenAI streams them (id and name first, then arguments).
+          ttftMs ??= Math.round(performance.now() - started);
+          emitted++;
+          caller.write(chunk({ tool_calls: c.delta.tool_calls }, null));
         }
+        if (c.finish_reason) finishReason = toFinishReason(c.finish_reason);
       }
     }
+    // The finish chunk waits for the end: a strict schema's verdict is only known with the whole text.
+    const invalid = structuredOutputError(input.request, text);
+    if (invalid) {
+      caller.fail({ ...GenieError.internal(invalid).body, code: 'invalid_structured_output' });
+      throw invalidOutput(invalid);
+    }
+    if (finishReason) caller.write(chunk({}, finishReason));
     const finalUsage = usage ?? estimateUsage(input, emitted);
     if (input.includeUsage) caller.write({ ...chunk({}, null), choices: [], usage: finalUsage });
     caller.end();

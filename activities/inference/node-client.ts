@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { usageSchema } from '../../protocol/chat-response.js';
+import { toolCallDeltaSchema, usageSchema } from '../../protocol/chat-response.js';
+import { toolCallSchema } from '../../protocol/chat-request.js';
 import type { NodeRequest } from '../../protocol/chat-request.js';
 import type { NodeRef } from '../nodes/node-list.js';
 import type { NodeLoad } from '../../protocol/node.js';
@@ -10,7 +11,7 @@ export const nodeCompletionSchema = z.object({
   choices: z
     .array(
       z.object({
-        message: z.object({ content: z.string().nullable().optional() }),
+        message: z.object({ content: z.string().nullable().optional(), tool_calls: z.array(toolCallSchema).nullable().optional() }),
         finish_reason: z.string().nullable().optional(),
       }),
     )
@@ -23,7 +24,9 @@ export const nodeChunkSchema = z.object({
   choices: z.array(
     z.object({
       index: z.number().int().default(0),
-      delta: z.object({ role: z.string().optional(), content: z.string().nullable().optional() }).default({}),
+      delta: z
+        .object({ role: z.string().optional(), content: z.string().nullable().optional(), tool_calls: z.array(toolCallDeltaSchema).nullable().optional() })
+        .default({}),
       finish_reason: z.string().nullable().optional(),
     }),
   ),

@@ -8,6 +8,8 @@ export interface SelectNodeInput {
   model: string;
   /** Nodes that already failed this completion before its first token. */
   exclude: string[];
+  /** What the request needs (tools, json_object, json_schema): only nodes declaring all of it qualify. */
+  capabilities?: string[];
 }
 export interface SelectNodeResult {
   node: NodeRef;
@@ -35,7 +37,7 @@ export function createSelectNode(
   policy: SelectionPolicy = 'p2c',
 ) {
   let turn = 0; // round-robin only: kept as the baseline the benchmark compares load-aware selection with
-  return async function selectNode({ model, exclude }: SelectNodeInput): Promise<SelectNodeResult> {
+  return async function selectNode({ model, exclude, capabilities = [] }: SelectNodeInput): Promise<SelectNodeResult> {
     let view = directory.snapshot();
     if (!view.some((s) => s.models.includes(model))) {
       await directory.refresh(); // a node registered a moment ago must not look like an unknown model
@@ -45,8 +47,15 @@ export function createSelectNode(
     if (serving.length === 0) {
       throw ApplicationFailure.nonRetryable(`model not found: ${model}`, APPLICATION_FAILURE_TYPE, GenieError.modelNotFound(model).body);
     }
+    const capable = serving.filter((s) => capabilities.every((c) => s.capabilities.includes(c)));
+    if (capable.length === 0) {
+      const missing = capabilities.filter((c) => !serving.some((s) => s.capabilities.includes(c)));
+      const param = missing.includes('tools') ? 'tools' : 'response_format';
+      const body = GenieError.badRequest(`No node serving ${model} supports ${missing.join(' and ')}; use a model whose nodes do (vLLM nodes support tools and structured outputs).`, param, 'unsupported_capability').body;
+      throw ApplicationFailure.nonRetryable(body.message, APPLICATION_FAILURE_TYPE, body);
+    }
     // Draining nodes finish what they have but take nothing new; down nodes failed their probe.
-    const candidates = serving.filter((s) => s.state === 'active' && s.healthy && !exclude.includes(s.name));
+    const candidates = capable.filter((s) => s.state === 'active' && s.healthy && !exclude.includes(s.name));
     if (candidates.length === 0) {
       const body = GenieError.unavailable(`no healthy node can serve ${model} right now`).body;
       throw ApplicationFailure.nonRetryable(body.message, APPLICATION_FAILURE_TYPE, body);
