@@ -24,7 +24,7 @@ describe('request validation', () => {
   });
 
   it('refuses known-but-unsupported parameters by name instead of dropping them', () => {
-    expect(bad({ ...ok, tools: [] })).toMatchObject({ status: 400, param: 'tools', code: 'unsupported_parameter' });
+    expect(bad({ ...ok, logit_bias: { '50256': -100 } })).toMatchObject({ status: 400, param: 'logit_bias', code: 'unsupported_parameter' });
   });
 
   it('ignores unknown keys with a warning (as vLLM does)', () => {
