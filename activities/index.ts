@@ -7,7 +7,7 @@ import type { NodeRef } from './nodes/node-list.js';
 import { createSelectNode, type SelectionPolicy } from './nodes/select-node.js';
 import { InFlight } from './nodes/in-flight.js';
 import { createSettleUsage } from './usage/settle-usage.js';
-import { createAdmit } from './admission/admit.js';
+import { createAdmit, type SaturationPolicy } from './admission/admit.js';
 import { createProjectJob } from './jobs/project-job.js';
 import { createDeliverWebhook } from './webhooks/deliver-webhook.js';
 import type { WebhookUrlGuard } from './webhooks/url-guard.js';
@@ -21,6 +21,7 @@ export interface ActivityDeps {
   budgets: BudgetStore;
   probeNodes(): Promise<{ probed: number; healthy: number }>;
   selection?: SelectionPolicy;
+  saturation?: SaturationPolicy;
   webhookGuard: WebhookUrlGuard;
   webhookTimeoutMs: number;
 }
@@ -28,9 +29,13 @@ export interface ActivityDeps {
 /** Every activity, built from its dependencies (temporalio/samples-typescript, activities-dependency-injection). */
 export function createActivities(deps: ActivityDeps) {
   const inFlight = new InFlight();
+  const saturation = deps.saturation ?? { waitingThreshold: 16, admissionTimeoutMs: 2000 };
   const selectNode = createSelectNode(deps.directory, inFlight.get, Math.random, deps.selection);
   return {
-    admit: createAdmit(selectNode, deps.budgets),
+    admit: createAdmit(selectNode, deps.budgets, saturation, () => deps.directory.refresh(), (name) => {
+      const n = deps.directory.snapshot().find((x) => x.name === name);
+      return (n?.load?.waiting ?? 0) >= saturation.waitingThreshold;
+    }),
     selectNode,
     generate: createGenerate({ clientFor: deps.clientFor, deliveries: deps.deliveries, inFlight }),
     probeNodes: deps.probeNodes,

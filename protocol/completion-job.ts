@@ -71,7 +71,7 @@ export const completionJobOutputSchema = z.object({
 });
 export type CompletionJobOutput = z.infer<typeof completionJobOutputSchema>;
 
-export const admitInputSchema = z.object({ workflowId: z.string(), principal: principalSchema, request: nodeRequestSchema });
+export const admitInputSchema = z.object({ workflowId: z.string(), principal: principalSchema, request: nodeRequestSchema, mode: completionModeSchema });
 export type AdmitInput = z.infer<typeof admitInputSchema>;
 export const admitResultSchema = z.object({
   reservedMicroUsd: z.number().int(),

@@ -73,6 +73,16 @@ export class GenieError extends Error {
       headers: { 'retry-after': String(retryAfter) },
     });
   }
+  static saturated(model: string, retryAfterSeconds: number): GenieError {
+    return new GenieError({
+      status: 429,
+      message: `Every node serving ${model} is saturated; retry shortly (async jobs queue instead).`,
+      type: 'rate_limit_exceeded',
+      code: 'rate_limit_exceeded',
+      param: null,
+      headers: { 'retry-after': String(retryAfterSeconds) },
+    });
+  }
   static upstream(status: number, message: string): GenieError {
     // The node's own status and message pass through (DESIGN §3a); non-5xx node answers are our fault.
     const s = status >= 500 && status <= 599 ? status : 500;

@@ -34,6 +34,9 @@ export const configSchema = z.object({
   /** How often the probe schedule runs, and how long a probe's one-token completion may take. */
   GENIE_PROBE_INTERVAL_MS: z.coerce.number().int().min(1000).default(5000),
   GENIE_PROBE_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
+  /** Sync/stream admission: how long to wait for a saturated fleet before 429, and what saturated means. */
+  GENIE_ADMISSION_TIMEOUT_MS: z.coerce.number().int().nonnegative().default(2000),
+  GENIE_SATURATION_WAITING: z.coerce.number().int().positive().default(16),
   /** Node selection: load-aware power of two choices, or round-robin (the benchmark's baseline). */
   GENIE_SELECTION: z.enum(['p2c', 'round-robin']).default('p2c'),
   GENIE_NODE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),

@@ -50,7 +50,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
 
   let admitted: AdmitResult;
   try {
-    admitted = await admit({ workflowId: input.workflowId, principal: input.principal, request: input.request });
+    admitted = await admit({ workflowId: input.workflowId, principal: input.principal, request: input.request, mode: input.mode });
     admission = { ok: true };
   } catch (e) {
     // Refused: the update carries the refusal to the caller; the workflow ends failed, visible to ops.

@@ -14,9 +14,39 @@ import type { SelectNodeInput, SelectNodeResult } from '../nodes/select-node.js'
  * 402. The node is chosen first because choosing has no side effect; one local activity instead of two
  * keeps a workflow task off the request's critical path.
  */
-export function createAdmit(selectNode: (input: SelectNodeInput) => Promise<SelectNodeResult>, budgets: BudgetStore) {
-  return async function admit({ workflowId, principal, request }: AdmitInput): Promise<AdmitResult> {
-    const { node, scores, compared } = await selectNode({ model: request.model, exclude: [], capabilities: requiredCapabilities(request) });
+export interface SaturationPolicy {
+  /** A node with at least this many queued requests (by its last probe) has no slot to offer. */
+  waitingThreshold: number;
+  /** How long a sync/stream caller may wait at admission for a slot before 429. */
+  admissionTimeoutMs: number;
+}
+
+export function createAdmit(
+  selectNode: (input: SelectNodeInput) => Promise<SelectNodeResult>,
+  budgets: BudgetStore,
+  saturation: SaturationPolicy,
+  refresh: () => Promise<void>,
+  isSaturated: (node: string) => boolean,
+) {
+  return async function admit({ workflowId, principal, request, mode }: AdmitInput): Promise<AdmitResult> {
+    const pick = () => selectNode({ model: request.model, exclude: [], capabilities: requiredCapabilities(request) });
+    let choice = await pick();
+    // Interactive callers are not queued behind a saturated fleet: wait a little for a slot, then 429.
+    // Async jobs queue instead (their node call simply waits its turn).
+    if (mode !== 'async') {
+      const deadline = Date.now() + saturation.admissionTimeoutMs;
+      // Saturated means every candidate is: one free node is enough to admit.
+      while (Object.keys(choice.scores).every(isSaturated)) {
+        if (Date.now() >= deadline) {
+          const body = GenieError.saturated(request.model, Math.max(1, Math.ceil(saturation.admissionTimeoutMs / 1000))).body;
+          throw ApplicationFailure.nonRetryable(body.message, APPLICATION_FAILURE_TYPE, body);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        await refresh();
+        choice = await pick();
+      }
+    }
+    const { node, scores, compared } = choice;
     const model = request.model;
     const price = await budgets.price(model);
     // max_tokens is always set by the API (the caller's, or the model default), so this is an upper bound.

@@ -32,6 +32,7 @@ export function createProbeNodes(deps: ProbeDeps) {
         let models: string[] | null = null;
         let load = null;
         let error: string | null = null;
+        let stalledSince: number | null = null;
         try {
           if (!(await client.health(ref))) throw new Error('health endpoint did not answer 200');
           models = await client.models(ref);
@@ -40,17 +41,22 @@ export function createProbeNodes(deps: ProbeDeps) {
             try {
               await client.complete(ref, { model: models[0], messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }, AbortSignal.timeout(deps.probeTimeoutMs));
             } catch (e) {
-              // A node whose finished-request counter moved since the last probe is busy, not hung:
-              // its queue delayed the ping. No answer and no progress is a hang.
+              // No answer in time. A node whose finished-request counter moved since the last probe is
+              // busy, not hung (its queue delayed the ping); one that has made no progress for three
+              // probe timeouts in a row is hung.
+              const answered = e instanceof UpstreamError && e.status !== null;
               const progressed = load?.finished != null && n.load?.finished != null && load.finished > n.load.finished;
-              if (!(e instanceof UpstreamError && e.status !== null) && !progressed) throw new Error(`probe completion got no answer within ${deps.probeTimeoutMs} ms`);
+              if (!answered && !progressed) {
+                stalledSince = Number(n.lastProbe?.stalledSince ?? started);
+                if (started - stalledSince >= 3 * deps.probeTimeoutMs) throw new Error(`probe completion got no answer and no request finished for ${started - stalledSince} ms`);
+              }
             }
           }
           healthy = true;
         } catch (e) {
           error = (e as Error).message;
         }
-        await recordProbe(deps.orm.em.fork(), n.id, { healthy, models, load, detail: { healthy, error, ms: Date.now() - started } });
+        await recordProbe(deps.orm.em.fork(), n.id, { healthy, models, load, detail: { healthy, error, stalledSince, ms: Date.now() - started } });
         if (healthy !== n.healthy) deps.log.info({ node: n.name, healthy, error }, 'node health changed');
         return healthy;
       }),

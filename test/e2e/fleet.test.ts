@@ -62,7 +62,7 @@ describe('the GPU fleet', () => {
     await until('the hung node to be marked down', async () => {
       const nodes = (await admin(genie.apiUrl, 'GET', '/nodes')).json.data as Array<{ name: string; state: string; healthy: boolean; lastProbe: { error: string } }>;
       const h = nodes.find((n) => n.name === 'hung')!;
-      return h.state === 'down' && !h.healthy && /no answer/.test(h.lastProbe.error);
+      return h.state === 'down' && !h.healthy && /no answer and no request finished/.test(h.lastProbe.error);
     });
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => chat(genie.apiUrl, 'hang-model', i)));
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
@@ -71,7 +71,7 @@ describe('the GPU fleet', () => {
 
   it('spreads load by the nodes’ metrics: a saturated node gets (almost) nothing new', async () => {
     // Saturate `busy` directly: one running, several waiting, as its /metrics will say.
-    const backlog = Array.from({ length: 12 }, () =>
+    const backlog = Array.from({ length: 30 }, () =>
       fetch(`${busy.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'spread-model', messages: [{ role: 'user', content: 'x' }] }) }),
     );
     await until('the probe to see the backlog', async () => {

@@ -120,21 +120,25 @@ describe('structured outputs', () => {
 });
 
 describe('a node that breaks its strict schema, and every error status through the SDK', () => {
-  let bad: Simulator, gone: Simulator;
+  let bad: Simulator, gone: Simulator, full: Simulator;
   let genie: IsolatedGenie;
   let client: OpenAI;
   beforeAll(async () => {
-    [bad, gone] = await Promise.all([
+    [bad, gone, full] = await Promise.all([
       startSimulator({ port: 0, models: ['bad-json'], failureInjectionRate: 100, failureTypes: ['invalid_json'] }),
       startSimulator({ port: 0, models: ['gone-model'] }),
+      startSimulator({ port: 0, models: ['full-model'], maxNumSeqs: 2, timeToFirstToken: 700 }),
     ]);
-    genie = await startIsolatedGenie({ nodes: `bad:vllm=${bad.url},gone:vllm=${gone.url}` });
+    genie = await startIsolatedGenie({
+      nodes: `bad:vllm=${bad.url},gone:vllm=${gone.url},full:vllm=${full.url}`,
+      env: { GENIE_SATURATION_WAITING: '2', GENIE_ADMISSION_TIMEOUT_MS: '500', GENIE_PROBE_TIMEOUT_MS: '1000' },
+    });
     client = new OpenAI({ baseURL: `${genie.apiUrl}/v1`, apiKey: testStack().apiKey, maxRetries: 0 });
     await gone.close(); // known to the registry, now unreachable: the probe marks it down
   });
   afterAll(async () => {
     await genie?.stop();
-    await bad?.close();
+    await Promise.all([bad, full].map((x) => x?.close()));
   });
 
   const strict = { type: 'json_schema' as const, json_schema: { name: 'weather', strict: true, schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false } } };
@@ -155,7 +159,7 @@ describe('a node that breaks its strict schema, and every error status through t
     expect(text).toContain("[error] 500 the model's output does not match json_schema 'weather'");
   });
 
-  it('maps 400, 401, 402, 404, 409, 500 and 503 to the SDK’s error classes', async () => {
+  it('maps 400, 401, 402, 404, 409, 429, 500 and 503 to the SDK’s error classes', async () => {
     const t = await createTenant();
     await putCap('org', t.orgId, 'day', 1);
     const capped = new OpenAI({ baseURL: `${genie.apiUrl}/v1`, apiKey: t.apiKey, maxRetries: 0 });
@@ -185,6 +189,32 @@ describe('a node that breaks its strict schema, and every error status through t
       expect(err).toBeInstanceOf(cls);
       expect((err as { status: number }).status).toBe(status);
     }
+    // 429: every node serving the model is saturated (by its probed queue) for the whole admission wait.
+    const backlog = Array.from({ length: 16 }, () =>
+      fetch(`${full.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'full-model', messages: ask }) }).catch(() => undefined),
+    );
+    const until = Date.now() + 15_000;
+    for (;;) {
+      const res = await fetch(`${genie.apiUrl}/admin/v1/nodes`, { headers: { authorization: `Bearer ${testStack().adminToken}` } });
+      const nodes = ((await res.json()) as { data: Array<{ name: string; load: { waiting: number } | null }> }).data;
+      if ((nodes.find((n) => n.name === 'full')?.load?.waiting ?? 0) >= 2) break;
+      if (Date.now() > until) throw new Error('the probe never saw the backlog');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 700)); // every process re-reads the registry within 300 ms
+    const limited = await client.chat.completions.create({ model: 'full-model', messages: ask, max_tokens: 1 }).then(() => null, (e) => e);
+    expect({ status: (limited as { status?: number } | null)?.status, message: (limited as Error | null)?.message }).toMatchObject({ status: 429 });
+    expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((limited as { headers: Headers }).headers.get('retry-after')).toBe('1');
+    // Async jobs queue instead of being refused.
+    const queued = await fetch(`${genie.apiUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
+      body: JSON.stringify({ model: 'full-model', mode: 'async', messages: ask, max_tokens: 1 }),
+    });
+    expect(queued.status).toBe(202);
+    void backlog;
+
     // 503 once the probe has marked the unreachable node down.
     const end = Date.now() + 15_000;
     let last: unknown;
