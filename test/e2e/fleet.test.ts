@@ -50,23 +50,13 @@ describe('the GPU fleet', () => {
     ]);
     genie = await startIsolatedGenie({
       nodes: [`busy:vllm=${busy.url}`, `calm:vllm=${calm.url}`, `drain-a:vllm=${drainA.url}`, `drain-b:vllm=${drainB.url}`, `hung:vllm=${hung.url}`, `sane:vllm=${sane.url}`].join(','),
-      env: { GENIE_PROBE_TIMEOUT_MS: '1000' },
+      // A request that still lands on the hung node before its verdict gives up after 10 s and fails over.
+      env: { GENIE_PROBE_TIMEOUT_MS: '2000', GENIE_NODE_TIMEOUT_MS: '10000' },
     });
   });
   afterAll(async () => {
     await genie?.stop();
     await Promise.all([busy, calm, drainA, drainB, hung, sane, extra].map((s) => s?.close().catch(() => undefined)));
-  });
-
-  it('detects a hung node (health 200, no tokens) by its one-token probe and routes around it', async () => {
-    await until('the hung node to be marked down', async () => {
-      const nodes = (await admin(genie.apiUrl, 'GET', '/nodes')).json.data as Array<{ name: string; state: string; healthy: boolean; lastProbe: { error: string } }>;
-      const h = nodes.find((n) => n.name === 'hung')!;
-      return h.state === 'down' && !h.healthy && /no answer and no request finished/.test(h.lastProbe.error);
-    });
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => chat(genie.apiUrl, 'hang-model', i)));
-    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
-    expect(await placements(await Promise.all(results.map(async (r) => ((await r.json()) as { id: string }).id)))).toEqual(Array(10).fill('sane'));
   });
 
   it('spreads load by the nodes’ metrics: a saturated node gets (almost) nothing new', async () => {
@@ -90,6 +80,18 @@ describe('the GPU fleet', () => {
     expect(nodes.find((n) => n.name === 'busy')?.state).toBe('active');
     await Promise.all(backlog);
   });
+
+  it('detects a hung node (health 200, no tokens) by its one-token probe and routes around it', async () => {
+    await until('the hung node to be marked down', async () => {
+      const nodes = (await admin(genie.apiUrl, 'GET', '/nodes')).json.data as Array<{ name: string; state: string; healthy: boolean; lastProbe: { error: string } }>;
+      const h = nodes.find((n) => n.name === 'hung')!;
+      return h.state === 'down' && !h.healthy && /no answer and no request finished/.test(h.lastProbe.error);
+    }, 40_000);
+    await new Promise((r) => setTimeout(r, 700)); // every process re-reads the registry within 300 ms
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => chat(genie.apiUrl, 'hang-model', i)));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(await placements(await Promise.all(results.map(async (r) => ((await r.json()) as { id: string }).id)))).toEqual(Array(10).fill('sane'));
+  }, 90_000);
 
   it('a draining node takes nothing new; back to active it does', async () => {
     const nodes = (await admin(genie.apiUrl, 'GET', '/nodes')).json.data as Array<{ id: string; name: string }>;
