@@ -8,7 +8,7 @@ import { renderChat } from './chat-templates.js';
 import type { NodeChunk, NodeClient, NodeCompletion } from './node-client.js';
 import { sseData } from './sse.js';
 import { UpstreamError } from './upstream-error.js';
-import { parseLoad } from '../nodes/load-metrics.js';
+import { fetchLoad, reachable } from './node-http.js';
 import type { NodeLoad } from '../../protocol/node.js';
 
 const eventSchema = z.object({ text_output: z.string().optional(), error: z.string().optional() }).loose();
@@ -83,28 +83,17 @@ export class TritonClient implements NodeClient {
   }
 
   async models(node: NodeRef): Promise<string[]> {
-    const res = await this.call(node, () => this.http.post(`${node.url}/v2/repository/index`, { json: {}, responseType: 'text', timeout: { request: 3000 } }));
+    const res = await reachable(node, () => this.http.post(`${node.url}/v2/repository/index`, { json: {}, responseType: 'text', timeout: { request: 3000 } }));
     if (res.statusCode >= 400) throw UpstreamError.fromHttp(res.statusCode, res.body);
     return indexSchema.parse(JSON.parse(res.body)).filter((m) => !m.state || m.state === 'READY').map((m) => m.name);
   }
 
   async health(node: NodeRef): Promise<boolean> {
-    const res = await this.call(node, () => this.http.get(`${node.url}/v2/health/ready`, { timeout: { request: 3000 } }));
+    const res = await reachable(node, () => this.http.get(`${node.url}/v2/health/ready`, { timeout: { request: 3000 } }));
     return res.statusCode === 200;
   }
 
-  async load(node: NodeRef): Promise<NodeLoad> {
-    const res = await this.call(node, () => this.http.get(`${node.url}/metrics`, { responseType: 'text', timeout: { request: 3000 } }));
-    if (res.statusCode >= 400) throw UpstreamError.fromHttp(res.statusCode, res.body);
-    return parseLoad(res.body, 'triton');
-  }
-
-  private async call<T>(node: NodeRef, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof RequestError) throw UpstreamError.unreachable(node.name, e);
-      throw e;
-    }
+  load(node: NodeRef): Promise<NodeLoad> {
+    return fetchLoad(this.http, node);
   }
 }

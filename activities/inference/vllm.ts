@@ -7,7 +7,7 @@ import type { NodeRef } from '../nodes/node-list.js';
 import { nodeChunkSchema, nodeCompletionSchema, type NodeChunk, type NodeClient, type NodeCompletion } from './node-client.js';
 import { sseData } from './sse.js';
 import { UpstreamError } from './upstream-error.js';
-import { parseLoad } from '../nodes/load-metrics.js';
+import { fetchLoad, reachable } from './node-http.js';
 import type { NodeLoad } from '../../protocol/node.js';
 
 const modelsSchema = z.object({ data: z.array(z.object({ id: z.string() })) });
@@ -35,7 +35,7 @@ export class VllmClient implements NodeClient {
   }
 
   async complete(node: NodeRef, request: NodeRequest, signal: AbortSignal): Promise<NodeCompletion> {
-    const res = await this.call(node, () =>
+    const res = await reachable(node, () =>
       this.http.post(`${node.url}/v1/chat/completions`, {
         json: { ...request, stream: false },
         responseType: 'text',
@@ -54,7 +54,7 @@ export class VllmClient implements NodeClient {
       timeout: { connect: this.opts.connectTimeoutMs ?? 5000, response: this.opts.requestTimeoutMs },
     });
     try {
-      const status = await this.call(
+      const status = await reachable(
         node,
         () =>
           new Promise<number>((resolve, reject) => {
@@ -86,7 +86,7 @@ export class VllmClient implements NodeClient {
   }
 
   async models(node: NodeRef, signal?: AbortSignal): Promise<string[]> {
-    const res = await this.call(node, () =>
+    const res = await reachable(node, () =>
       this.http.get(`${node.url}/v1/models`, { responseType: 'text', signal, timeout: { request: 3000 } }),
     );
     if (res.statusCode >= 400) throw UpstreamError.fromHttp(res.statusCode, res.body);
@@ -94,25 +94,11 @@ export class VllmClient implements NodeClient {
   }
 
   async health(node: NodeRef, signal?: AbortSignal): Promise<boolean> {
-    const res = await this.call(node, () => this.http.get(`${node.url}/health`, { signal, timeout: { request: 3000 } }));
+    const res = await reachable(node, () => this.http.get(`${node.url}/health`, { signal, timeout: { request: 3000 } }));
     return res.statusCode === 200;
   }
 
-  /** Network failures (refused, reset, timeout) become one classified error; aborts pass through. */
-  async load(node: NodeRef): Promise<NodeLoad> {
-    const res = await this.call(node, () => this.http.get(`${node.url}/metrics`, { responseType: 'text', timeout: { request: 3000 } }));
-    if (res.statusCode >= 400) throw UpstreamError.fromHttp(res.statusCode, res.body);
-    return parseLoad(res.body, 'vllm');
-  }
-
-  private async call<T>(node: NodeRef, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof RequestError && e.name !== 'AbortError' && e.code !== 'ERR_ABORTED') {
-        throw UpstreamError.unreachable(node.name, e);
-      }
-      throw e;
-    }
+  load(node: NodeRef): Promise<NodeLoad> {
+    return fetchLoad(this.http, node);
   }
 }
