@@ -7,7 +7,7 @@ import type { Deliveries } from '../activities/inference/deliveries.js';
 import type { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
 import { newId } from '../db/ids.js';
 import { toNodeRequest, type ChatCompletionRequest, type CompletionMode } from '../protocol/chat-request.js';
-import type { Admission, CompletionJobInput } from '../protocol/completion-job.js';
+import { streamRecordSchema, type Admission, type CompletionJobInput } from '../protocol/completion-job.js';
 import type { AsyncAccepted } from '../protocol/job.js';
 import type { Principal } from '../protocol/principal.js';
 import { GenieError } from '../protocol/errors.js';
@@ -112,6 +112,21 @@ export function createCompletionService(deps: CompletionServiceDeps) {
     }
   }
 
+  async function replayStream(handle: WorkflowHandle<typeof chatCompletion>, sink: SseSink, includeUsage: boolean): Promise<void> {
+    if ((await handle.describe()).status.name === 'RUNNING') throw keyInUse();
+    const rows = await deps.orm.em.fork().getConnection().execute<Array<{ body: unknown }>>('select body from stream_results where workflow_id = ?', [handle.workflowId]);
+    if (!rows[0]) {
+      await handle.result(); // a stream that failed: its error, as a plain JSON error
+      throw keyInUse();
+    }
+    const record = streamRecordSchema.parse(rows[0].body);
+    sink.open(null);
+    for (const delta of record.deltas) sink.writeDelta(delta, null);
+    if (record.finishReason) sink.writeDelta({}, record.finishReason);
+    if (includeUsage) sink.writeUsage(record.usage);
+    sink.end();
+  }
+
   /** A caller that leaves before its answer cancels the workflow (which settles what was produced). */
   function cancelOnDisconnect(res: Response, isAnswered: () => boolean, handle: () => WorkflowHandle | null, cut?: () => void) {
     const onClose = () => {
@@ -164,8 +179,9 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       try {
         deps.streams.hold(input.workflowId, sink);
         const started = await start(input);
-        // Tokens are never stored, so a keyed stream cannot be replayed or joined: only refused.
-        if (!started.fresh) throw keyInUse();
+        // A keyed duplicate: a running stream cannot be joined (its tokens go to one socket); a finished
+        // one is replayed from what it sent.
+        if (!started.fresh) return await replayStream(started.handle, sink, input.includeUsage);
         handle = started.handle;
         started.handle.result().then(
           () => sink.fail(GenieError.internal('the stream ended without its final chunk').body),

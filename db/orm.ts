@@ -10,6 +10,7 @@ import { Migration20261125020000_budgets } from './migrations/Migration202611250
 import { Migration20261125030000_budget_functions } from './migrations/Migration20261125030000_budget_functions.js';
 import { Migration20261125040000_fleet } from './migrations/Migration20261125040000_fleet.js';
 import { Migration20261125050000_node_fleets } from './migrations/Migration20261125050000_node_fleets.js';
+import { Migration20261125060000_stream_results } from './migrations/Migration20261125060000_stream_results.js';
 
 export const entities = [UserSchema, OrgSchema, MemberSchema, ApplicationSchema, ApiKeySchema, UsageRecordSchema, JobRecordSchema, WebhookSecretSchema];
 
@@ -21,6 +22,7 @@ const migrationsList = [
   { name: 'Migration20261125030000_budget_functions', class: Migration20261125030000_budget_functions },
   { name: 'Migration20261125040000_fleet', class: Migration20261125040000_fleet },
   { name: 'Migration20261125050000_node_fleets', class: Migration20261125050000_node_fleets },
+  { name: 'Migration20261125060000_stream_results', class: Migration20261125060000_stream_results },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {

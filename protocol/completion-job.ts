@@ -43,7 +43,17 @@ export const generateInputSchema = z.object({
   attempt: z.number().int().positive(),
   /** The caller's tightest cap after admission, for the x-genie-budget-* headers. */
   budget: budgetStandingSchema.nullable(),
+  /** Keyed stream: keep what was sent (in Postgres) so a retry with the same key can replay it. */
+  keepStream: z.boolean().default(false),
 });
+
+/** A finished keyed stream: the deltas it sent, its finish reason and usage. */
+export const streamRecordSchema = z.object({
+  deltas: z.array(z.record(z.string(), z.unknown())),
+  finishReason: finishReasonSchema.nullable(),
+  usage: usageSchema,
+});
+export type StreamRecord = z.infer<typeof streamRecordSchema>;
 export type GenerateInput = z.infer<typeof generateInputSchema>;
 
 export const generateResultSchema = z.object({

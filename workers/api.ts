@@ -36,7 +36,19 @@ const worker = await Worker.create({
   connection: nativeConnection,
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: apiQueue,
-  activities: { generate: createGenerate({ clientFor: deps.clientFor, deliveries, streams }) },
+  activities: {
+    generate: createGenerate({
+      clientFor: deps.clientFor,
+      deliveries,
+      streams,
+      keepStream: async (workflowId, record) => {
+        await deps.orm.em.fork().getConnection().execute(
+          'insert into stream_results (workflow_id, body) values (?, ?::jsonb) on conflict (workflow_id) do nothing',
+          [workflowId, JSON.stringify(record)],
+        );
+      },
+    }),
+  },
   maxConcurrentActivityTaskExecutions: 1024,
 });
 const workerRun = worker.run();

@@ -98,7 +98,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       job.setStatus('in_progress', nodeName);
       try {
         result = await generate.executeWithOptions({ ...generateOptions, summary: `${input.mode} on ${nodeName}, attempt ${attempt}` }, [
-          { workflowId: input.workflowId, mode: input.mode, created: input.created, node: selected.node, request: input.request, includeUsage: input.includeUsage, attempt, budget },
+          { workflowId: input.workflowId, mode: input.mode, created: input.created, node: selected.node, request: input.request, includeUsage: input.includeUsage, attempt, budget, keepStream: input.requestHash !== null },
         ]);
         usage = result.usage;
       } catch (e) {

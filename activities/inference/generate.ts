@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ChatCompletion, ChatCompletionChunk, FinishReason, Usage } from '../../protocol/chat-response.js';
 import { finishReasonSchema } from '../../protocol/chat-response.js';
-import type { GenerateInput, GenerateResult, GenerationAborted } from '../../protocol/completion-job.js';
+import type { GenerateInput, GenerateResult, GenerationAborted, StreamRecord } from '../../protocol/completion-job.js';
 import { APPLICATION_FAILURE_TYPE, GenieError } from '../../protocol/errors.js';
 import { estimatePromptTokens } from '../../protocol/token-estimate.js';
 import type { NodeRef } from '../nodes/node-list.js';
@@ -21,6 +21,8 @@ export interface GenerateDeps {
   /** Present in API processes: stream callers whose connection this process holds. */
   streams?: CallerStreams;
   inFlight?: InFlight;
+  /** Keeps a keyed stream's deltas for replay (Postgres, in API processes). */
+  keepStream?: (workflowId: string, record: StreamRecord) => Promise<void>;
 }
 
 /** Details of a failed `generate`, read by the workflow to decide on failover. */
@@ -95,6 +97,7 @@ async function streamToCaller(deps: GenerateDeps, input: GenerateInput, ctx: Con
   let usage: Usage | null = null;
   let finishReason: FinishReason | null = null;
   let text = '';
+  const sent: StreamRecord['deltas'] = [];
   const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: FinishReason | null): ChatCompletionChunk => ({
     id: input.workflowId,
     object: 'chat.completion.chunk',
@@ -113,12 +116,14 @@ async function streamToCaller(deps: GenerateDeps, input: GenerateInput, ctx: Con
           ttftMs ??= Math.round(performance.now() - started);
           emitted++;
           text += c.delta.content;
+          if (input.keepStream) sent.push({ content: c.delta.content });
           caller.write(chunk({ content: c.delta.content }, null));
         }
         if (c.delta.tool_calls?.length) {
           // Tool-call fragments pass through as OpenAI streams them (id and name first, then arguments).
           ttftMs ??= Math.round(performance.now() - started);
           emitted++;
+          if (input.keepStream) sent.push({ tool_calls: c.delta.tool_calls });
           caller.write(chunk({ tool_calls: c.delta.tool_calls }, null));
         }
         if (c.finish_reason) finishReason = toFinishReason(c.finish_reason);
@@ -132,6 +137,7 @@ async function streamToCaller(deps: GenerateDeps, input: GenerateInput, ctx: Con
     }
     if (finishReason) caller.write(chunk({}, finishReason));
     const finalUsage = usage ?? estimateUsage(input, emitted);
+    if (input.keepStream) await deps.keepStream?.(input.workflowId, { deltas: sent, finishReason, usage: finalUsage });
     if (input.includeUsage) caller.write({ ...chunk({}, null), choices: [], usage: finalUsage });
     caller.end();
     return { completion: null, usage: finalUsage, finishReason, ttftMs, durationMs: Math.round(performance.now() - started) };

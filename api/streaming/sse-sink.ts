@@ -73,6 +73,15 @@ export class SseSink implements CallerStream {
     this.send(chunk);
   }
 
+  /** For replays: a chunk from a stored delta. */
+  writeDelta(delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason']): void {
+    this.write(this.chunk(delta, finish));
+  }
+
+  writeUsage(usage: NonNullable<ChatCompletionChunk['usage']>): void {
+    this.write({ ...this.chunk({}, null), choices: [], usage });
+  }
+
   end(): void {
     if (this.state !== 'open') return;
     this.res.end('data: [DONE]\n\n');

@@ -205,6 +205,38 @@ describe('Idempotency-Key', () => {
     expect(rows.rows[0].n).toBe(1);
   });
 
+  it('a keyed stream, retried after it finished, is replayed as SSE: same id, same chunks, no second inference', async () => {
+    const k = key();
+    const body = { model: 'qwen3:0.6b', messages, seed: 8, stream: true, stream_options: { include_usage: true } };
+    const read = async () => {
+      const res = await fetch(`${testStack().apiUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}`, 'idempotency-key': k },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(200);
+      const events = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+      const chunks = events.filter((e) => e !== '[DONE]').map((e) => JSON.parse(e));
+      return { events, id: chunks[0].id, text: chunks.map((c) => c.choices[0]?.delta?.content ?? '').join(''), usage: chunks.at(-1).usage, finish: chunks.flatMap((c) => c.choices.map((x: { finish_reason: string }) => x.finish_reason)).filter(Boolean) };
+    };
+    const first = await read();
+    const { client, close } = await temporalClient();
+    try {
+      await client.workflow.getHandle(first.id).result();
+    } finally {
+      await close();
+    }
+    const again = await read();
+    expect(again.id).toBe(first.id);
+    expect(again.text).toBe(first.text);
+    expect(again.text).toBe(generateTokens(8, messages).tokens.join(''));
+    expect(again.finish).toEqual(['stop']);
+    expect(again.usage).toEqual(first.usage);
+    expect(again.events.at(-1)).toBe('[DONE]');
+    const rows = await withDb((db) => db.query('select count(*)::int as n from usage_records where workflow_id = $1', [first.id]));
+    expect(rows.rows[0].n).toBe(1);
+  });
+
   it('a keyed sync request returns the same completion on retry', async () => {
     const k = key();
     const body = { model: 'qwen3:0.6b', messages, seed: 3 };
