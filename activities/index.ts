@@ -6,6 +6,7 @@ import type { NodeDirectory } from './nodes/node-directory.js';
 import type { NodeRef } from './nodes/node-list.js';
 import { createSelectNode, type SelectionPolicy } from './nodes/select-node.js';
 import { InFlight } from './nodes/in-flight.js';
+import { markSuspect } from '../db/nodes.js';
 import { createSettleUsage } from './usage/settle-usage.js';
 import { createAdmit, type SaturationPolicy } from './admission/admit.js';
 import { createProjectJob } from './jobs/project-job.js';
@@ -21,6 +22,7 @@ export interface ActivityDeps {
   budgets: BudgetStore;
   probeNodes(): Promise<{ probed: number; healthy: number }>;
   selection?: SelectionPolicy;
+  fleet: string;
   saturation?: SaturationPolicy;
   webhookGuard: WebhookUrlGuard;
   webhookTimeoutMs: number;
@@ -30,7 +32,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   const inFlight = new InFlight();
   const saturation = deps.saturation ?? { waitingThreshold: 16, admissionTimeoutMs: 2000 };
-  const selectNode = createSelectNode(deps.directory, inFlight.get, Math.random, deps.selection);
+  const selectNode = createSelectNode(deps.directory, inFlight.get, Math.random, deps.selection, (names) => markSuspect(deps.orm.em.fork(), deps.fleet, names));
   return {
     admit: createAdmit(selectNode, deps.budgets, saturation, () => deps.directory.refresh(), (name) => {
       const n = deps.directory.snapshot().find((x) => x.name === name);

@@ -88,3 +88,17 @@ export async function recordProbe(
     ],
   );
 }
+
+/**
+ * A node that failed a completion before its first token is suspect until the next probe clears it:
+ * every process stops choosing it within one registry refresh, not one probe interval.
+ */
+export async function markSuspect(em: EntityManager, fleet: string, names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  await em.getConnection().execute(
+    `update nodes set healthy = false,
+       last_probe = coalesce(last_probe, '{}'::jsonb) || jsonb_build_object('suspect', true, 'error', 'failed a completion before its first token')
+     where fleet = ? and name in (select jsonb_array_elements_text(?::jsonb))`,
+    [fleet, JSON.stringify(names)],
+  );
+}

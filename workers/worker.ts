@@ -25,6 +25,7 @@ const activities = createActivities({
   ...deps,
   budgets: new BudgetStore(deps.orm),
   selection: config.GENIE_SELECTION,
+  fleet: config.GENIE_FLEET,
   saturation: { waitingThreshold: config.GENIE_SATURATION_WAITING, admissionTimeoutMs: config.GENIE_ADMISSION_TIMEOUT_MS },
   webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
   webhookTimeoutMs: config.GENIE_WEBHOOK_TIMEOUT_MS,

@@ -82,12 +82,13 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   let failure: unknown = null;
   try {
     const excluded: string[] = [];
+    const suspect: string[] = [];
     let lastFailure: ActivityFailure | null = null;
     for (let attempt = 1; attempt <= FAILOVER_ATTEMPTS && !result; attempt++) {
       let selected = admitted;
       if (attempt > 1) {
         try {
-          selected = { ...admitted, ...(await selectNode({ model: input.request.model, exclude: excluded, capabilities: requiredCapabilities(input.request) })) };
+          selected = { ...admitted, ...(await selectNode({ model: input.request.model, exclude: excluded, capabilities: requiredCapabilities(input.request), suspect })) };
         } catch (e) {
           // Every serving node already failed this completion: the caller sees the last node's error.
           if (lastFailure) throw rethrowable(lastFailure);
@@ -114,6 +115,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
         }
         if (!canFailover(e)) throw e;
         excluded.push(nodeName);
+        if (((e.cause as ApplicationFailure).details?.[1] as GenerateFailureDetails | undefined)?.suspect) suspect.push(nodeName);
         lastFailure = e;
       }
     }

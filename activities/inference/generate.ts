@@ -28,6 +28,8 @@ export interface GenerateDeps {
 /** Details of a failed `generate`, read by the workflow to decide on failover. */
 export interface GenerateFailureDetails {
   failover: boolean;
+  /** The node itself did not answer (refused, reset, timed out): suspect, not just this request. */
+  suspect: boolean;
 }
 
 export function toFinishReason(raw: string | null | undefined): FinishReason | null {
@@ -80,7 +82,7 @@ async function complete(deps: GenerateDeps, input: GenerateInput, ctx: Context):
 /** A strict json_schema the output broke: the caller gets a clear 500, never invalid JSON as success. */
 function invalidOutput(message: string): ApplicationFailure {
   const body = { ...GenieError.internal(message).body, code: 'invalid_structured_output' };
-  return ApplicationFailure.create({ type: APPLICATION_FAILURE_TYPE, message, nonRetryable: true, details: [body, { failover: false }] });
+  return ApplicationFailure.create({ type: APPLICATION_FAILURE_TYPE, message, nonRetryable: true, details: [body, { failover: false, suspect: false }] });
 }
 
 /**
@@ -170,7 +172,7 @@ function aborted(input: GenerateInput, completionTokens: number): ApplicationFai
  */
 export function toActivityFailure(e: unknown, tokensSent = false): unknown {
   if (!(e instanceof UpstreamError)) return e;
-  const details: GenerateFailureDetails = { failover: e.failover && !tokensSent };
+  const details: GenerateFailureDetails = { failover: e.failover && !tokensSent, suspect: e.status === null };
   return ApplicationFailure.create({
     type: APPLICATION_FAILURE_TYPE,
     message: e.message,

@@ -10,6 +10,8 @@ export interface SelectNodeInput {
   exclude: string[];
   /** What the request needs (tools, json_object, json_schema): only nodes declaring all of it qualify. */
   capabilities?: string[];
+  /** Excluded nodes that did not answer at all: marked suspect in the registry until the next probe. */
+  suspect?: string[];
 }
 export interface SelectNodeResult {
   node: NodeRef;
@@ -35,9 +37,16 @@ export function createSelectNode(
   inFlight: (node: string) => number = () => 0,
   random: () => number = Math.random,
   policy: SelectionPolicy = 'p2c',
+  markSuspect: (names: string[]) => Promise<void> = async () => undefined,
 ) {
   let turn = 0; // round-robin only: kept as the baseline the benchmark compares load-aware selection with
-  return async function selectNode({ model, exclude, capabilities = [] }: SelectNodeInput): Promise<SelectNodeResult> {
+  return async function selectNode({ model, exclude, capabilities = [], suspect = [] }: SelectNodeInput): Promise<SelectNodeResult> {
+    // Only a node that did not answer is suspect: one that answered 5xx (say, a model that failed to
+    // load) still serves its other models.
+    if (suspect.length) {
+      await markSuspect(suspect);
+      await directory.refresh();
+    }
     let view = directory.snapshot();
     if (!view.some((s) => s.models.includes(model))) {
       await directory.refresh(); // a node registered a moment ago must not look like an unknown model

@@ -41,6 +41,7 @@ describe('budget race across replicas', () => {
         return { status: res.status, body };
       }),
     );
+    expect(results.filter((r) => r.status !== 200 && r.status !== 402)).toEqual([]);
     const ok = results.filter((r) => r.status === 200);
     const refused = results.filter((r) => r.status === 402);
     expect(ok).toHaveLength(k);

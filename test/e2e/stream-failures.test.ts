@@ -81,6 +81,10 @@ describe('stream failures, failover and disconnects', () => {
       expect(r.text).not.toContain('[error]');
     }
     expect((await metric(survivor, 'vllm:request_success_total')) - survivedBefore).toBe(6);
+    // The failed node is marked suspect in the registry at once (no probe ran: the interval is 10 min).
+    const res = await fetch(`${genie.apiUrl}/admin/v1/nodes`, { headers: { authorization: `Bearer ${testStack().adminToken}` } });
+    const nodes = ((await res.json()) as { data: Array<{ name: string; healthy: boolean; lastProbe: { suspect?: boolean } }> }).data;
+    expect(nodes.find((n) => n.name === 'doomed')).toMatchObject({ healthy: false, lastProbe: { suspect: true } });
   });
 
   it('a failure after tokens were sent ends the stream with the inline error, never silence', async () => {

@@ -91,6 +91,8 @@ describe('sync chat completions through the real stack', () => {
     expect(err.status).toBe(500);
     expect(err.message).toContain('model failed to load: broken:latest');
     expect(err.type).toBe('server_error');
+    // A node that answered (even 5xx) is not suspect: its other models keep serving at once.
+    expect((await openai().chat.completions.create({ model: 'qwen3:0.6b', messages })).choices[0].finish_reason).toBe('stop');
   });
 
   it('lists the healthy nodes’ models, and only with a key', async () => {
