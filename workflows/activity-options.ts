@@ -14,8 +14,10 @@ export const shortStep: LocalActivityOptions = {
  */
 export const nodeCall: ActivityOptions = {
   startToCloseTimeout: '10m',
-  // Heartbeats go out every second: a worker that died is noticed within 5 s and the attempt retried.
-  heartbeatTimeout: '5s',
+  // Heartbeats are recorded every second but sent throttled (at most every 0.8 × this timeout), so the
+  // timeout must leave room for a CPU-starved process: 5 s proved too tight under a 300-request burst.
+  // A worker that died is still noticed within 15 s and the attempt retried.
+  heartbeatTimeout: '15s',
   retry: { maximumAttempts: 1 },
 };
 

@@ -89,7 +89,7 @@ describe('async jobs under failure', () => {
       await pollJob(accepted.json.poll_url, (j) => j.status === 'in_progress', { base: aliasGenie.apiUrl, key: t.apiKey });
       await new Promise((r) => setTimeout(r, 300)); // the node call is under way
       await aliasGenie.restartWorker('SIGKILL');
-      const job = await pollJob(accepted.json.poll_url, (j) => j.webhook?.status === 'delivered', { base: aliasGenie.apiUrl, key: t.apiKey, timeoutMs: 60_000 });
+      const job = await pollJob(accepted.json.poll_url, (j) => j.webhook?.status === 'delivered', { base: aliasGenie.apiUrl, key: t.apiKey, timeoutMs: 100_000 });
       expect(job.status).toBe('completed');
       await new Promise((r) => setTimeout(r, 1000));
       expect(receiver.received).toHaveLength(1);
@@ -103,5 +103,5 @@ describe('async jobs under failure', () => {
       await aliasGenie.stop();
       await receiver.close();
     }
-  });
+  }, 150_000);
 });
