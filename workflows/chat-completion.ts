@@ -19,7 +19,7 @@ import type { Admission, AdmitResult, CompletionJobInput, CompletionJobOutput, C
 import type { GenieErrorBody } from '../protocol/errors.js';
 import { requiredCapabilities } from '../protocol/capabilities.js';
 import { callerHeldNodeCall, nodeCall, shortStep } from './activity-options.js';
-import { admitUpdate, jobQuery, statusQuery } from './definitions.js';
+import { admitUpdate, jobQuery } from './definitions.js';
 import { errorBodyOf, JobState } from './job-state.js';
 import { deliverOnSchedule } from './webhook-delivery.js';
 
@@ -36,7 +36,6 @@ const { admit, selectNode, settleUsage, projectJob } = proxyLocalActivities<Acti
  */
 export async function chatCompletion(input: CompletionJobInput): Promise<CompletionJobOutput> {
   const job = new JobState(input);
-  setHandler(statusQuery, () => job.view.status);
   setHandler(jobQuery, () => ({ orgId: input.principal.orgId, job: job.view }));
   // Only async jobs are polled after the fact; sync and stream callers hold their answer already.
   const project = () => (input.mode === 'async' ? projectJob({ workflowId: input.workflowId, orgId: input.principal.orgId, requestHash: input.requestHash, job: job.view }) : Promise.resolve());

@@ -1,6 +1,6 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { Admission, CompletionStatus } from '../protocol/completion-job.js';
+import type { Admission } from '../protocol/completion-job.js';
 import type { JobView } from '../protocol/job.js';
 
 // Names shared by the API, the workers and the workflow (DESIGN §3a).
@@ -13,8 +13,6 @@ export function taskQueues(prefix = '') {
     api: (instance: string) => `${prefix}genie-api-${instance}`,
   };
 }
-
-export const statusQuery = defineQuery<CompletionStatus>('status');
 
 export const searchAttributes = {
   orgId: defineSearchAttributeKey('GenieOrgId', SearchAttributeType.KEYWORD),

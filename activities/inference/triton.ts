@@ -8,7 +8,7 @@ import { renderChat } from './chat-templates.js';
 import type { NodeChunk, NodeClient, NodeCompletion } from './node-client.js';
 import { sseData } from './sse.js';
 import { UpstreamError } from './upstream-error.js';
-import { fetchLoad, reachable } from './node-http.js';
+import { awaitStreamHead, fetchLoad, reachable } from './node-http.js';
 import type { NodeLoad } from '../../protocol/node.js';
 
 const eventSchema = z.object({ text_output: z.string().optional(), error: z.string().optional() }).loose();
@@ -54,15 +54,7 @@ export class TritonClient implements NodeClient {
     });
     let tokens = 0;
     try {
-      const status = await new Promise<number>((resolve, reject) => {
-        body.once('response', (r: http.IncomingMessage) => resolve(r.statusCode ?? 0));
-        body.once('error', reject);
-      });
-      if (status >= 400) {
-        let text = '';
-        for await (const c of body) text += c.toString();
-        throw UpstreamError.fromHttp(status, text);
-      }
+      await awaitStreamHead(node, body);
       for await (const data of sseData(body)) {
         const event = eventSchema.parse(JSON.parse(data));
         if (event.error) throw new UpstreamError(event.error, 500, false);

@@ -7,7 +7,7 @@ import type { NodeRef } from '../nodes/node-list.js';
 import { nodeChunkSchema, nodeCompletionSchema, type NodeChunk, type NodeClient, type NodeCompletion } from './node-client.js';
 import { sseData } from './sse.js';
 import { UpstreamError } from './upstream-error.js';
-import { fetchLoad, reachable } from './node-http.js';
+import { awaitStreamHead, fetchLoad, reachable } from './node-http.js';
 import type { NodeLoad } from '../../protocol/node.js';
 
 const modelsSchema = z.object({ data: z.array(z.object({ id: z.string() })) });
@@ -54,19 +54,7 @@ export class VllmClient implements NodeClient {
       timeout: { connect: this.opts.connectTimeoutMs ?? 5000, response: this.opts.requestTimeoutMs },
     });
     try {
-      const status = await reachable(
-        node,
-        () =>
-          new Promise<number>((resolve, reject) => {
-            body.once('response', (r: http.IncomingMessage) => resolve(r.statusCode ?? 0));
-            body.once('error', reject);
-          }),
-      );
-      if (status >= 400) {
-        let text = '';
-        for await (const c of body) text += c.toString();
-        throw UpstreamError.fromHttp(status, text);
-      }
+      await awaitStreamHead(node, body);
       for await (const data of sseData(body)) {
         if (data === '[DONE]') return;
         const event = JSON.parse(data) as Record<string, unknown>;

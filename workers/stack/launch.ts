@@ -7,7 +7,7 @@ import { seedDevTenancy } from '../../db/seed-dev.js';
 import { seedDevPrices } from '../../db/budget-admin.js';
 import { seedDevPersonas } from '../../db/personas.js';
 import { freePort } from './free-port.js';
-import { spawnEntrypoint, type Managed } from './processes.js';
+import { spawnEntrypoint } from './processes.js';
 import { startPostgres } from './postgres.js';
 import { startTemporal } from './temporal.js';
 
@@ -69,38 +69,25 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch((e) => opts.log('stack', `stop failed: ${(e as Error).message}`));
   };
+  const simulator = (engine: 'vllm' | 'triton', port: number, models: string[], extra: string[]) =>
+    spawnEntrypoint({
+      name: `simulator-${engine}`,
+      script: 'simulator/main.ts',
+      args: [
+        ...['--engine', engine, '--port', String(port), '--models', models.join(',')],
+        ...['--time-to-first-token', String(opts.simulator.ttftMs), '--inter-token-latency', String(opts.simulator.itlMs)],
+        ...extra,
+      ],
+      readyEvent: 'simulator.ready',
+      onLine: opts.log,
+    });
   try {
     const namespace = opts.env?.TEMPORAL_NAMESPACE ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
     const [postgres, temporal, sim, tritonSim] = await Promise.all([
       startPostgres({ dataDir: path.join(opts.dataDir, 'postgres'), port: pgPort, database: 'genie', log: (l) => opts.log('postgres', l) }),
       startTemporal({ dataDir: path.join(opts.dataDir, 'temporal'), port: temporalPort, uiPort, namespace, log: (l) => opts.log('temporal', l) }),
-      spawnEntrypoint({
-        name: 'simulator',
-        script: 'simulator/main.ts',
-        args: [
-          '--engine', 'vllm',
-          '--port', String(opts.freePorts ? 0 : opts.ports.vllm),
-          '--models', DEV_MODELS.join(','),
-          '--fail-load-model', 'broken:latest',
-          '--time-to-first-token', String(opts.simulator.ttftMs),
-          '--inter-token-latency', String(opts.simulator.itlMs),
-        ],
-        readyEvent: 'simulator.ready',
-        onLine: opts.log,
-      }),
-      spawnEntrypoint({
-        name: 'simulator-triton',
-        script: 'simulator/main.ts',
-        args: [
-          '--engine', 'triton',
-          '--port', String(opts.freePorts ? 0 : opts.ports.triton),
-          '--models', TRITON_MODELS.join(','),
-          '--time-to-first-token', String(opts.simulator.ttftMs),
-          '--inter-token-latency', String(opts.simulator.itlMs),
-        ],
-        readyEvent: 'simulator.ready',
-        onLine: opts.log,
-      }),
+      simulator('vllm', opts.freePorts ? 0 : opts.ports.vllm, DEV_MODELS, ['--fail-load-model', 'broken:latest']),
+      simulator('triton', opts.freePorts ? 0 : opts.ports.triton, TRITON_MODELS, []),
     ]);
     stops.push(postgres.stop, temporal.stop, sim.stop, tritonSim.stop);
 
@@ -157,4 +144,3 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
   }
 }
 
-export type { Managed };
