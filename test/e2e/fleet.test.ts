@@ -68,6 +68,7 @@ describe('the GPU fleet', () => {
       const nodes = (await admin(genie.apiUrl, 'GET', '/nodes')).json.data as Array<{ name: string; load: { waiting: number } | null }>;
       return (nodes.find((n) => n.name === 'busy')?.load?.waiting ?? 0) >= 5;
     });
+    await new Promise((r) => setTimeout(r, 700)); // the registry has it; every process re-reads it within 300 ms
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {
       const res = await chat(genie.apiUrl, 'spread-model', i);
