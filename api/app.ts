@@ -1,4 +1,5 @@
 import express, { Router } from 'express';
+import { pinoHttp } from 'pino-http';
 import type { Client } from '@temporalio/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
@@ -14,12 +15,17 @@ import { healthRoute } from './routes/health.js';
 import { jobsRoute } from './routes/jobs.js';
 import { modelsRoute } from './routes/models.js';
 import { meRoute } from './routes/me.js';
+import { docsPageRoute } from './routes/docs-page.js';
+import { openApiRoute } from './routes/openapi.js';
 import { adminTenancyRoute } from './routes/admin/tenancy.js';
 import { adminBudgetsRoute } from './routes/admin/budgets.js';
 import type { BudgetStore } from '../activities/budget/budget-store.js';
 import type { PersonaCache } from './personas.js';
 import { adminPersonasRoute } from './routes/admin/personas.js';
 import { adminNodesRoute } from './routes/admin/nodes.js';
+import type { GenieMetrics } from '../activities/metrics.js';
+import { requestMetrics } from './middleware/request-metrics.js';
+import { metricsRoute } from './routes/metrics.js';
 
 export interface ApiDeps {
   orm: MikroORM;
@@ -33,6 +39,11 @@ export interface ApiDeps {
   probeNodes(): Promise<unknown>;
   log: Logger;
   adminToken?: string;
+  metrics: GenieMetrics;
+  /** True once SIGTERM arrived: /healthz answers 503 so load balancers stop sending new requests. */
+  draining?: () => boolean;
+  /** Runs before each /metrics scrape (drains the Temporal runtime's metric buffer). */
+  beforeScrape?: () => void;
 }
 
 /** The express edge, without listening: tests and the process entrypoint both mount it. */
@@ -40,11 +51,26 @@ export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // One access-log line per request, with the completion id once the route chose it; the request
+  // logger (res.log) carries a request id onto every other line of that request.
+  app.use(
+    pinoHttp({
+      logger: deps.log,
+      customProps: (_req, res) => (res.locals?.completionId ? { completionId: res.locals.completionId } : {}),
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+    }),
+  );
   app.use(express.json({ limit: '4mb' }));
+  app.use(metricsRoute(deps.metrics.registry, deps.beforeScrape));
+  app.get('/healthz', (_req, res, next) => (deps.draining?.() ? res.status(503).json({ status: 'draining' }) : next()));
   app.use(healthRoute(deps.orm, deps.temporal));
+  app.use(openApiRoute()); // /openapi.json and /docs: public, before the /v1 key check
+  app.use(docsPageRoute()); // `/` (the docs page with "Try it") and its /assets: public
 
   const v1 = Router();
   v1.use(authenticate(deps.orm));
+  v1.use('/chat/completions', requestMetrics(deps.metrics));
   v1.use(chatCompletionsRoute(deps.completions, deps.log));
   v1.use(modelsRoute(deps.directory, deps.personas));
   v1.use(jobsRoute(deps.jobs));
@@ -62,6 +88,6 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/admin/v1', admin);
 
   app.use((req, _res, next) => next(GenieError.notFound(`Unknown route: ${req.method} ${req.path}`)));
-  app.use(errorMapper(deps.log));
+  app.use(errorMapper(deps.log, deps.metrics));
   return app;
 }

@@ -5,19 +5,19 @@ import type { Logger } from 'pino';
 import type { CallerStreams } from '../activities/inference/caller-streams.js';
 import type { Deliveries } from '../activities/inference/deliveries.js';
 import type { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
-import { newId } from '../db/ids.js';
 import { toNodeRequest, type ChatCompletionRequest, type CompletionMode } from '../protocol/chat-request.js';
 import { streamRecordSchema, type Admission, type CompletionJobInput } from '../protocol/completion-job.js';
 import type { AsyncAccepted } from '../protocol/job.js';
 import type { Principal } from '../protocol/principal.js';
 import { GenieError } from '../protocol/errors.js';
+import { estimatePromptTokens } from '../protocol/token-estimate.js';
 import { admitUpdate, searchAttributes, taskQueues } from '../workflows/definitions.js';
 import type { chatCompletion } from '../workflows/chat-completion.js';
-import { idempotentJobId } from './idempotency.js';
 import { toGenieError } from './middleware/error-mapper.js';
 import { SseSink } from './streaming/sse-sink.js';
 import type { PersonaCache } from './personas.js';
 import type { Delivery } from '../activities/inference/deliveries.js';
+import type { GenieMetrics } from '../activities/metrics.js';
 
 export interface CompletionServiceDeps {
   temporal: Client;
@@ -34,10 +34,13 @@ export interface CompletionServiceDeps {
   defaultMaxTokens: number;
   personas: PersonaCache;
   log: Logger;
+  metrics?: GenieMetrics;
 }
 
 /** What a request brings besides its validated body. */
 export interface CompletionCall {
+  /** Chosen at the edge so every log line of the request carries the completion id (`chatcmpl-<jobId>`). */
+  jobId: string;
   principal: Principal;
   request: ChatCompletionRequest;
   idempotency: { key: string; hash: string } | null;
@@ -56,7 +59,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
   /** Persona aliases resolve here, so the workflow, the node and the response all see the model id. */
   async function startInput(call: CompletionCall, mode: CompletionMode): Promise<CompletionJobInput> {
     const model = await deps.personas.resolve(call.request.model);
-    const jobId = call.idempotency ? idempotentJobId(call.principal.orgId, call.idempotency.key) : newId();
+    const jobId = call.jobId;
     const callerHeld = mode !== 'async';
     const req = call.request;
     return {
@@ -81,7 +84,16 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       workflowId: input.workflowId,
       taskQueue: deps.queues.workflows,
       args: [input] as [CompletionJobInput],
-      staticSummary: `${input.mode} ${input.request.model} for org ${input.principal.orgId}`,
+      // What ops read in the Temporal UI's list and header without opening a payload.
+      staticSummary: `${input.mode} · ${input.request.model} · org ${input.principal.orgId} · ~${estimatePromptTokens(input.request.messages)} prompt tokens, max ${input.request.max_tokens}`,
+      staticDetails: [
+        `**${input.mode}** completion of \`${input.request.model}\``,
+        `org \`${input.principal.orgId}\` · application \`${input.principal.applicationId}\` · member \`${input.principal.memberId}\` · key \`${input.principal.keyId}\``,
+        `${input.request.messages.length} messages, ~${estimatePromptTokens(input.request.messages)} prompt tokens (estimate), max_tokens ${input.request.max_tokens}`,
+        input.webhook ? `webhook to ${new URL(input.webhook.url).host}` : null,
+      ]
+        .filter(Boolean)
+        .join('  \n'),
       memo: { requestHash: input.requestHash, metadata: input.metadata },
       // A keyed workflow id is used once: a finished one is found, never started again.
       workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
@@ -173,7 +185,10 @@ export function createCompletionService(deps: CompletionServiceDeps) {
      */
     async stream(call: CompletionCall, res: Response): Promise<void> {
       const input = await startInput(call, 'stream');
-      const sink = new SseSink(res, { id: input.workflowId, model: input.request.model, created: input.created }, deps.keepAliveMs);
+      const startedAt = (res.locals.startedAt as bigint | undefined) ?? process.hrtime.bigint();
+      const sink = new SseSink(res, { id: input.workflowId, model: input.request.model, created: input.created }, deps.keepAliveMs, () =>
+        deps.metrics?.timeToFirstToken.observe({ model: input.request.model }, Number(process.hrtime.bigint() - startedAt) / 1e9),
+      );
       let handle: WorkflowHandle | null = null;
       const detach = cancelOnDisconnect(res, () => sink.isDone, () => handle, () => sink.abort());
       try {

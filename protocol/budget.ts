@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storedText } from './stored-text.js';
 
 // Budgets (DESIGN §4): integer micro-USD, caps per layer and calendar-aligned UTC window.
 
@@ -15,7 +16,7 @@ const microUsd = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 export const capSchema = z.object({
   layer: capLayerSchema,
-  subjectId: z.string().min(1),
+  subjectId: storedText().min(1),
   window: capWindowSchema,
   limitMicroUsd: microUsd,
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storedText, storedUrl } from './stored-text.js';
 
 // The public request of POST /v1/chat/completions: OpenAI's Chat Completions shape plus Genie's `mode`
 // and `webhook`. This schema is the validator, the type and (later) the OpenAPI doc at once.
@@ -63,7 +64,7 @@ export type ResponseFormat = z.infer<typeof responseFormatSchema>;
 
 export const chatCompletionRequestSchema = z
   .object({
-    model: z.string().min(1).max(256),
+    model: storedText().min(1).max(256),
     messages: z.array(chatMessageSchema).min(1),
     mode: completionModeSchema.optional(),
     stream: z.boolean().nullable().optional(),
@@ -85,15 +86,15 @@ export const chatCompletionRequestSchema = z
     user: z.string().max(256).optional(),
     /** OpenAI-style metadata: up to 16 string pairs, stored on the job and set as the workflow memo. */
     metadata: z
-      .record(z.string().max(64), z.string().max(512))
+      .record(storedText().max(64), storedText().max(512))
       .refine((m) => Object.keys(m).length <= 16, 'at most 16 metadata keys')
       .nullable()
       .optional(),
     /** Async mode only: where the finished job is POSTed, signed with `secret`. */
     webhook: z
       .object({
-        url: z.url({ protocol: /^https?$/, error: 'webhook.url must be an http(s) URL' }),
-        secret: z.string().min(8).max(256),
+        url: storedUrl('webhook.url must be an http(s) URL'),
+        secret: storedText().min(8).max(256),
       })
       .optional(),
   })

@@ -34,6 +34,18 @@ export const errorEnvelopeSchema = z.object({
 });
 export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
 
+/**
+ * The 402 body (DESIGN §3): the seed's fields at top level next to OpenAI's envelope. Layer and window
+ * are plain strings here (not budget.ts's enums) so this file stays free of other protocol imports.
+ */
+export const budgetCapHitBodySchema = errorEnvelopeSchema.extend({
+  code: z.literal('budget-cap-hit'),
+  capLayer: z.string(),
+  capWindow: z.string(),
+  resetsAt: z.string(),
+});
+export type BudgetCapHitBody = z.infer<typeof budgetCapHitBodySchema>;
+
 export const APPLICATION_FAILURE_TYPE = 'GenieError';
 
 export class GenieError extends Error {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { nodeEngineSchema } from '../activities/nodes/node-list.js';
+import { storedText, storedUrl } from './stored-text.js';
 
 export const nodeStateSchema = z.enum(['active', 'draining', 'down']);
 export type NodeState = z.infer<typeof nodeStateSchema>;
@@ -29,6 +30,7 @@ export const nodeRecordSchema = z.object({
   probedAt: z.string().nullable(),
 });
 export type NodeRecord = z.infer<typeof nodeRecordSchema>;
+export const nodeListSchema = z.object({ data: z.array(nodeRecordSchema) });
 
-export const createNodeSchema = z.object({ name: z.string().min(1).max(100), url: z.url({ protocol: /^https?$/ }), engine: nodeEngineSchema });
+export const createNodeSchema = z.object({ name: storedText().min(1).max(100), url: storedUrl(), engine: nodeEngineSchema });
 export const patchNodeSchema = z.object({ state: nodeStateSchema });

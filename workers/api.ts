@@ -2,7 +2,7 @@ import http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { createGenerate } from '../activities/inference/generate.js';
 import { CallerStreams } from '../activities/inference/caller-streams.js';
 import { Deliveries } from '../activities/inference/deliveries.js';
@@ -17,13 +17,16 @@ import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
 import { createCoreDeps } from './deps.js';
 import { exitWithParent } from './exit-with-parent.js';
+import { installTemporalRuntime } from './telemetry/runtime.js';
+import { drainHttp } from './drain.js';
 
 // The API process: the express edge plus an activity-only worker on this process's own task queue,
 // where `generate` runs for callers held here (sync, stream), so tokens never cross Temporal history.
 
-Runtime.install({ shutdownSignals: [] });
 const config = loadConfig();
 const deps = await createCoreDeps(config, 'api');
+// Signals are ours to handle here: the listener drains before the activity worker may stop.
+const temporalMetrics = installTemporalRuntime({ log: deps.log, registry: deps.metrics.registry, shutdownSignals: [] });
 const instance = config.GENIE_INSTANCE_ID ?? `${os.hostname()}-${newId('', 6)}`;
 const queues = taskQueues(config.GENIE_TASK_QUEUE_PREFIX);
 const apiQueue = queues.api(instance);
@@ -50,6 +53,8 @@ const worker = await Worker.create({
     }),
   },
   maxConcurrentActivityTaskExecutions: 1024,
+  // Streams already had the grace period while the listener drained; what is left is cut (inline error).
+  shutdownGraceTime: 1000,
 });
 const workerRun = worker.run();
 
@@ -67,29 +72,54 @@ const completions = createCompletionService({
   webhookScheduleMs: config.GENIE_WEBHOOK_RETRY_SCHEDULE,
   defaultMaxTokens: config.GENIE_DEFAULT_MAX_TOKENS,
   log: deps.log,
+  metrics: deps.metrics,
 });
+let draining = false;
 const jobs = createJobService({ temporal, orm: deps.orm, cancelWaitMs: 5000 });
-const app = createApp({ orm: deps.orm, temporal, directory: deps.directory, completions, jobs, budgets: new BudgetStore(deps.orm), personas, fleet: config.GENIE_FLEET, probeNodes: deps.probeNodes, log: deps.log, adminToken: config.GENIE_ADMIN_TOKEN });
+const app = createApp({
+  orm: deps.orm,
+  temporal,
+  directory: deps.directory,
+  completions,
+  jobs,
+  budgets: new BudgetStore(deps.orm),
+  personas,
+  fleet: config.GENIE_FLEET,
+  probeNodes: deps.probeNodes,
+  log: deps.log,
+  adminToken: config.GENIE_ADMIN_TOKEN,
+  metrics: deps.metrics,
+  draining: () => draining,
+  beforeScrape: temporalMetrics.drain,
+});
 const server = http.createServer(app);
 server.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve) => server.listen(config.GENIE_PORT, config.GENIE_HOST, resolve));
 const { port } = server.address() as AddressInfo;
-console.log(JSON.stringify({ event: 'api.ready', url: `http://${config.GENIE_HOST}:${port}`, taskQueue: apiQueue }));
+console.log(JSON.stringify({ event: 'api.ready', url: `http://${config.GENIE_HOST}:${port}`, taskQueue: apiQueue, metricsUrl: `http://${config.GENIE_HOST}:${port}/metrics` }));
 
-let stopping = false;
-const shutdown = async () => {
-  if (stopping) return;
-  stopping = true;
-  deps.log.info('shutting down: closing the listener, then draining the worker');
-  server.close();
-  worker.shutdown();
-  await workerRun.catch(() => undefined);
-  server.closeAllConnections();
-  await nativeConnection.close();
-  await temporal.connection.close();
-  await deps.close();
-  process.exit(0);
-};
-process.on('SIGTERM', () => void shutdown());
-process.on('SIGINT', () => void shutdown());
-exitWithParent(() => void shutdown());
+/**
+ * SIGTERM: stop accepting connections, let requests in flight (streams above all) finish within the
+ * grace period, then stop the activity worker (its `generate` activities belong to those requests),
+ * then the connections. Async jobs never depended on this process after their 202.
+ */
+let stopping: Promise<void> | null = null;
+const shutdown = (signal: string) =>
+  (stopping ??= (async () => {
+    draining = true;
+    deps.log.info({ signal, graceMs: config.GENIE_SHUTDOWN_GRACE_MS }, 'draining: no new connections; waiting for requests in flight');
+    const { unfinished } = await drainHttp(server, config.GENIE_SHUTDOWN_GRACE_MS);
+    if (unfinished > 0) deps.log.warn({ unfinished }, 'grace period over: cutting the requests still running');
+    worker.shutdown();
+    await workerRun.catch((e) => deps.log.error({ err: (e as Error).message }, 'activity worker stopped with an error'));
+    server.closeAllConnections();
+    temporalMetrics.stop();
+    await nativeConnection.close();
+    await temporal.connection.close();
+    await deps.close();
+    deps.log.info('stopped');
+    process.exit(0);
+  })());
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+exitWithParent(() => void shutdown('parent exited'));

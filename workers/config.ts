@@ -24,6 +24,10 @@ export const configSchema = z.object({
     }),
   GENIE_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
   GENIE_ADMIN_TOKEN: z.string().min(16).optional(),
+  /** The worker's Prometheus endpoint (the API serves /metrics on GENIE_PORT); 0 picks a free port. */
+  GENIE_METRICS_PORT: port.default(9464),
+  /** SIGTERM: how long in-flight streams and activities may run on before the process exits anyway. */
+  GENIE_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(30_000),
   GENIE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Which fleet of the node registry this deployment uses (deployments sharing a Postgres stay apart). */
   GENIE_FLEET: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('default'),

@@ -12,11 +12,14 @@ import { upsertNode } from '../db/nodes.js';
 import { migrate, openOrm } from '../db/orm.js';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
+import { createMetrics, type GenieMetrics } from '../activities/metrics.js';
 
 /** The dependency root shared by the API and worker processes. */
 export interface CoreDeps {
   config: Config;
   log: Logger;
+  /** This process's Prometheus registry and Genie's metrics in it. */
+  metrics: GenieMetrics;
   orm: MikroORM;
   directory: NodeDirectory;
   clientFor(node: NodeRef): NodeClient;
@@ -40,10 +43,12 @@ export async function createCoreDeps(config: Config, component: string): Promise
   const clientFor = (node: NodeRef): NodeClient => (node.engine === 'triton' ? triton : vllm);
   const directory = new NodeDirectory(orm, config.GENIE_FLEET, config.GENIE_REGISTRY_REFRESH_MS, log);
   await directory.start();
+  const metrics = createMetrics({ nodes: () => directory.snapshot() });
   const probeNodes = createProbeNodes({ orm, fleet: config.GENIE_FLEET, clientFor, probeTimeoutMs: config.GENIE_PROBE_TIMEOUT_MS, log });
   return {
     config,
     log,
+    metrics,
     orm,
     directory,
     clientFor,

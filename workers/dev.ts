@@ -17,6 +17,10 @@ const env = z
     GENIE_POSTGRES_PORT: z.coerce.number().int().default(55432),
     GENIE_SIM_VLLM_PORT: z.coerce.number().int().default(9101),
     GENIE_SIM_TRITON_PORT: z.coerce.number().int().default(9102),
+    GENIE_METRICS_PORT: z.coerce.number().int().default(9464),
+    /** Scale-out on one machine: API and worker processes sharing one Temporal and one Postgres. */
+    GENIE_APIS: z.coerce.number().int().min(1).max(16).default(1),
+    GENIE_WORKERS: z.coerce.number().int().min(1).max(16).default(1),
     GENIE_SIM_TTFT_MS: z.coerce.number().nonnegative().default(80),
     GENIE_SIM_ITL_MS: z.coerce.number().nonnegative().default(25),
   })
@@ -28,7 +32,9 @@ const verbose = process.argv.includes('--verbose') || !json;
 const stack = await launchStack({
   dataDir: path.resolve(env.GENIE_DATA_DIR),
   freePorts,
-  ports: { api: env.GENIE_PORT, temporal: env.GENIE_TEMPORAL_PORT, ui: env.GENIE_TEMPORAL_UI_PORT, postgres: env.GENIE_POSTGRES_PORT, vllm: env.GENIE_SIM_VLLM_PORT, triton: env.GENIE_SIM_TRITON_PORT },
+  apis: env.GENIE_APIS,
+  workers: env.GENIE_WORKERS,
+  ports: { api: env.GENIE_PORT, temporal: env.GENIE_TEMPORAL_PORT, ui: env.GENIE_TEMPORAL_UI_PORT, postgres: env.GENIE_POSTGRES_PORT, vllm: env.GENIE_SIM_VLLM_PORT, triton: env.GENIE_SIM_TRITON_PORT, workerMetrics: env.GENIE_METRICS_PORT },
   simulator: { ttftMs: env.GENIE_SIM_TTFT_MS, itlMs: env.GENIE_SIM_ITL_MS },
   log: (source, line) => {
     if (verbose) process.stderr.write(`[${source}] ${line}\n`);
@@ -43,7 +49,8 @@ if (json) {
   console.log(`
 Genie is running (Ctrl-C stops everything; data in ${stack.dataDir})
 
-  API              ${stack.apiUrl}/v1        health: ${stack.apiUrl}/healthz
+  API              ${stack.apiUrls.map((u) => `${u}/v1`).join('  ')}        health: ${stack.apiUrl}/healthz
+  Metrics          ${stack.apiUrls.map((u) => `${u}/metrics`).join('  ')} (API)   ${stack.workerMetricsUrls.join('  ')} (worker)
   Temporal         ${stack.temporalAddress}     UI: ${stack.uiUrl}
   PostgreSQL       ${stack.databaseUrl}
   GPU nodes        ${stack.nodes}   (simulator)

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
 import { BudgetStore } from '../activities/budget/budget-store.js';
@@ -9,13 +9,18 @@ import { createCoreDeps, registerStaticNodes } from './deps.js';
 import { ensureProbeSchedule } from './probe-schedule.js';
 import { exitWithParent } from './exit-with-parent.js';
 import { ROOT } from './stack/processes.js';
+import { installTemporalRuntime } from './telemetry/runtime.js';
+import { serveMetrics } from './telemetry/metrics-server.js';
 
 // The Temporal worker process: workflows + short local activities on `genie-workflows`, and the
 // node-calling `generate` activity for async jobs on `genie-inference`.
 
-Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
 const config = loadConfig();
 const deps = await createCoreDeps(config, 'worker');
+// SIGTERM/SIGINT: the runtime stops polling, lets running activities finish for the grace period, then
+// cancels the rest (`generate` reports a worker shutdown and the workflow runs it on another worker).
+const temporalMetrics = installTemporalRuntime({ log: deps.log, registry: deps.metrics.registry, shutdownSignals: ['SIGINT', 'SIGTERM'] });
+const metricsServer = await serveMetrics({ registry: deps.metrics.registry, host: config.GENIE_HOST, port: config.GENIE_METRICS_PORT, beforeScrape: temporalMetrics.drain });
 // The registry must know the static nodes, and have a verdict on each, before the first selection.
 await registerStaticNodes(deps.orm, config);
 await deps.probeNodes();
@@ -29,8 +34,10 @@ const activities = createActivities({
   saturation: { waitingThreshold: config.GENIE_SATURATION_WAITING, admissionTimeoutMs: config.GENIE_ADMISSION_TIMEOUT_MS },
   webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
   webhookTimeoutMs: config.GENIE_WEBHOOK_TIMEOUT_MS,
+  metrics: deps.metrics,
 });
 const queues = taskQueues(config.GENIE_TASK_QUEUE_PREFIX);
+const shutdown = { shutdownGraceTime: config.GENIE_SHUTDOWN_GRACE_MS, shutdownForceTime: config.GENIE_SHUTDOWN_GRACE_MS + 10_000 };
 
 const workflows = await Worker.create({
   connection,
@@ -45,6 +52,7 @@ const workflows = await Worker.create({
     deliverWebhook: activities.deliverWebhook,
     probeNodes: activities.probeNodes,
   },
+  ...shutdown,
 });
 const inference = await Worker.create({
   connection,
@@ -52,14 +60,18 @@ const inference = await Worker.create({
   taskQueue: queues.inference,
   activities: { generate: activities.generate },
   maxConcurrentActivityTaskExecutions: 512,
+  ...shutdown,
 });
 
-await ensureProbeSchedule(config);
+await ensureProbeSchedule(config, deps.log);
 exitWithParent(() => {
   for (const w of [workflows, inference]) if (w.getState() === 'RUNNING') w.shutdown();
 });
-console.log(JSON.stringify({ event: 'worker.ready', taskQueues: [queues.workflows, queues.inference] }));
+console.log(JSON.stringify({ event: 'worker.ready', taskQueues: [queues.workflows, queues.inference], metricsUrl: metricsServer.url }));
 await Promise.all([workflows.run(), inference.run()]);
+deps.log.info('workers drained; closing connections');
+temporalMetrics.stop();
+await metricsServer.close();
 await connection.close();
 await deps.close();
 process.exit(0);

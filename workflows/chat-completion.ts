@@ -7,8 +7,10 @@ import {
   CancelledFailure,
   condition,
   isCancellation,
+  log,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   TimeoutFailure,
 } from '@temporalio/workflow';
@@ -26,6 +28,7 @@ import { deliverOnSchedule } from './webhook-delivery.js';
 const FAILOVER_ATTEMPTS = 3;
 const GENIE_ERROR = 'GenieError';
 const GENERATION_ABORTED = 'GenerationAborted';
+const WORKER_SHUTDOWN = 'WorkerShutdown';
 const ZERO_USAGE: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
 
 const { admit, selectNode, settleUsage, projectJob } = proxyLocalActivities<Activities>(shortStep);
@@ -38,7 +41,10 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   const job = new JobState(input);
   setHandler(jobQuery, () => ({ orgId: input.principal.orgId, job: job.view }));
   // Only async jobs are polled after the fact; sync and stream callers hold their answer already.
-  const project = () => (input.mode === 'async' ? projectJob({ workflowId: input.workflowId, orgId: input.principal.orgId, requestHash: input.requestHash, job: job.view }) : Promise.resolve());
+  const project = () =>
+    input.mode === 'async'
+      ? projectJob.executeWithOptions({ ...shortStep, summary: `project job (${job.view.status}) to Postgres` }, [{ workflowId: input.workflowId, orgId: input.principal.orgId, requestHash: input.requestHash, job: job.view }])
+      : Promise.resolve();
 
   let admission: { ok: true } | { ok: false; error: ApplicationFailure } | null = null;
   setHandler(admitUpdate, async (): Promise<Admission> => {
@@ -49,13 +55,17 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
 
   let admitted: AdmitResult;
   try {
-    admitted = await admit({ workflowId: input.workflowId, principal: input.principal, request: input.request, mode: input.mode });
+    admitted = await admit.executeWithOptions({ ...shortStep, summary: `admit: pick a node for ${input.request.model}, reserve the budget` }, [
+      { workflowId: input.workflowId, principal: input.principal, request: input.request, mode: input.mode },
+    ]);
     admission = { ok: true };
   } catch (e) {
     // Refused: the update carries the refusal to the caller; the workflow ends failed, visible to ops.
     const body = errorBodyOf(e);
     admission = { ok: false, error: ApplicationFailure.nonRetryable(body.message, GENIE_ERROR, body) };
     job.fail('failed', body);
+    log.info('refused at admission', { status: body.status, code: body.code, message: body.message });
+    setCurrentDetails(`**refused** ${body.status} ${body.code ?? ''}: ${body.message}`);
     await condition(allHandlersFinished);
     throw admission.error;
   }
@@ -87,7 +97,8 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       let selected = admitted;
       if (attempt > 1) {
         try {
-          selected = { ...admitted, ...(await selectNode({ model: input.request.model, exclude: excluded, capabilities: requiredCapabilities(input.request), suspect })) };
+          const failover = { model: input.request.model, exclude: excluded, capabilities: requiredCapabilities(input.request), suspect };
+          selected = { ...admitted, ...(await selectNode.executeWithOptions({ ...shortStep, summary: `failover: another node than ${excluded.join(', ') || nodeName}` }, [failover])) };
         } catch (e) {
           // Every serving node already failed this completion: the caller sees the last node's error.
           if (lastFailure) throw rethrowable(lastFailure);
@@ -108,6 +119,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
           throw new CancelledFailure('generation aborted: the caller left or the completion was cancelled');
         }
         if (!(e instanceof ActivityFailure)) throw e;
+        log.warn('node attempt failed', { node: nodeName, attempt, error: e.cause?.message ?? e.message });
         if (lostWorker(e, input)) {
           lastFailure = e; // the process running it died; the node itself is not suspect
           continue;
@@ -131,10 +143,20 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     else job.fail(outcome === 'cancelled' ? 'cancelled' : 'failed', outcome === 'cancelled' ? cancelledBody() : errorBodyOf(failure));
     await queuedProjection;
     await Promise.all([
-      settleUsage({ workflowId: input.workflowId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome }),
+      settleUsage.executeWithOptions({ ...shortStep, summary: `settle ${outcome}: ${usage.prompt_tokens} in / ${usage.completion_tokens} out` }, [
+        { workflowId: input.workflowId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome },
+      ]),
       project(),
     ]);
   });
+
+  log.info(`completion ${outcome}`, { node: nodeName, promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens });
+  // What ops read at the top of the workflow in the Temporal UI, without opening a payload.
+  setCurrentDetails(
+    [`**${outcome}**${nodeName ? ` on \`${nodeName}\`` : ''}`, `tokens: ${usage.prompt_tokens} in / ${usage.completion_tokens} out`]
+      .concat(outcome === 'completed' ? [] : [`error: ${errorBodyOf(failure).status} ${errorBodyOf(failure).message}`])
+      .join('  \n'),
+  );
 
   // A cancelled job gets no webhook: its owner asked for it to stop.
   if (input.webhook && outcome !== 'cancelled') {
@@ -167,7 +189,8 @@ function canFailover(e: ActivityFailure): boolean {
  * nothing reached a caller yet, so another attempt is safe; a caller-held stream died with its process.
  */
 function lostWorker(e: ActivityFailure, input: CompletionJobInput): boolean {
-  return !input.callerHeld && e.cause instanceof TimeoutFailure;
+  if (input.callerHeld) return false;
+  return e.cause instanceof TimeoutFailure || (e.cause instanceof ApplicationFailure && e.cause.type === WORKER_SHUTDOWN);
 }
 
 function abortedWith(e: unknown): Usage | null {

@@ -11,8 +11,11 @@ import type { NodeClient } from './node-client.js';
 import { UpstreamError } from './upstream-error.js';
 import { structuredOutputError } from './structured-output.js';
 import type { InFlight } from '../nodes/in-flight.js';
+import { activityLog } from '../log.js';
 
 export const GENERATION_ABORTED = 'GenerationAborted';
+/** This process is shutting down and its grace period ran out: not the caller's doing, not the node's. */
+export const WORKER_SHUTDOWN = 'WorkerShutdown';
 
 export interface GenerateDeps {
   clientFor(node: NodeRef): NodeClient;
@@ -44,8 +47,15 @@ export function createGenerate(deps: GenerateDeps) {
     // Cancellation reaches an activity only through heartbeats: keep them flowing while the node works.
     const beat = setInterval(() => ctx.heartbeat(), 1000);
     deps.inFlight?.inc(input.node.name);
+    const log = activityLog();
+    log.debug('calling the node', { node: input.node.name, mode: input.mode, attempt: input.attempt });
     try {
-      return input.mode === 'stream' ? await streamToCaller(deps, input, ctx) : await complete(deps, input, ctx);
+      const result = input.mode === 'stream' ? await streamToCaller(deps, input, ctx) : await complete(deps, input, ctx);
+      log.info('node answered', { node: input.node.name, ttftMs: result.ttftMs, durationMs: result.durationMs, promptTokens: result.usage.prompt_tokens, completionTokens: result.usage.completion_tokens, finishReason: result.finishReason });
+      return result;
+    } catch (e) {
+      log.warn('node call ended without an answer', { node: input.node.name, error: (e as Error).message, type: (e as ApplicationFailure).type });
+      throw e;
     } finally {
       clearInterval(beat);
       deps.inFlight?.dec(input.node.name);
@@ -74,7 +84,7 @@ async function complete(deps: GenerateDeps, input: GenerateInput, ctx: Context):
     deps.deliveries?.resolve(input.workflowId, { body: completion, budget: input.budget });
     return { completion, usage: body.usage, finishReason, ttftMs: null, durationMs: Math.round(performance.now() - started) };
   } catch (e) {
-    if (ctx.cancellationSignal.aborted) throw aborted(input, 0);
+    if (ctx.cancellationSignal.aborted) throw shuttingDown(ctx) ? workerShutdown() : aborted(input, 0);
     throw toActivityFailure(e);
   }
 }
@@ -144,6 +154,11 @@ async function streamToCaller(deps: GenerateDeps, input: GenerateInput, ctx: Con
     caller.end();
     return { completion: null, usage: finalUsage, finishReason, ttftMs, durationMs: Math.round(performance.now() - started) };
   } catch (e) {
+    if (shuttingDown(ctx) && !caller.signal.aborted) {
+      // The grace period of a draining API ran out with this stream still going: say so, never cut silently.
+      caller.fail(GenieError.unavailable('this Genie process is shutting down; the stream was cut, retry the request').body);
+      throw aborted(input, emitted);
+    }
     if (signal.aborted) throw aborted(input, emitted);
     const tokensSent = ttftMs !== null;
     const failure = toActivityFailure(e, tokensSent);
@@ -157,6 +172,15 @@ async function streamToCaller(deps: GenerateDeps, input: GenerateInput, ctx: Con
 function estimateUsage(input: GenerateInput, completionTokens: number): Usage {
   const prompt = estimatePromptTokens(input.request.messages);
   return { prompt_tokens: prompt, completion_tokens: completionTokens, total_tokens: prompt + completionTokens };
+}
+
+function shuttingDown(ctx: Context): boolean {
+  return ctx.cancellationSignal.aborted && ctx.cancellationDetails?.workerShutdown === true && !ctx.cancellationDetails.cancelRequested;
+}
+
+/** The workflow runs this attempt again elsewhere (an async job loses nothing to a deploy). */
+function workerShutdown(): ApplicationFailure {
+  return ApplicationFailure.create({ type: WORKER_SHUTDOWN, message: 'the worker shut down before the node answered', nonRetryable: true });
 }
 
 /** The caller left or the workflow was cancelled: report what was produced so it is settled, not lost. */

@@ -5,6 +5,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { signWebhook } from './sign.js';
 import type { WebhookUrlGuard } from './url-guard.js';
+import type { GenieMetrics } from '../metrics.js';
+import { activityLog } from '../log.js';
 
 export const deliverWebhookInputSchema = z.object({
   workflowId: z.string(),
@@ -21,6 +23,7 @@ export interface DeliverWebhookDeps {
   orm: MikroORM;
   guard: WebhookUrlGuard;
   timeoutMs: number;
+  metrics?: GenieMetrics;
 }
 
 /**
@@ -35,7 +38,18 @@ export function createDeliverWebhook(deps: DeliverWebhookDeps) {
     agent: { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) },
     dnsLookup: deps.guard.lookup() as never,
   });
+  const record = (input: DeliverWebhookInput, attempt: DeliveryAttempt): DeliveryAttempt => {
+    const outcome = attempt.statusCode === null ? 'error' : attempt.statusCode === 410 ? 'gone' : attempt.error === null ? 'delivered' : 'rejected';
+    deps.metrics?.webhookAttempts.inc({ outcome });
+    // The URL's host only: a webhook URL may carry a token in its path or query.
+    const log = activityLog();
+    (outcome === 'delivered' ? log.info : log.warn).call(log, `webhook attempt ${input.attempt}: ${outcome}`, { host: hostOf(input.url), statusCode: attempt.statusCode, error: attempt.error });
+    return attempt;
+  };
   return async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliveryAttempt> {
+    return record(input, await attemptDelivery(input));
+  };
+  async function attemptDelivery(input: DeliverWebhookInput): Promise<DeliveryAttempt> {
     const rows = await deps.orm.em.fork().getConnection().execute<Array<{ secret: string }>>(
       'select secret from webhook_secrets where workflow_id = ?',
       [input.workflowId],
@@ -55,5 +69,13 @@ export function createDeliverWebhook(deps: DeliverWebhookDeps) {
       const code = e instanceof RequestError ? e.code : undefined;
       return { statusCode: null, error: `${code ?? 'ERROR'}: ${(e as Error).message}` };
     }
-  };
+  }
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(invalid url)';
+  }
 }

@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, Response } from 'express';
 import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure, ActivityFailure } from '@temporalio/common';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Logger } from 'pino';
+import type { GenieMetrics } from '../../activities/metrics.js';
 import { APPLICATION_FAILURE_TYPE, GenieError, genieErrorBodySchema } from '../../protocol/errors.js';
 
 /** Anything thrown on the request path → the one caller-facing error (DESIGN §3a). */
@@ -13,7 +14,18 @@ export function toGenieError(e: unknown): GenieError {
     if (e.type === 'entity.too.large') return new GenieError({ ...GenieError.badRequest('request body too large').body, status: 413 });
     return GenieError.badRequest(e.message);
   }
+  // express's own client errors carry their status http-errors style (a path segment that is not valid
+  // percent-encoding → 400 "Failed to decode param", a file sendFile cannot find → 404): the caller's
+  // fault, so never a 500.
+  const status = clientErrorStatus(e);
+  if (status === 404) return GenieError.notFound(e instanceof Error ? e.message : 'Not found.');
+  if (status) return new GenieError({ ...GenieError.badRequest(e instanceof Error ? e.message : 'Bad request.').body, status });
   return GenieError.internal();
+}
+
+function clientErrorStatus(e: unknown): number | null {
+  const status = typeof e === 'object' && e !== null ? ((e as { status?: unknown }).status ?? (e as { statusCode?: unknown }).statusCode) : undefined;
+  return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status < 500 ? status : null;
 }
 
 function fromFailure(cause: unknown): GenieError {
@@ -37,9 +49,12 @@ export function sendError(res: Response, err: GenieError): void {
   res.status(err.body.status).json(err.toEnvelope());
 }
 
-export function errorMapper(log: Logger): ErrorRequestHandler {
+export function errorMapper(log: Logger, metrics?: GenieMetrics): ErrorRequestHandler {
   return (e, req, res, _next) => {
     const err = toGenieError(e);
+    if (err.body.code === 'budget-cap-hit' && err.body.extra) {
+      metrics?.budgetRefusals.inc({ layer: String(err.body.extra.capLayer), window: String(err.body.extra.capWindow) });
+    }
     if (err.body.status >= 500) log.error({ err: e, completionId: res.locals.completionId, path: req.path }, 'request failed');
     if (res.headersSent) {
       res.end();

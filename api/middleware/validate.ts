@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { chatCompletionRequestSchema, unknownKeys, unsupportedParams, type ChatCompletionRequest } from '../../protocol/chat-request.js';
 import { GenieError } from '../../protocol/errors.js';
+import { jsonSchemaProblem } from '../../protocol/json-schema.js';
 
 /** zod path → OpenAI-style `param`: ['messages', 0, 'content'] → "messages[0].content". */
 export function paramOf(path: ReadonlyArray<PropertyKey>): string | null {
@@ -26,6 +27,11 @@ export function validateChatRequest(body: unknown, log: Logger): ChatCompletionR
   }
   const parsed = chatCompletionRequestSchema.safeParse(obj);
   if (!parsed.success) throw firstIssue(parsed.error);
+  const format = parsed.data.response_format;
+  if (format?.type === 'json_schema' && format.json_schema.strict === true && format.json_schema.schema) {
+    const problem = jsonSchemaProblem(format.json_schema.schema);
+    if (problem) throw GenieError.badRequest(`Invalid JSON Schema for strict json_schema: ${problem}`, 'response_format.json_schema.schema');
+  }
   const ignored = unknownKeys(obj);
   if (ignored.length) log.warn({ ignored }, 'ignoring unknown request keys');
   return parsed.data;

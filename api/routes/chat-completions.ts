@@ -1,23 +1,38 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import type { Logger } from 'pino';
 import { resolveMode } from '../../protocol/chat-request.js';
 import { GenieError } from '../../protocol/errors.js';
 import type { CompletionService } from '../completions.js';
-import { IDEMPOTENCY_KEY_PATTERN, requestHash } from '../idempotency.js';
+import { IDEMPOTENCY_KEY_PATTERN, idempotentJobId, requestHash } from '../idempotency.js';
 import { principalOf } from '../middleware/auth.js';
 import { validateChatRequest } from '../middleware/validate.js';
 import { budgetHeaders } from '../budget-headers.js';
+import { newId } from '../../db/ids.js';
+
+/** The request's own logger: pino-http's (request id) plus the completion id once chosen. */
+function requestLog(res: Response, fallback: Logger): Logger {
+  return ((res as Response & { log?: Logger }).log ?? fallback).child({ completionId: res.locals.completionId });
+}
 
 export function chatCompletionsRoute(completions: CompletionService, log: Logger): Router {
   const router = Router();
   router.post('/chat/completions', async (req, res) => {
-    const request = validateChatRequest(req.body, log);
     const key = req.get('idempotency-key');
     if (key !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(key)) {
       throw GenieError.badRequest('Idempotency-Key must be 1–255 printable ASCII characters.', 'Idempotency-Key');
     }
-    const call = { principal: principalOf(res.locals), request, idempotency: key ? { key, hash: requestHash(req.body) } : null };
-    switch (resolveMode(request)) {
+    const principal = principalOf(res.locals);
+    // The id exists before validation, so even a refused request's log lines name it.
+    const jobId = key ? idempotentJobId(principal.orgId, key) : newId();
+    res.locals.completionId = `chatcmpl-${jobId}`;
+    // On every answer, errors included: the id ops look up in the Temporal UI and the logs.
+    res.set('x-genie-completion-id', res.locals.completionId);
+    const request = validateChatRequest(req.body, requestLog(res, log));
+    const mode = resolveMode(request);
+    res.locals.mode = mode;
+    res.locals.model = request.model;
+    const call = { jobId, principal, request, idempotency: key ? { key, hash: requestHash(req.body) } : null };
+    switch (mode) {
       case 'sync': {
         const { body, budget } = await completions.sync(call, res);
         res.set(budgetHeaders(budget)).json(body);

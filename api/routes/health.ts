@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { Client } from '@temporalio/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Health } from '../../protocol/health.js';
 
 /** 200 only when both Postgres and Temporal answer; the body says which one does not. */
 export function healthRoute(orm: MikroORM, temporal: Client): Router {
@@ -13,7 +14,7 @@ export function healthRoute(orm: MikroORM, temporal: Client): Router {
       within(temporal.workflowService.getSystemInfo({})).then(() => true, () => false),
     ]);
     const ok = postgres && temporalOk;
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', postgres, temporal: temporalOk });
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', postgres, temporal: temporalOk } satisfies Health);
   });
   return router;
 }

@@ -34,6 +34,8 @@ export class SseSink implements CallerStream {
     private readonly res: Response,
     private readonly meta: SseMeta,
     private readonly keepAliveMs: number,
+    /** Called once, at the first content or tool-call delta (time to first token; not the role chunk). */
+    private onFirstToken?: () => void,
   ) {
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     this.opened.catch(() => undefined);
@@ -70,6 +72,10 @@ export class SseSink implements CallerStream {
   write(chunk: ChatCompletionChunk): void {
     if (this.state !== 'open') return;
     this.stopKeepAlive();
+    if (this.onFirstToken && chunk.choices.some((c) => c.delta.content || c.delta.tool_calls?.length)) {
+      this.onFirstToken();
+      this.onFirstToken = undefined;
+    }
     this.send(chunk);
   }
 

@@ -22,6 +22,7 @@ async function deployment(stack: StackRefs, name: string, nodes: string, selecti
     GENIE_PROBE_TIMEOUT_MS: '5000',
     GENIE_LOG_LEVEL: 'warn',
     GENIE_PORT: '0',
+    GENIE_METRICS_PORT: '0',
     GENIE_ADMIN_TOKEN: stack.adminToken,
   };
   const procs: Managed[] = await Promise.all([

@@ -96,6 +96,20 @@ describe('structured outputs', () => {
     expect(Weather.parse(parsed)).toEqual(parsed);
   });
 
+  it('strict schemas of different callers that share an $id are each checked against their own', async () => {
+    const schema = (field: string) => ({ $id: 'https://example.test/shared', type: 'object', properties: { [field]: { type: 'string' } }, required: [field], additionalProperties: false });
+    for (const field of ['city', 'country']) {
+      const res = await openai().chat.completions.create({ model: 'qwen3:0.6b', messages: ask, response_format: { type: 'json_schema', json_schema: { name: 'place', strict: true, schema: schema(field) } } });
+      expect(Object.keys(JSON.parse(res.choices[0].message.content!))).toEqual([field]);
+    }
+    // A schema nothing can compile is the caller's mistake: 400 before any inference.
+    const err = await openai()
+      .chat.completions.create({ model: 'qwen3:0.6b', messages: ask, response_format: { type: 'json_schema', json_schema: { name: 'bad', strict: true, schema: { type: 5 } as never } } })
+      .catch((e) => e);
+    expect(err.status).toBe(400);
+    expect(err.param).toBe('response_format.json_schema.schema');
+  });
+
   it('json_object answers with a JSON object', async () => {
     const res = await openai().chat.completions.create({ model: 'qwen3:0.6b', messages: ask, response_format: { type: 'json_object' } });
     expect(typeof JSON.parse(res.choices[0].message.content!)).toBe('object');

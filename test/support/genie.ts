@@ -6,6 +6,8 @@ export interface IsolatedGenie {
   apiUrl: string;
   apiUrls: string[];
   queuePrefix: string;
+  /** The environment its processes run with (to start more of them). */
+  env: NodeJS.ProcessEnv;
   workers: Managed[];
   apis: Managed[];
   /** Kills and restarts the first worker process (same queues, same nodes). */
@@ -17,7 +19,14 @@ export interface IsolatedGenie {
  * A separate Genie deployment (its own worker + API processes and task queues) on the shared Postgres
  * and Temporal, pointed at nodes the test controls — for failover, hang, failure and scale-out scenarios.
  */
-export async function startIsolatedGenie(opts: { nodes: string; env?: NodeJS.ProcessEnv; apis?: number; workers?: number }): Promise<IsolatedGenie> {
+export async function startIsolatedGenie(opts: {
+  nodes: string;
+  env?: NodeJS.ProcessEnv;
+  apis?: number;
+  workers?: number;
+  /** Every line the processes print besides their ready line (their logs). */
+  onLine?: (process: string, line: string) => void;
+}): Promise<IsolatedGenie> {
   const s = testStack();
   const queuePrefix = `t${randomBytes(4).toString('hex')}-`;
   const env: NodeJS.ProcessEnv = {
@@ -33,11 +42,12 @@ export async function startIsolatedGenie(opts: { nodes: string; env?: NodeJS.Pro
     GENIE_PROBE_TIMEOUT_MS: '5000',
     GENIE_LOG_LEVEL: 'warn',
     GENIE_PORT: '0',
+    GENIE_METRICS_PORT: '0',
     GENIE_ADMIN_TOKEN: s.adminToken,
     ...opts.env,
   };
-  const startWorker = () => spawnEntrypoint({ name: 'worker', script: 'workers/worker.ts', env, readyEvent: 'worker.ready' });
-  const startApi = () => spawnEntrypoint({ name: 'api', script: 'workers/api.ts', env, readyEvent: 'api.ready' });
+  const startWorker = () => spawnEntrypoint({ name: 'worker', script: 'workers/worker.ts', env, readyEvent: 'worker.ready', onLine: opts.onLine });
+  const startApi = () => spawnEntrypoint({ name: 'api', script: 'workers/api.ts', env, readyEvent: 'api.ready', onLine: opts.onLine });
   const [workers, apis] = await Promise.all([
     Promise.all(Array.from({ length: opts.workers ?? 1 }, startWorker)),
     Promise.all(Array.from({ length: opts.apis ?? 1 }, startApi)),
@@ -46,6 +56,7 @@ export async function startIsolatedGenie(opts: { nodes: string; env?: NodeJS.Pro
     apiUrl: apis[0].ready.url as string,
     apiUrls: apis.map((a) => a.ready.url as string),
     queuePrefix,
+    env,
     workers,
     apis,
     async restartWorker(signal = 'SIGKILL') {

@@ -20,6 +20,10 @@ export default async function globalSetup() {
       GENIE_SIM_ITL_MS: '1',
       GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,300ms,300ms,300ms,300ms',
       GENIE_PROBE_INTERVAL_MS: '2000',
+      // The suite runs scaled out (issue 9): two APIs and two workers on one Temporal and one Postgres,
+      // every test's requests spread over both APIs (see testStack()). GENIE_TEST_APIS=1 … to change it.
+      GENIE_APIS: process.env.GENIE_TEST_APIS ?? '2',
+      GENIE_WORKERS: process.env.GENIE_TEST_WORKERS ?? '2',
       GENIE_LOG_LEVEL: process.env.GENIE_LOG_LEVEL ?? 'warn',
     },
     stdio: ['pipe', 'pipe', 'pipe'],

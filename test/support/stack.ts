@@ -4,7 +4,10 @@ import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 
 export interface TestStack {
+  /** One of the stack's APIs, taken in turn at every call of testStack(): tests spread over all of them. */
   apiUrl: string;
+  apiUrls: string[];
+  workerMetricsUrls: string[];
   temporalAddress: string;
   namespace: string;
   databaseUrl: string;
@@ -13,11 +16,20 @@ export interface TestStack {
   adminToken: string;
 }
 
-/** The stack started by global-setup.js for this Jest run. */
+let stackFile: { file: string; stack: TestStack } | null = null;
+let turn = 0;
+
+/**
+ * The stack started by global-setup.js for this Jest run. With several APIs, each call hands out the
+ * next one as `apiUrl`, so a test's requests (a job's start and its polls, say) land on different
+ * processes — the scale-out proof runs through the whole suite.
+ */
 export function testStack(): TestStack {
   const file = process.env.GENIE_TEST_STACK;
   if (!file) throw new Error('GENIE_TEST_STACK is not set: run the suite through jest (global-setup.js)');
-  return JSON.parse(readFileSync(file, 'utf8')) as TestStack;
+  if (stackFile?.file !== file) stackFile = { file, stack: JSON.parse(readFileSync(file, 'utf8')) as TestStack };
+  const stack = stackFile.stack;
+  return { ...stack, apiUrl: stack.apiUrls[turn++ % stack.apiUrls.length] };
 }
 
 /** The official OpenAI SDK pointed at Genie, retries off so every status reaches the test. */

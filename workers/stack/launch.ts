@@ -15,15 +15,23 @@ export interface StackOptions {
   dataDir: string;
   /** Pick free loopback ports for everything (tests); otherwise the documented dev ports. */
   freePorts: boolean;
-  ports: { api: number; temporal: number; ui: number; postgres: number; vllm: number; triton: number };
+  ports: { api: number; temporal: number; ui: number; postgres: number; vllm: number; triton: number; workerMetrics: number };
   simulator: { ttftMs: number; itlMs: number };
+  /** How many API and worker processes (scale-out on one machine; default one each). */
+  apis?: number;
+  workers?: number;
   /** Extra environment for the API and worker processes. */
   env?: NodeJS.ProcessEnv;
   log: (source: string, line: string) => void;
 }
 
 export interface Stack {
+  /** The first API; every one of `apiUrls` serves the same API (behind a load balancer in production). */
   apiUrl: string;
+  apiUrls: string[];
+  /** The first worker's Prometheus endpoint (an API's is its URL + /metrics); one per worker in the other. */
+  workerMetricsUrl: string;
+  workerMetricsUrls: string[];
   temporalAddress: string;
   namespace: string;
   uiUrl: string;
@@ -114,19 +122,26 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
       GENIE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1,localhost,::1',
       ...opts.env,
     };
-    const [worker, api] = await Promise.all([
-      spawnEntrypoint({ name: 'worker', script: 'workers/worker.ts', env, readyEvent: 'worker.ready', onLine: opts.log }),
-      spawnEntrypoint({
-        name: 'api',
-        script: 'workers/api.ts',
-        env: { ...env, GENIE_PORT: String(opts.freePorts ? 0 : opts.ports.api) },
-        readyEvent: 'api.ready',
-        onLine: opts.log,
-      }),
+    // Fixed dev ports count up from the first (8080, 8081, …; 9464, 9465, …); tests take free ones.
+    const [workers, apis] = await Promise.all([
+      Promise.all(
+        Array.from({ length: opts.workers ?? 1 }, (_, i) =>
+          spawnEntrypoint({ name: i ? `worker-${i + 1}` : 'worker', script: 'workers/worker.ts', env: { ...env, GENIE_METRICS_PORT: String(opts.freePorts ? 0 : opts.ports.workerMetrics + i) }, readyEvent: 'worker.ready', onLine: opts.log }),
+        ),
+      ),
+      Promise.all(
+        Array.from({ length: opts.apis ?? 1 }, (_, i) =>
+          spawnEntrypoint({ name: i ? `api-${i + 1}` : 'api', script: 'workers/api.ts', env: { ...env, GENIE_PORT: String(opts.freePorts ? 0 : opts.ports.api + i) }, readyEvent: 'api.ready', onLine: opts.log }),
+        ),
+      ),
     ]);
-    stops.push(worker.stop, api.stop);
+    const [worker, api] = [workers[0], apis[0]];
+    stops.push(...workers.map((w) => w.stop), ...apis.map((a) => a.stop));
     return {
       apiUrl: api.ready.url as string,
+      apiUrls: apis.map((a) => a.ready.url as string),
+      workerMetricsUrl: worker.ready.metricsUrl as string,
+      workerMetricsUrls: workers.map((w) => w.ready.metricsUrl as string),
       temporalAddress: temporal.address,
       namespace,
       uiUrl: temporal.uiUrl,

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { BudgetStore } from '../../../activities/budget/budget-store.js';
 import { deleteCap, setPrice, upsertCap } from '../../../db/budget-admin.js';
-import { capKeySchema, putCapSchema, putPriceSchema } from '../../../protocol/admin.js';
+import { capKeySchema, priceParamsSchema, putCapSchema, putPriceSchema } from '../../../protocol/admin.js';
 import { GenieError } from '../../../protocol/errors.js';
 import { parseWith } from '../../middleware/parse-body.js';
 
@@ -19,9 +19,10 @@ export function adminBudgetsRoute(orm: MikroORM, budgets: BudgetStore): Router {
     res.status(204).end();
   });
   router.put('/prices/:model', async (req, res) => {
+    const { model } = parseWith(priceParamsSchema, req.params);
     const price = parseWith(putPriceSchema, req.body);
-    await setPrice(orm.em.fork(), req.params.model, price);
-    res.json({ model: req.params.model, ...price });
+    await setPrice(orm.em.fork(), model, price);
+    res.json({ model, ...price });
   });
   router.get('/usage', async (req, res) => {
     const { layer, subjectId, window } = parseWith(capKeySchema, req.query);

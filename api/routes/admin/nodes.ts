@@ -3,6 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { NodeDirectory } from '../../../activities/nodes/node-directory.js';
 import { listNodes, removeNode, setNodeState, upsertNode } from '../../../db/nodes.js';
 import { GenieError } from '../../../protocol/errors.js';
+import { nodeParamsSchema } from '../../../protocol/admin.js';
 import { createNodeSchema, patchNodeSchema } from '../../../protocol/node.js';
 import { parseWith } from '../../middleware/parse-body.js';
 
@@ -28,14 +29,16 @@ export function adminNodesRoute(deps: AdminNodesDeps): Router {
     res.status(201).json({ id });
   });
   router.patch('/nodes/:id', async (req, res) => {
+    const { id } = parseWith(nodeParamsSchema, req.params);
     const { state } = parseWith(patchNodeSchema, req.body);
-    const updated = await setNodeState(em(), deps.fleet, req.params.id, state);
+    const updated = await setNodeState(em(), deps.fleet, id, state);
     if (!updated) throw GenieError.notFound('No such node.');
     await deps.directory.refresh();
     res.json(updated);
   });
   router.delete('/nodes/:id', async (req, res) => {
-    if (!(await removeNode(em(), deps.fleet, req.params.id))) throw GenieError.notFound('No such node.');
+    const { id } = parseWith(nodeParamsSchema, req.params);
+    if (!(await removeNode(em(), deps.fleet, id))) throw GenieError.notFound('No such node.');
     await deps.directory.refresh();
     res.status(204).end();
   });

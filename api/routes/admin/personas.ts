@@ -1,11 +1,8 @@
 import { Router } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { z } from 'zod';
-import { listPersonas, PERSONA_ALIASES, setPersona } from '../../../db/personas.js';
+import { listPersonas, setPersona } from '../../../db/personas.js';
+import { personaParamsSchema, putPersonaSchema } from '../../../protocol/admin.js';
 import { parseWith } from '../../middleware/parse-body.js';
-
-const putPersonaSchema = z.object({ model: z.string().min(1).max(256) });
-const aliasSchema = z.object({ alias: z.enum(PERSONA_ALIASES) });
 
 export function adminPersonasRoute(orm: MikroORM): Router {
   const router = Router();
@@ -13,7 +10,7 @@ export function adminPersonasRoute(orm: MikroORM): Router {
     res.json(await listPersonas(orm.em.fork()));
   });
   router.put('/personas/:alias', async (req, res) => {
-    const { alias } = parseWith(aliasSchema, req.params);
+    const { alias } = parseWith(personaParamsSchema, req.params);
     const { model } = parseWith(putPersonaSchema, req.body);
     await setPersona(orm.em.fork(), alias, model);
     res.json({ alias, model });

@@ -1,7 +1,15 @@
 import { Router } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { addMember, createApplication, createKey, createOrg, createUser } from '../../../db/tenancy.js';
-import { addMemberSchema, createApplicationSchema, createKeySchema, createOrgSchema, createUserSchema } from '../../../protocol/admin.js';
+import {
+  addMemberSchema,
+  applicationParamsSchema,
+  createApplicationSchema,
+  createKeySchema,
+  createOrgSchema,
+  createUserSchema,
+  orgParamsSchema,
+} from '../../../protocol/admin.js';
 import { GenieError } from '../../../protocol/errors.js';
 import { parseWith } from '../../middleware/parse-body.js';
 
@@ -25,16 +33,19 @@ export function adminTenancyRoute(orm: MikroORM): Router {
     res.status(201).json(await createUser(em(), email).catch(constraintError));
   });
   router.post('/orgs/:orgId/members', async (req, res) => {
+    const { orgId } = parseWith(orgParamsSchema, req.params);
     const { userId, role } = parseWith(addMemberSchema, req.body);
-    res.status(201).json(await addMember(em(), req.params.orgId, userId, role).catch(constraintError));
+    res.status(201).json(await addMember(em(), orgId, userId, role).catch(constraintError));
   });
   router.post('/orgs/:orgId/applications', async (req, res) => {
+    const { orgId } = parseWith(orgParamsSchema, req.params);
     const { name } = parseWith(createApplicationSchema, req.body);
-    res.status(201).json(await createApplication(em(), req.params.orgId, name).catch(constraintError));
+    res.status(201).json(await createApplication(em(), orgId, name).catch(constraintError));
   });
   router.post('/applications/:applicationId/keys', async (req, res) => {
+    const { applicationId } = parseWith(applicationParamsSchema, req.params);
     const { memberId } = parseWith(createKeySchema, req.body);
-    const created = await createKey(em(), req.params.applicationId, memberId);
+    const created = await createKey(em(), applicationId, memberId);
     if (!created) throw GenieError.notFound('No such application, or the member is not in its org.');
     res.status(201).json(created);
   });

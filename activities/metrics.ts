@@ -1,0 +1,114 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { NodeRecord } from '../protocol/node.js';
+
+// Genie's Prometheus metrics, one registry per process. Every process (API replicas, workers) serves
+// its own /metrics: Prometheus scrapes each, and sums across replicas at query time. Each event is
+// counted where it is decided — requests and time to first token at the API edge, tokens, selections,
+// failovers and webhooks in the activities — so no number is counted twice across processes.
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+export function createMetrics(opts: { nodes?: () => NodeRecord[]; defaults?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const metrics = {
+    registry,
+    requests: new Counter({
+      name: 'genie_requests_total',
+      help: 'Chat completion requests answered by this API process, by mode, model and HTTP status.',
+      labelNames: ['mode', 'model', 'status'] as const,
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'genie_request_duration_seconds',
+      help: 'Time from request to the end of the answer (a stream: its last byte; async: the 202).',
+      labelNames: ['mode', 'model', 'status'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    timeToFirstToken: new Histogram({
+      name: 'genie_time_to_first_token_seconds',
+      help: 'Stream mode: time from request to the first content or tool-call delta written to the caller.',
+      labelNames: ['model'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    completions: new Counter({
+      name: 'genie_completions_total',
+      help: 'Completion workflows settled, by mode, model and outcome (completed, failed, cancelled).',
+      labelNames: ['mode', 'model', 'outcome'] as const,
+      registers,
+    }),
+    tokens: new Counter({
+      name: 'genie_tokens_total',
+      help: 'Tokens settled (booked once per completion), by model and direction (in = prompt, out = completion).',
+      labelNames: ['model', 'direction'] as const,
+      registers,
+    }),
+    costMicroUsd: new Counter({
+      name: 'genie_cost_micro_usd_total',
+      help: 'Settled cost in micro-USD, by model.',
+      labelNames: ['model'] as const,
+      registers,
+    }),
+    budgetRefusals: new Counter({
+      name: 'genie_budget_refusals_total',
+      help: 'Requests refused with 402 by a budget cap, by the layer and window that tripped.',
+      labelNames: ['layer', 'window'] as const,
+      registers,
+    }),
+    webhookAttempts: new Counter({
+      name: 'genie_webhook_attempts_total',
+      help: 'Webhook delivery attempts, by outcome (delivered, rejected = non-2xx answer, error = no answer, gone = 410).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    nodeSelections: new Counter({
+      name: 'genie_node_selections_total',
+      help: 'Nodes chosen for a completion, by node and model (first choice and failover choices).',
+      labelNames: ['node', 'model'] as const,
+      registers,
+    }),
+    failovers: new Counter({
+      name: 'genie_failovers_total',
+      help: 'Completions moved to another node after one failed before the first token, by model.',
+      labelNames: ['model'] as const,
+      registers,
+    }),
+  };
+
+  // Node health and load as the registry last said (every process reads it): read at scrape time.
+  if (opts.nodes) {
+    const nodes = opts.nodes;
+    new Gauge({
+      name: 'genie_node_up',
+      help: 'Whether the node passed its last probe (1) or not (0); state is active, draining or down.',
+      labelNames: ['node', 'engine', 'state'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const n of nodes()) this.set({ node: n.name, engine: n.engine, state: n.state }, n.healthy ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'genie_node_load',
+      help: "The node's own load metrics from its last probe: running and waiting requests, KV-cache usage (0–1).",
+      labelNames: ['node', 'kind'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const n of nodes()) {
+          if (!n.load) continue;
+          this.set({ node: n.name, kind: 'running' }, n.load.running ?? 0);
+          this.set({ node: n.name, kind: 'waiting' }, n.load.waiting ?? 0);
+          if (n.load.kvCacheUsage !== null && n.load.kvCacheUsage !== undefined) this.set({ node: n.name, kind: 'kv_cache_usage' }, n.load.kvCacheUsage);
+        }
+      },
+    });
+  }
+  return metrics;
+}
+
+export type GenieMetrics = ReturnType<typeof createMetrics>;

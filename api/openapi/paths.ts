@@ -1,0 +1,239 @@
+import { z } from 'zod';
+import { applicationParamsSchema, capKeySchema, nodeParamsSchema, orgParamsSchema, personaParamsSchema, priceParamsSchema } from '../../protocol/admin.js';
+import { inlineSchema } from './schemas.js';
+
+// The operations of the document. Each names the component schemas of schemas.ts (protocol/'s zod
+// schemas), so bodies are never described twice; only HTTP details (status codes, headers, params) live here.
+
+type Obj = Record<string, unknown>;
+
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+const json = (id: string) => ({ 'application/json': { schema: ref(id) } });
+const answer = (description: string, id?: string, headers?: Obj) => ({ description, ...(id ? { content: json(id) } : {}), ...(headers ? { headers } : {}) });
+const errors = (...names: string[]) => Object.fromEntries(names.map((n) => [ERROR_STATUS[n], { $ref: `#/components/responses/${n}` }]));
+const body = (id: string, examples?: Obj) => ({
+  required: true,
+  content: { 'application/json': { schema: ref(id), ...(examples ? { examples } : {}) } },
+});
+const pathParam = (name: string, schema: Obj, description: string) => ({ name, in: 'path', required: true, description, schema });
+
+/** A zod object's keys as parameters: the routes parse `req.params` / `req.query` with the same object. */
+function params(where: 'path' | 'query', schema: z.ZodObject, description?: string): Obj[] {
+  return Object.entries(schema.shape).map(([name, s]) => ({
+    name,
+    in: where,
+    required: where === 'path' || !(s as z.ZodType).safeParse(undefined).success,
+    ...(description ? { description } : {}),
+    schema: inlineSchema(s as z.ZodType),
+  }));
+}
+
+const ERROR_STATUS: Record<string, string> = {
+  BadRequest: '400',
+  Unauthorized: '401',
+  BudgetCapHit: '402',
+  NotFound: '404',
+  Conflict: '409',
+  TooLarge: '413',
+  RateLimited: '429',
+  ServerError: '500',
+  Unavailable: '503',
+};
+
+const retryAfter = { 'Retry-After': { description: 'Whole seconds to wait before retrying.', schema: { type: 'integer' } } };
+const budgetHeaders = {
+  'x-genie-budget-remaining': { description: "Micro-USD left in the caller's tightest cap after this request's reservation (absent when no cap applies).", schema: { type: 'integer' } },
+  'x-genie-budget-resets-at': { description: 'When that cap resets (ISO-8601).', schema: { type: 'string', format: 'date-time' } },
+};
+
+export const errorResponses = {
+  BadRequest: answer('Invalid request (body, query or a path segment that is not valid percent-encoding): `error.param` names the offending parameter.', 'Error'),
+  Unauthorized: answer('Missing or invalid bearer token (`invalid_api_key`).', 'Error'),
+  BudgetCapHit: answer('A budget cap would be exceeded (`insufficient_quota` / `budget-cap-hit`).', 'BudgetCapHit', retryAfter),
+  NotFound: answer('Unknown model (`model_not_found`), job or resource (`not_found`).', 'Error'),
+  Conflict: answer('`idempotency_key_reused` (same key, different body), `idempotency_key_in_use` (a keyed stream still running) or a duplicate.', 'Error'),
+  TooLarge: answer('The request body exceeds 4 MB.', 'Error'),
+  RateLimited: answer('Every node serving the model is saturated (sync and stream only; async jobs queue).', 'Error', retryAfter),
+  ServerError: answer("`server_error`: the node's own status and message pass through (e.g. `model failed to load: <model>`).", 'Error'),
+  Unavailable: answer('`service_unavailable`: no node serving the model could be reached.', 'Error', retryAfter),
+};
+
+/**
+ * One event of the stream. OpenAPI 3.1 has no standard for event streams; tools (schemathesis among them)
+ * read `schema` as the schema of each event, as 3.2's `itemSchema` makes explicit.
+ */
+const sseEvent = {
+  type: 'object',
+  description: 'One Server-Sent Event: its `data` is a ChatCompletionChunk as JSON; `data: [DONE]` ends the stream.',
+  required: ['data'],
+  properties: {
+    data: { anyOf: [{ const: '[DONE]' }, { type: 'string', contentMediaType: 'application/json', contentSchema: ref('ChatCompletionChunk') }] },
+    event: { type: 'string' },
+    id: { type: 'string' },
+    retry: { type: 'integer' },
+  },
+};
+
+const jobId = pathParam('jobId', { type: 'string' }, 'The job id, or the completion id `chatcmpl-<jobId>`.');
+const apiKey = [{ apiKey: [] }];
+const admin = [{ adminToken: [] }];
+const minimalRequest = { model: 'qwen3:0.6b', messages: [{ role: 'user', content: 'hi' }] };
+const requestExamples = {
+  sync: { summary: 'Sync (the default)', value: minimalRequest },
+  stream: { summary: 'Stream (SSE), with the usage chunk', value: { ...minimalRequest, stream: true, stream_options: { include_usage: true } } },
+  async: {
+    summary: 'Async, webhooked on completion',
+    value: { ...minimalRequest, mode: 'async', metadata: { batch: '42' }, webhook: { url: 'https://example.com/genie-hook', secret: 'whsec_c2VjcmV0LXNlY3JldA==' } },
+  },
+};
+
+const v1 = {
+  '/v1/chat/completions': {
+    post: {
+      operationId: 'createChatCompletion',
+      tags: ['chat'],
+      summary: 'Create a chat completion (sync, stream or async)',
+      description:
+        '`mode` wins when present; without it `stream` picks sync or stream. Every completion is a Temporal workflow ' +
+        'whose id is the completion id. Refusals (validation, budget, unknown model) come before any SSE byte or 202.',
+      security: apiKey,
+      parameters: [
+        {
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: false,
+          description: 'Same key + same body → the same job/result (24 h); a different body → 409.',
+          schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+        },
+      ],
+      requestBody: body('ChatCompletionRequest', requestExamples),
+      responses: {
+        '200': {
+          description: 'Sync: the completion body. Stream: Server-Sent Events, one `ChatCompletionChunk` per `data:` line, then `data: [DONE]`; an error after the head is an inline chunk `[error] <status> <message>` with `finish_reason: "error"`.',
+          headers: budgetHeaders,
+          content: {
+            'application/json': { schema: ref('ChatCompletion') },
+            'text/event-stream': { schema: sseEvent },
+          },
+        },
+        '202': answer('Async: the job was admitted (budget reserved); poll `poll_url` or wait for the webhook.', 'AsyncAccepted', budgetHeaders),
+        ...errors('BadRequest', 'Unauthorized', 'BudgetCapHit', 'NotFound', 'Conflict', 'TooLarge', 'RateLimited', 'ServerError', 'Unavailable'),
+      },
+    },
+  },
+  '/v1/models': {
+    get: {
+      operationId: 'listModels',
+      tags: ['models'],
+      summary: 'Models served by healthy nodes, then the persona aliases',
+      security: apiKey,
+      responses: { '200': answer('The models.', 'ModelList'), ...errors('Unauthorized') },
+    },
+  },
+  '/v1/jobs/{jobId}': {
+    get: {
+      operationId: 'getJob',
+      tags: ['jobs'],
+      summary: 'An async job: status, result or error, webhook delivery state',
+      security: apiKey,
+      parameters: [jobId],
+      responses: { '200': answer('The job.', 'Job'), ...errors('BadRequest', 'Unauthorized', 'NotFound') },
+    },
+  },
+  '/v1/jobs/{jobId}/cancel': {
+    post: {
+      operationId: 'cancelJob',
+      tags: ['jobs'],
+      summary: 'Cancel a job (idempotent: a finished job is returned unchanged)',
+      security: apiKey,
+      parameters: [jobId],
+      responses: { '200': answer('The job after cancellation.', 'Job'), ...errors('BadRequest', 'Unauthorized', 'NotFound') },
+    },
+  },
+  '/v1/me': {
+    get: {
+      operationId: 'whoAmI',
+      tags: ['me'],
+      summary: "The API key's org, application, member and user ids",
+      security: apiKey,
+      responses: { '200': answer('Who this key is.', 'ApiKeyInfo'), ...errors('Unauthorized') },
+    },
+  },
+  '/healthz': {
+    get: {
+      operationId: 'health',
+      tags: ['ops'],
+      summary: 'Liveness of Postgres and Temporal',
+      security: [],
+      responses: { '200': answer('Both answer.', 'Health'), '503': answer('One does not: the body says which.', 'Health') },
+    },
+  },
+};
+
+const adminErrors = errors('BadRequest', 'Unauthorized');
+const created = (id = 'Created') => ({ '201': answer('Created.', id), ...adminErrors, ...errors('NotFound', 'Conflict') });
+const adminOp = (operationId: string, summary: string, extra: Obj) => ({ operationId, tags: ['admin'], summary, security: admin, ...extra });
+const orgId = params('path', orgParamsSchema, 'The org id.');
+const nodeId = params('path', nodeParamsSchema, 'The node id.');
+
+const adminPaths = {
+  '/admin/v1/orgs': { post: adminOp('createOrg', 'Create an org', { requestBody: body('CreateOrg'), responses: created() }) },
+  '/admin/v1/users': { post: adminOp('createUser', 'Create a user', { requestBody: body('CreateUser'), responses: created() }) },
+  '/admin/v1/orgs/{orgId}/members': {
+    post: adminOp('addMember', 'Add a user to an org', { parameters: orgId, requestBody: body('AddMember'), responses: created() }),
+  },
+  '/admin/v1/orgs/{orgId}/applications': {
+    post: adminOp('createApplication', 'Create an application in an org', { parameters: orgId, requestBody: body('CreateApplication'), responses: created() }),
+  },
+  '/admin/v1/applications/{applicationId}/keys': {
+    post: adminOp('createKey', 'Issue an API key for (application, member)', {
+      parameters: params('path', applicationParamsSchema, 'The application id.'),
+      requestBody: body('CreateKey'),
+      responses: created('CreatedKey'),
+    }),
+  },
+  '/admin/v1/caps': {
+    put: adminOp('putCap', 'Create or replace a budget cap', { requestBody: body('PutCap'), responses: { '200': answer('The cap.', 'Cap'), ...adminErrors } }),
+    delete: adminOp('deleteCap', 'Remove a budget cap', {
+      parameters: params('query', capKeySchema),
+      responses: { '204': { description: 'Removed.' }, ...adminErrors, ...errors('NotFound') },
+    }),
+  },
+  '/admin/v1/prices/{model}': {
+    put: adminOp('putPrice', "Set a model's price", {
+      parameters: params('path', priceParamsSchema, 'The model id (URL-encoded).'),
+      requestBody: body('PutPrice'),
+      responses: { '200': answer('The price.', 'Price'), ...adminErrors },
+    }),
+  },
+  '/admin/v1/usage': {
+    get: adminOp('getUsage', 'Spend, reservations and limit of one cap window', {
+      parameters: params('query', capKeySchema),
+      responses: { '200': answer('The current window.', 'Usage'), ...adminErrors },
+    }),
+  },
+  '/admin/v1/personas': {
+    get: adminOp('listPersonas', 'Persona aliases and their models', { responses: { '200': answer('The aliases.', 'PersonaMap'), ...errors('Unauthorized') } }),
+  },
+  '/admin/v1/personas/{alias}': {
+    put: adminOp('putPersona', 'Point a persona alias at a model (applied within seconds)', {
+      parameters: params('path', personaParamsSchema, 'The persona alias.'),
+      requestBody: body('PutPersona'),
+      responses: { '200': answer('The alias.', 'Persona'), ...adminErrors },
+    }),
+  },
+  '/admin/v1/nodes': {
+    get: adminOp('listNodes', "This deployment's GPU node registry", { responses: { '200': answer('The nodes.', 'NodeList'), ...errors('Unauthorized') } }),
+    post: adminOp('addNode', 'Register a node (probed at once)', { requestBody: body('CreateNode'), responses: { '201': answer('Registered.', 'Created'), ...adminErrors } }),
+  },
+  '/admin/v1/nodes/{id}': {
+    patch: adminOp('setNodeState', 'Drain, activate or mark a node down', {
+      parameters: nodeId,
+      requestBody: body('PatchNode'),
+      responses: { '200': answer('The node.', 'Node'), ...adminErrors, ...errors('NotFound') },
+    }),
+    delete: adminOp('removeNode', 'Remove a node', { parameters: nodeId, responses: { '204': { description: 'Removed.' }, ...adminErrors, ...errors('NotFound') } }),
+  },
+};
+
+export const paths = { ...v1, ...adminPaths };

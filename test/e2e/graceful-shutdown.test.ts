@@ -1,0 +1,182 @@
+import type { ChildProcess } from 'node:child_process';
+import { startSimulator, type Simulator } from '../../simulator/server.js';
+import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
+import { api, pollJob } from '../support/jobs.js';
+import { temporalClient, testStack } from '../support/stack.js';
+import { spawnEntrypoint } from '../../workers/stack/processes.js';
+
+// SIGTERM is how every deploy and scale-in ends a process: it must lose nothing. The API stops
+// accepting, lets streams finish (or ends them with an inline error when the grace period runs out);
+// a worker finishes its activities (or hands them to another worker when the grace period runs out).
+
+const messages = [{ role: 'user', content: 'a long answer, please' }];
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+
+/** Reads an SSE response to its end; `onFirstContent` runs once the first token arrived. */
+async function readStream(res: Response, onFirstContent: () => void): Promise<{ text: string; finish: string | null; done: boolean }> {
+  let text = '';
+  let finish: string | null = null;
+  let done = false;
+  let buffer = '';
+  const decoder = new TextDecoder();
+  for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(bytes, { stream: true });
+    let i;
+    while ((i = buffer.indexOf('\n\n')) >= 0) {
+      const event = buffer.slice(0, i);
+      buffer = buffer.slice(i + 2);
+      if (!event.startsWith('data: ')) continue;
+      if (event === 'data: [DONE]') {
+        done = true;
+        continue;
+      }
+      const chunk = JSON.parse(event.slice(6)) as { choices: Array<{ delta: { content?: string }; finish_reason: string | null }> };
+      const c = chunk.choices[0];
+      if (c?.delta.content) {
+        if (!text) onFirstContent();
+        text += c.delta.content;
+      }
+      if (c?.finish_reason) finish = c.finish_reason;
+    }
+  }
+  return { text, finish, done };
+}
+
+const stream = (base: string, model: string) =>
+  fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
+    body: JSON.stringify({ model, messages, max_tokens: 100, stream: true }),
+  });
+
+/** How many times `generate` was scheduled for a workflow (a second time = handed to another worker). */
+async function generateAttempts(workflowId: string): Promise<number> {
+  const { client, close } = await temporalClient();
+  try {
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    return history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'generate').length;
+  } finally {
+    await close();
+  }
+}
+
+describe('graceful shutdown (SIGTERM)', () => {
+  let sim: Simulator, slower: Simulator;
+  beforeAll(async () => {
+    // 60 ms a token: an answer takes one to two seconds, long enough to be caught mid-flight; 300 ms a
+    // token outlasts a 300 ms grace period many times over.
+    [sim, slower] = await Promise.all([
+      startSimulator({ port: 0, models: ['slow-model'], timeToFirstToken: 50, interTokenLatency: 60 }),
+      startSimulator({ port: 0, models: ['slower-model'], timeToFirstToken: 50, interTokenLatency: 300 }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([sim, slower].map((s) => s?.close()));
+  });
+
+  describe('within the grace period', () => {
+    let genie: IsolatedGenie;
+    beforeAll(async () => {
+      genie = await startIsolatedGenie({ nodes: `slow:vllm=${sim.url}`, env: { GENIE_SHUTDOWN_GRACE_MS: '20000' } });
+    });
+    afterAll(async () => {
+      await genie?.stop();
+    });
+
+    it('the API stops accepting connections but finishes the streams in flight, then exits 0', async () => {
+      const api0 = genie.apis[0];
+      // The simulator's text is deterministic: what the node says directly is what the caller must get.
+      const direct = (await (await fetch(`${sim.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'slow-model', messages, max_tokens: 100 }) })).json()) as {
+        choices: Array<{ message: { content: string }; finish_reason: string }>;
+      };
+      const res = await stream(genie.apiUrl, 'slow-model');
+      let refusedNew: Promise<unknown> = Promise.resolve();
+      const result = await readStream(res, () => {
+        api0.child.kill('SIGTERM');
+        // Give the signal a moment to land, then a new connection must be refused.
+        refusedNew = new Promise((r) => setTimeout(r, 300)).then(() => fetch(`${genie.apiUrl}/healthz`).then(() => 'accepted', () => 'refused'));
+      });
+      expect(result.text).toBe(direct.choices[0].message.content);
+      expect(result.finish).toBe(direct.choices[0].finish_reason);
+      expect(result.done).toBe(true);
+      expect(await refusedNew).toBe('refused');
+      expect(await exited(api0.child)).toBe(0);
+    });
+
+    it('a worker finishes the node calls it holds before it exits 0; the jobs complete, each generated once', async () => {
+      const base = await liveApi(genie);
+      const jobs = await Promise.all(
+        Array.from({ length: 3 }, async () => (await api('/v1/chat/completions', { base, body: { model: 'slow-model', messages, max_tokens: 60, mode: 'async' } })).json),
+      );
+      await Promise.all(jobs.map((j) => pollJob(j.poll_url, (x) => x.status === 'in_progress', { base })));
+      const worker0 = genie.workers[0];
+      worker0.child.kill('SIGTERM');
+      // Its replacement takes the workflow tasks that follow; the node calls stay where they are.
+      genie.workers.push(await spawnWorkerLike(genie));
+      const done = await Promise.all(jobs.map((j) => pollJob(j.poll_url, undefined, { base, timeoutMs: 30_000 })));
+      expect(done.map((j) => j.status)).toEqual(['completed', 'completed', 'completed']);
+      expect(await exited(worker0.child)).toBe(0);
+      for (const j of jobs) expect(await generateAttempts(j.id)).toBe(1);
+    }, 60_000);
+  });
+
+  describe('when the grace period runs out', () => {
+    let genie: IsolatedGenie;
+    beforeAll(async () => {
+      genie = await startIsolatedGenie({ nodes: `slower:vllm=${slower.url}`, workers: 2, env: { GENIE_SHUTDOWN_GRACE_MS: '300' } });
+    });
+    afterAll(async () => {
+      await genie?.stop();
+    });
+
+    it('a stream still running is ended with an inline error, never cut silently', async () => {
+      const res = await stream(genie.apiUrl, 'slower-model'); // seconds: far past the grace period
+      const result = await readStream(res, () => genie.apis[0].child.kill('SIGTERM'));
+      expect(result.text).toMatch(/\[error\] 503 .*shutting down/);
+      expect(result.finish).toBe('error');
+      expect(result.done).toBe(true);
+      expect(await exited(genie.apis[0].child)).toBe(0);
+    });
+
+    it('an async job whose worker stops is finished by another worker: completed, not cancelled', async () => {
+      const base = await liveApi(genie);
+      const job = (await api('/v1/chat/completions', { base, body: { model: 'slower-model', messages, max_tokens: 100, mode: 'async' } })).json;
+      await pollJob(job.poll_url, (x) => x.status === 'in_progress', { base });
+      // Stop the worker that holds the node call (identity "<pid>@host").
+      const { client, close } = await temporalClient();
+      let holder: string | undefined;
+      try {
+        for (let i = 0; i < 50 && !holder; i++) {
+          const desc = await client.workflow.getHandle(job.id).describe();
+          holder = desc.raw.pendingActivities?.find((a) => a.activityType?.name === 'generate')?.lastWorkerIdentity ?? undefined;
+          if (!holder) await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        await close();
+      }
+      const pid = Number(holder?.split('@')[0]);
+      const victim = genie.workers.find((w) => w.child.pid === pid)!;
+      expect(victim).toBeDefined();
+      victim.child.kill('SIGTERM');
+      const done = await pollJob(job.poll_url, undefined, { base, timeoutMs: 40_000 });
+      expect(done.status).toBe('completed');
+      expect(done.result?.choices[0].message.content.length).toBeGreaterThan(0);
+      expect(await generateAttempts(job.id)).toBe(2);
+      expect(await exited(victim.child)).toBe(0);
+    }, 60_000);
+  });
+});
+
+/** An API of this deployment that still runs (the first test stops one); starts one if none does. */
+async function liveApi(genie: IsolatedGenie): Promise<string> {
+  const alive = genie.apis.find((a) => a.child.exitCode === null && a.child.signalCode === null && !a.child.killed);
+  if (alive) return alive.ready.url as string;
+  const started = await spawnEntrypoint({ name: 'api', script: 'workers/api.ts', env: genie.env, readyEvent: 'api.ready' });
+  genie.apis.push(started);
+  return started.ready.url as string;
+}
+
+function spawnWorkerLike(genie: IsolatedGenie) {
+  return spawnEntrypoint({ name: 'worker', script: 'workers/worker.ts', env: genie.env, readyEvent: 'worker.ready' });
+}
