@@ -53,7 +53,8 @@ export function createActivities(deps: ActivityDeps) {
       const chosen = await selectNode(input);
       metrics?.nodeSelections.inc({ node: chosen.node.name, model: input.model });
       if (input.exclude.length) metrics?.failovers.inc({ model: input.model });
-      activityLog().warn('failing over to another node', { failedNodes: input.exclude, suspect: input.suspect, node: chosen.node.name, scores: chosen.scores });
+      if (input.exclude.length) activityLog().warn('failing over to another node', { failedNodes: input.exclude, suspect: input.suspect, node: chosen.node.name, scores: chosen.scores });
+      else activityLog().warn('choosing a node again: the worker running the last attempt stopped', { node: chosen.node.name, scores: chosen.scores });
       return chosen;
     },
     generate: createGenerate({ clientFor: deps.clientFor, deliveries: deps.deliveries, inFlight }),

@@ -2,11 +2,13 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { NodeRecord } from '../protocol/node.js';
 
 // Genie's Prometheus metrics, one registry per process. Every process (API replicas, workers) serves
-// its own /metrics: Prometheus scrapes each, and sums across replicas at query time. Each event is
+// its own /metrics: Prometheus scrapes each, and sums across replicas at query time — except the node
+// gauges, which every process exports from the same registry view (aggregate them with max by (node)). Each event is
 // counted where it is decided — requests and time to first token at the API edge, tokens, selections,
 // failovers and webhooks in the activities — so no number is counted twice across processes.
 
-const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+// Up to the node timeout's order (a long generation runs minutes).
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
 export function createMetrics(opts: { nodes?: () => NodeRecord[]; defaults?: boolean } = {}) {
   const registry = new Registry();

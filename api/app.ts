@@ -25,6 +25,7 @@ import { adminPersonasRoute } from './routes/admin/personas.js';
 import { adminNodesRoute } from './routes/admin/nodes.js';
 import type { GenieMetrics } from '../activities/metrics.js';
 import { requestMetrics } from './middleware/request-metrics.js';
+import { PERSONA_ALIASES } from '../db/personas.js';
 import { metricsRoute } from './routes/metrics.js';
 
 export interface ApiDeps {
@@ -70,7 +71,8 @@ export function createApp(deps: ApiDeps): express.Express {
 
   const v1 = Router();
   v1.use(authenticate(deps.orm));
-  v1.use('/chat/completions', requestMetrics(deps.metrics));
+  const isServed = (model: string) => PERSONA_ALIASES.includes(model as never) || deps.directory.snapshot().some((n) => n.models.includes(model));
+  v1.use('/chat/completions', requestMetrics(deps.metrics, isServed));
   v1.use(chatCompletionsRoute(deps.completions, deps.log));
   v1.use(modelsRoute(deps.directory, deps.personas));
   v1.use(jobsRoute(deps.jobs));

@@ -49,10 +49,8 @@ export interface CompletionCall {
 /** How long a departing caller's cancel may take before the node request is cut anyway. */
 const CANCEL_GRACE_MS = 200;
 
-const keyReused = () =>
-  new GenieError({ status: 409, message: 'This Idempotency-Key was already used with a different request body.', type: 'invalid_request_error', code: 'idempotency_key_reused', param: null });
-const keyInUse = () =>
-  new GenieError({ status: 409, message: 'A stream with this Idempotency-Key is still running.', type: 'invalid_request_error', code: 'idempotency_key_in_use', param: null });
+const keyReused = GenieError.idempotencyKeyReused;
+const keyInUse = GenieError.idempotencyKeyInUse;
 
 /** Starts `chatCompletion` workflows and waits for what each mode needs before answering. */
 export function createCompletionService(deps: CompletionServiceDeps) {
@@ -132,6 +130,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       throw keyInUse();
     }
     const record = streamRecordSchema.parse(rows[0].body);
+    sink.forgetFirstToken();
     sink.open(null);
     for (const delta of record.deltas) sink.writeDelta(delta, null);
     if (record.finishReason) sink.writeDelta({}, record.finishReason);
@@ -156,6 +155,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
     async sync(call: CompletionCall, res: Response): Promise<Delivery> {
       const input = await startInput(call, 'sync');
       const delivered = deps.deliveries.expect(input.workflowId);
+      delivered.catch(() => undefined); // observed by the race below; a duplicate never awaits it
       let handle: WorkflowHandle | null = null;
       let answered = false;
       const detach = cancelOnDisconnect(res, () => answered, () => handle);
@@ -218,11 +218,15 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       if (call.request.webhook) await deps.webhookGuard.assertAllowed(call.request.webhook.url);
       const input = await startInput(call, 'async');
       if (call.request.webhook) {
-        // The secret is needed only at delivery time; it never enters workflow history.
-        await deps.orm.em.fork().getConnection().execute(
-          'insert into webhook_secrets (workflow_id, secret) values (?, ?) on conflict (workflow_id) do nothing',
-          [input.workflowId, call.request.webhook.secret],
-        );
+        // The secret is needed only at delivery time; it never enters workflow history. A database
+        // error's message carries the SQL with its parameters inlined: it must not reach a log line.
+        await deps.orm.em
+          .fork()
+          .getConnection()
+          .execute('insert into webhook_secrets (workflow_id, secret) values (?, ?) on conflict (workflow_id) do nothing', [input.workflowId, call.request.webhook.secret])
+          .catch((e: { code?: string }) => {
+            throw new Error(`storing the webhook secret failed (${e.code ?? 'database error'})`);
+          });
       }
       let created = input.created;
       let budget: Admission['budget'] = null;

@@ -12,8 +12,7 @@ export interface JobServiceDeps {
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
-const notFound = (jobId: string) =>
-  new GenieError({ status: 404, message: `No job found with id '${jobId}'.`, type: 'invalid_request_error', code: 'not_found', param: null });
+const notFound = GenieError.jobNotFound;
 
 /** Accepts `<jobId>` or the completion id `chatcmpl-<jobId>`. */
 export function parseJobId(raw: string): string {

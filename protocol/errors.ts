@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { capLayerSchema, capWindowSchema } from './budget.js';
 
 // One error vocabulary for every layer (DESIGN §3a). Activities and workflows carry a `GenieErrorBody`
 // in ApplicationFailure details; the API's one error mapper turns it into HTTP.
@@ -40,9 +41,9 @@ export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
  */
 export const budgetCapHitBodySchema = errorEnvelopeSchema.extend({
   code: z.literal('budget-cap-hit'),
-  capLayer: z.string(),
-  capWindow: z.string(),
-  resetsAt: z.string(),
+  capLayer: capLayerSchema,
+  capWindow: capWindowSchema,
+  resetsAt: z.iso.datetime(),
 });
 export type BudgetCapHitBody = z.infer<typeof budgetCapHitBodySchema>;
 
@@ -71,6 +72,16 @@ export class GenieError extends Error {
   }
   static notFound(message: string): GenieError {
     return new GenieError({ status: 404, message, type: 'invalid_request_error', code: 'not_found', param: null });
+  }
+  /** Unknown job ids and other orgs' jobs look the same: nothing tells a caller that an id exists. */
+  static jobNotFound(jobId: string): GenieError {
+    return GenieError.notFound(`No job found with id '${jobId}'.`);
+  }
+  static idempotencyKeyReused(): GenieError {
+    return new GenieError({ status: 409, message: 'This Idempotency-Key was already used with a different request body.', type: 'invalid_request_error', code: 'idempotency_key_reused', param: null });
+  }
+  static idempotencyKeyInUse(): GenieError {
+    return new GenieError({ status: 409, message: 'A stream with this Idempotency-Key is still running.', type: 'invalid_request_error', code: 'idempotency_key_in_use', param: null });
   }
   /** The seed's 402: its fields at top level and OpenAI's envelope, so both kinds of readers understand it. */
   static budgetCapHit(capLayer: string, capWindow: string, resetsAt: string, now = Date.now()): GenieError {

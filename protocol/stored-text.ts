@@ -1,8 +1,9 @@
 import { z } from 'zod';
 
 // Postgres text cannot hold U+0000: the driver's bind fails (08P01) and jsonb refuses `\u0000` (22P05).
-// Every string Genie stores is therefore refused with it at validation — a 400 naming the param, never
-// a 500 on the request path or a projection activity retrying forever behind a 202.
+// Every string a caller sends that Genie stores is therefore refused with it at validation — a 400
+// naming the param, never a 500 on the request path or a projection activity retrying forever behind a
+// 202. (What models and nodes produce is sanitized where it is stored: activities/jobs/project-job.ts.)
 
 const NO_NUL = /^[^\u0000]*$/;
 const NUL_MESSAGE = 'must not contain U+0000 (NUL)';

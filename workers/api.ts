@@ -112,6 +112,8 @@ const shutdown = (signal: string) =>
     if (unfinished > 0) deps.log.warn({ unfinished }, 'grace period over: cutting the requests still running');
     worker.shutdown();
     await workerRun.catch((e) => deps.log.error({ err: (e as Error).message }, 'activity worker stopped with an error'));
+    // The activities just cut wrote their callers an inline error or a 503: let those answers out.
+    await drainHttp(server, 1000);
     server.closeAllConnections();
     temporalMetrics.stop();
     await nativeConnection.close();

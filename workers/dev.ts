@@ -50,6 +50,7 @@ if (json) {
 Genie is running (Ctrl-C stops everything; data in ${stack.dataDir})
 
   API              ${stack.apiUrls.map((u) => `${u}/v1`).join('  ')}        health: ${stack.apiUrl}/healthz
+  Docs + Try it    ${stack.apiUrl}/        API reference: ${stack.apiUrl}/docs   OpenAPI: ${stack.apiUrl}/openapi.json
   Metrics          ${stack.apiUrls.map((u) => `${u}/metrics`).join('  ')} (API)   ${stack.workerMetricsUrls.join('  ')} (worker)
   Temporal         ${stack.temporalAddress}     UI: ${stack.uiUrl}
   PostgreSQL       ${stack.databaseUrl}

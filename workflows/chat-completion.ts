@@ -26,6 +26,8 @@ import { errorBodyOf, JobState } from './job-state.js';
 import { deliverOnSchedule } from './webhook-delivery.js';
 
 const FAILOVER_ATTEMPTS = 3;
+/** Workers that may stop under one async job (rolling deploys) before it fails. */
+const MAX_WORKERS_LOST = 10;
 const GENIE_ERROR = 'GenieError';
 const GENERATION_ABORTED = 'GenerationAborted';
 const WORKER_SHUTDOWN = 'WorkerShutdown';
@@ -93,12 +95,17 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     const excluded: string[] = [];
     const suspect: string[] = [];
     let lastFailure: ActivityFailure | null = null;
-    for (let attempt = 1; attempt <= FAILOVER_ATTEMPTS && !result; attempt++) {
+    // Two budgets: nodes that failed (each excluded afterwards) and workers lost under an async job (a
+    // deploy or a crash: not the node's fault, so the same node may be chosen again).
+    let workersLost = 0;
+    let lostLast = false;
+    for (let attempt = 1; !result; attempt++) {
       let selected = admitted;
       if (attempt > 1) {
         try {
-          const failover = { model: input.request.model, exclude: excluded, capabilities: requiredCapabilities(input.request), suspect };
-          selected = { ...admitted, ...(await selectNode.executeWithOptions({ ...shortStep, summary: `failover: another node than ${excluded.join(', ') || nodeName}` }, [failover])) };
+          const again = { model: input.request.model, exclude: excluded, capabilities: requiredCapabilities(input.request), suspect };
+          const summary = lostLast ? `again: the worker running attempt ${attempt - 1} stopped` : `failover: another node than ${excluded.join(', ')}`;
+          selected = { ...admitted, ...(await selectNode.executeWithOptions({ ...shortStep, summary }, [again])) };
         } catch (e) {
           // Every serving node already failed this completion: the caller sees the last node's error.
           if (lastFailure) throw rethrowable(lastFailure);
@@ -120,17 +127,25 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
         }
         if (!(e instanceof ActivityFailure)) throw e;
         log.warn('node attempt failed', { node: nodeName, attempt, error: e.cause?.message ?? e.message });
-        if (lostWorker(e, input)) {
-          lastFailure = e; // the process running it died; the node itself is not suspect
+        const shutdown = workerShutdownOf(e);
+        if (shutdown && input.callerHeld) {
+          // The API holding the caller shut down past its grace period: the caller got an inline 503.
+          usage = shutdown.usage;
+          throw ApplicationFailure.nonRetryable(shutdown.body.message, GENIE_ERROR, shutdown.body);
+        }
+        lostLast = lostWorker(e, input);
+        if (lostLast) {
+          lastFailure = e; // the process running it stopped or died; the node itself is not suspect
+          if (++workersLost > MAX_WORKERS_LOST) throw rethrowable(e);
           continue;
         }
         if (!canFailover(e)) throw e;
         excluded.push(nodeName);
         if (((e.cause as ApplicationFailure).details?.[1] as GenerateFailureDetails | undefined)?.suspect) suspect.push(nodeName);
         lastFailure = e;
+        if (excluded.length >= FAILOVER_ATTEMPTS) throw rethrowable(e);
       }
     }
-    if (!result) throw rethrowable(lastFailure!);
     outcome = 'completed';
   } catch (e) {
     outcome = isCancellation(e) ? 'cancelled' : 'failed';
@@ -191,6 +206,14 @@ function canFailover(e: ActivityFailure): boolean {
 function lostWorker(e: ActivityFailure, input: CompletionJobInput): boolean {
   if (input.callerHeld) return false;
   return e.cause instanceof TimeoutFailure || (e.cause instanceof ApplicationFailure && e.cause.type === WORKER_SHUTDOWN);
+}
+
+/** A `generate` interrupted by its process shutting down: what it produced and what the caller was told. */
+function workerShutdownOf(e: ActivityFailure): { usage: Usage; body: GenieErrorBody } | null {
+  const cause = e.cause;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== WORKER_SHUTDOWN) return null;
+  const details = cause.details?.[0] as { usage: Usage; body: GenieErrorBody } | undefined;
+  return details ?? { usage: ZERO_USAGE, body: { status: 503, message: cause.message, type: 'service_unavailable', code: 'service_unavailable', param: null } };
 }
 
 function abortedWith(e: unknown): Usage | null {

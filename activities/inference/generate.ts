@@ -84,7 +84,12 @@ async function complete(deps: GenerateDeps, input: GenerateInput, ctx: Context):
     deps.deliveries?.resolve(input.workflowId, { body: completion, budget: input.budget });
     return { completion, usage: body.usage, finishReason, ttftMs: null, durationMs: Math.round(performance.now() - started) };
   } catch (e) {
-    if (ctx.cancellationSignal.aborted) throw shuttingDown(ctx) ? workerShutdown() : aborted(input, 0);
+    if (ctx.cancellationSignal.aborted) {
+      if (!shuttingDown(ctx)) throw aborted(input, 0);
+      // A sync caller waiting in this (draining) process learns it now, as a 503, not as a cut socket.
+      deps.deliveries?.reject(input.workflowId, new GenieError(SHUTTING_DOWN));
+      throw workerShutdown(input, 0);
+    }
     throw toActivityFailure(e);
   }
 }
@@ -156,8 +161,8 @@ async function streamToCaller(deps: GenerateDeps, input: GenerateInput, ctx: Con
   } catch (e) {
     if (shuttingDown(ctx) && !caller.signal.aborted) {
       // The grace period of a draining API ran out with this stream still going: say so, never cut silently.
-      caller.fail(GenieError.unavailable('this Genie process is shutting down; the stream was cut, retry the request').body);
-      throw aborted(input, emitted);
+      caller.fail(SHUTTING_DOWN);
+      throw workerShutdown(input, emitted);
     }
     if (signal.aborted) throw aborted(input, emitted);
     const tokensSent = ttftMs !== null;
@@ -178,9 +183,20 @@ function shuttingDown(ctx: Context): boolean {
   return ctx.cancellationSignal.aborted && ctx.cancellationDetails?.workerShutdown === true && !ctx.cancellationDetails.cancelRequested;
 }
 
-/** The workflow runs this attempt again elsewhere (an async job loses nothing to a deploy). */
-function workerShutdown(): ApplicationFailure {
-  return ApplicationFailure.create({ type: WORKER_SHUTDOWN, message: 'the worker shut down before the node answered', nonRetryable: true });
+const SHUTTING_DOWN = GenieError.unavailable('this Genie process is shutting down and its grace period ran out; retry the request').body;
+
+/**
+ * This process stopped before the node answered. An async job's workflow runs the attempt again on
+ * another worker (it loses nothing to a deploy); a caller-held one ends failed with the 503 its caller
+ * was shown, and what was produced so far is settled.
+ */
+function workerShutdown(input: GenerateInput, completionTokens: number): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: WORKER_SHUTDOWN,
+    message: SHUTTING_DOWN.message,
+    nonRetryable: true,
+    details: [{ usage: estimateUsage(input, completionTokens), body: SHUTTING_DOWN }],
+  });
 }
 
 /** The caller left or the workflow was cancelled: report what was produced so it is settled, not lost. */

@@ -21,14 +21,15 @@ export function createSettleUsage(orm: MikroORM, budgets: BudgetStore, metrics?:
       [input.workflowId, p.orgId, p.applicationId, p.memberId, p.userId, input.model, input.node, input.mode, usage.prompt_tokens, usage.completion_tokens, input.outcome, cost],
       'run',
     );
-    const { booked } = await budgets.settle(input.workflowId, cost);
-    // Counted only by the attempt that recorded the usage: a retried activity counts nothing twice.
+    // Counted by the attempt that recorded the usage, before anything else can fail: a retried
+    // activity counts nothing twice, and a settlement retried after this point still counts once.
     if (recorded.affectedRows > 0 && metrics) {
       metrics.completions.inc({ mode: input.mode, model: input.model, outcome: input.outcome });
       metrics.tokens.inc({ model: input.model, direction: 'in' }, usage.prompt_tokens);
       metrics.tokens.inc({ model: input.model, direction: 'out' }, usage.completion_tokens);
       metrics.costMicroUsd.inc({ model: input.model }, cost);
     }
+    const { booked } = await budgets.settle(input.workflowId, cost);
     activityLog().info('usage settled', { outcome: input.outcome, node: input.node, promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, costMicroUsd: cost, booked });
     return { booked, costMicroUsd: cost };
   };

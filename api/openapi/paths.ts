@@ -1,3 +1,4 @@
+import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency.js';
 import { z } from 'zod';
 import { applicationParamsSchema, capKeySchema, nodeParamsSchema, orgParamsSchema, personaParamsSchema, priceParamsSchema } from '../../protocol/admin.js';
 import { inlineSchema } from './schemas.js';
@@ -41,7 +42,11 @@ const ERROR_STATUS: Record<string, string> = {
 };
 
 const retryAfter = { 'Retry-After': { description: 'Whole seconds to wait before retrying.', schema: { type: 'integer' } } };
+const completionIdHeader = {
+  'x-genie-completion-id': { description: 'The completion (= workflow) id, on every answer of this route, errors included: what ops look up in the Temporal UI and the logs.', schema: { type: 'string', pattern: '^chatcmpl-' } },
+};
 const budgetHeaders = {
+  ...completionIdHeader,
   'x-genie-budget-remaining': { description: "Micro-USD left in the caller's tightest cap after this request's reservation (absent when no cap applies).", schema: { type: 'integer' } },
   'x-genie-budget-resets-at': { description: 'When that cap resets (ISO-8601).', schema: { type: 'string', format: 'date-time' } },
 };
@@ -103,7 +108,7 @@ const v1 = {
           in: 'header',
           required: false,
           description: 'Same key + same body → the same job/result (24 h); a different body → 409.',
-          schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+          schema: { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN.source },
         },
       ],
       requestBody: body('ChatCompletionRequest', requestExamples),

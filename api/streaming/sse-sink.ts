@@ -79,6 +79,11 @@ export class SseSink implements CallerStream {
     this.send(chunk);
   }
 
+  /** A replayed stream has no first token to time: its deltas come from Postgres, not a node. */
+  forgetFirstToken(): void {
+    this.onFirstToken = undefined;
+  }
+
   /** For replays: a chunk from a stored delta. */
   writeDelta(delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason']): void {
     this.write(this.chunk(delta, finish));

@@ -27,6 +27,17 @@ describe('request validation', () => {
     expect(bad({ ...ok, logit_bias: { '50256': -100 } })).toMatchObject({ status: 400, param: 'logit_bias', code: 'unsupported_parameter' });
   });
 
+  it('bounds what a strict json_schema may cost to compile on the request path', () => {
+    const strict = (schema: object) => ({ ...ok, response_format: { type: 'json_schema', json_schema: { name: 's', strict: true, schema } } });
+    const wide = { type: 'object', properties: Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`field_${i}`, { type: 'string' }])) };
+    expect(bad(strict(wide))).toMatchObject({ status: 400, param: 'response_format.json_schema.schema', message: expect.stringContaining('larger than 32768 bytes') });
+    let deep: object = { type: 'string' };
+    for (let i = 0; i < 40; i++) deep = { type: 'object', properties: { x: deep } };
+    expect(bad(strict(deep))).toMatchObject({ status: 400, param: 'response_format.json_schema.schema', message: expect.stringContaining('nests deeper than 32 levels') });
+    // An ordinary schema still compiles and passes.
+    expect(validateChatRequest(strict({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }), log).response_format?.type).toBe('json_schema');
+  });
+
   it('ignores unknown keys with a warning (as vLLM does)', () => {
     const warn = jest.fn();
     const req = validateChatRequest({ ...ok, frobnicate: 1 }, { warn } as never);

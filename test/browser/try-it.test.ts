@@ -1,6 +1,7 @@
 import type { Page } from 'playwright-core';
 import { tryItDefaults } from '../../protocol/examples.js';
 import { generateTokens } from '../../simulator/text.js';
+import { startSimulator } from '../../simulator/server.js';
 import { testStack } from '../support/stack.js';
 import { createTenant, putCap } from '../support/tenants.js';
 import { launchBrowser, openDocs, originOf, paneText, screenshot, signIn, type BrowserSession } from './browser.js';
@@ -44,7 +45,7 @@ async function observeStream(page: Page): Promise<void> {
     window.__streamLengths = [];
     new MutationObserver(() => {
       const out = pane.querySelector('.stream-output');
-      window.__streamLengths.push({ length: out ? out.textContent.length : 0, finished: pane.textContent.includes('[finish_reason:') });
+      window.__streamLengths.push({ at: performance.now(), length: out ? out.textContent.length : 0, finished: pane.textContent.includes('[finish_reason:') });
     }).observe(pane, { childList: true, subtree: true, characterData: true });
   })()`);
 }
@@ -131,35 +132,54 @@ describe('the docs page "Try it" widget in Chromium', () => {
   });
 
   it('stream mode fills the pane progressively from the real SSE stream, then shows the finish reason', async () => {
-    // The simulator's text is deterministic: pick a prompt with the longest natural answer (35
-    // tokens) so the stream has room to be seen growing.
-    const system = tryItDefaults.messages[0];
-    const prompt = Array.from({ length: 400 }, (_, i) => `Tell me a story about GPU fleets, take ${i}.`).find(
-      (p) => generateTokens(0, [system, { role: 'user', content: p }]).tokens.length === 35,
-    )!;
-    const expected = generateTokens(0, [system, { role: 'user', content: prompt }]).tokens.join('');
+    // A node of its own at 60 ms a token (registered in the shared fleet through the admin API), so a
+    // pane that only filled once the whole response had arrived cannot pass for a stream.
+    const slow = await startSimulator({ port: 0, models: ['tryit-slow'], timeToFirstToken: 50, interTokenLatency: 60 });
+    const node = await fetch(`${testStack().apiUrl}/admin/v1/nodes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().adminToken}` },
+      body: JSON.stringify({ name: `tryit-slow-${Date.now()}`, url: slow.url, engine: 'vllm' }),
+    });
+    expect(node.status).toBe(201);
+    const nodeId = ((await node.json()) as { id: string }).id;
+    await new Promise((r) => setTimeout(r, 1500)); // every process re-reads the registry within a second
+    try {
+      // The simulator's text is deterministic: pick a prompt with the longest natural answer (35
+      // tokens) so the stream has room to be seen growing.
+      const system = tryItDefaults.messages[0];
+      const prompt = Array.from({ length: 400 }, (_, i) => `Tell me a story about GPU fleets, take ${i}.`).find(
+        (p) => generateTokens(0, [system, { role: 'user', content: p }]).tokens.length === 35,
+      )!;
+      const expected = generateTokens(0, [system, { role: 'user', content: prompt }]).tokens.join('');
 
-    const page = await openDocs(session);
-    await signIn(page, testStack().apiKey);
-    await choose(page, { model: 'qwen3:0.6b', mode: 'stream', userMessage: prompt, maxTokens: 2048 });
-    await observeStream(page);
-    await page.click('#run');
-    await page.locator('#response-pane').filter({ hasText: '[finish_reason: stop]' }).waitFor();
+      const page = await openDocs(session);
+      await signIn(page, testStack().apiKey);
+      await choose(page, { model: 'tryit-slow', mode: 'stream', userMessage: prompt, maxTokens: 2048 });
+      await observeStream(page);
+      await page.click('#run');
+      await page.locator('#response-pane').filter({ hasText: '[finish_reason: stop]' }).waitFor();
 
-    const samples = (await page.evaluate('window.__streamLengths')) as Array<{ length: number; finished: boolean }>;
-    const growth = [...new Set(samples.filter((s) => !s.finished && s.length > 0).map((s) => s.length))];
-    expect(growth.length).toBeGreaterThanOrEqual(3);
-    expect(growth).toEqual([...growth].sort((a, b) => a - b));
-    expect(Math.min(...growth)).toBeLessThan(expected.length);
+      const samples = (await page.evaluate('window.__streamLengths')) as Array<{ at: number; length: number; finished: boolean }>;
+      const growing = samples.filter((s) => !s.finished && s.length > 0);
+      const growth = [...new Set(growing.map((s) => s.length))];
+      expect(growth.length).toBeGreaterThanOrEqual(3);
+      // 35 tokens at 60 ms: text kept arriving for about two seconds, not in one burst.
+      expect(growing[growing.length - 1].at - growing[0].at).toBeGreaterThan(1000);
+      expect(growth).toEqual([...growth].sort((a, b) => a - b));
+      expect(Math.min(...growth)).toBeLessThan(expected.length);
 
-    const text = await page.locator('#response-pane .stream-output').innerText();
-    expect(text.startsWith(expected)).toBe(true);
-    expect(text).toContain('[finish_reason: stop]');
-    expect(text).not.toContain('[error]');
-    expect(await page.locator('#response-pane').getAttribute('aria-busy')).toBe('false');
-    expect(await page.locator('#response-status').innerText()).toMatch(/^200 OK · stream · .*finish_reason stop/);
-    await screenshot(page, 'try-it-stream');
-    await page.close();
+      const text = await page.locator('#response-pane .stream-output').innerText();
+      expect(text.startsWith(expected)).toBe(true);
+      expect(text).toContain('[finish_reason: stop]');
+      expect(text).not.toContain('[error]');
+      expect(await page.locator('#response-pane').getAttribute('aria-busy')).toBe('false');
+      expect(await page.locator('#response-status').innerText()).toMatch(/^200 OK · stream · .*finish_reason stop/);
+      await screenshot(page, 'try-it-stream');
+      await page.close();
+    } finally {
+      await fetch(`${testStack().apiUrl}/admin/v1/nodes/${nodeId}`, { method: 'DELETE', headers: { authorization: `Bearer ${testStack().adminToken}` } });
+      await slow.close();
+    }
   });
 
   it('a model that fails to load shows the inline error and finish_reason error — never a blank pane', async () => {

@@ -47,7 +47,7 @@ const stream = (base: string, model: string) =>
   fetch(`${base}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
-    body: JSON.stringify({ model, messages, max_tokens: 100, stream: true }),
+    body: JSON.stringify({ model, messages, max_tokens: 20, stream: true }),
   });
 
 /** How many times `generate` was scheduled for a workflow (a second time = handed to another worker). */
@@ -94,8 +94,14 @@ describe('graceful shutdown (SIGTERM)', () => {
       let refusedNew: Promise<unknown> = Promise.resolve();
       const result = await readStream(res, () => {
         api0.child.kill('SIGTERM');
-        // Give the signal a moment to land, then a new connection must be refused.
-        refusedNew = new Promise((r) => setTimeout(r, 300)).then(() => fetch(`${genie.apiUrl}/healthz`).then(() => 'accepted', () => 'refused'));
+        // Once the signal lands (a loaded machine may take a while), new connections are refused.
+        refusedNew = (async () => {
+          for (let i = 0; i < 50; i++) {
+            if (await fetch(`${genie.apiUrl}/healthz`).then(() => false, () => true)) return 'refused';
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          return 'accepted';
+        })();
       });
       expect(result.text).toBe(direct.choices[0].message.content);
       expect(result.finish).toBe(direct.choices[0].finish_reason);
@@ -130,18 +136,39 @@ describe('graceful shutdown (SIGTERM)', () => {
       await genie?.stop();
     });
 
-    it('a stream still running is ended with an inline error, never cut silently', async () => {
-      const res = await stream(genie.apiUrl, 'slower-model'); // seconds: far past the grace period
+    it('a stream or sync request still running gets a 503 (inline for the stream), never a silent cut; the completion ends failed, not cancelled', async () => {
+      const res = await stream(genie.apiUrl, 'slower-model'); // 20 tokens at 300 ms: far past the grace period
+      const id = res.headers.get('x-genie-completion-id')!;
+      // A sync caller on the same process, waiting for its answer when the grace period ends.
+      const sync = fetch(`${genie.apiUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
+        body: JSON.stringify({ model: 'slower-model', messages: [{ role: 'user', content: 'sync, long' }], max_tokens: 20 }),
+      });
       const result = await readStream(res, () => genie.apis[0].child.kill('SIGTERM'));
       expect(result.text).toMatch(/\[error\] 503 .*shutting down/);
       expect(result.finish).toBe('error');
       expect(result.done).toBe(true);
+      const syncRes = await sync;
+      expect(syncRes.status).toBe(503);
+      expect(((await syncRes.json()) as { error: { message: string } }).error.message).toMatch(/shutting down/);
       expect(await exited(genie.apis[0].child)).toBe(0);
+      // Ops see a failure with the 503 the caller got, and the tokens produced were settled.
+      const { client, close } = await temporalClient();
+      try {
+        const handle = client.workflow.getHandle(id);
+        await handle.result().catch(() => undefined);
+        const desc = await handle.describe();
+        expect(desc.searchAttributes.GenieStatus).toEqual(['failed']);
+        expect(desc.status.name).toBe('FAILED');
+      } finally {
+        await close();
+      }
     });
 
     it('an async job whose worker stops is finished by another worker: completed, not cancelled', async () => {
       const base = await liveApi(genie);
-      const job = (await api('/v1/chat/completions', { base, body: { model: 'slower-model', messages, max_tokens: 100, mode: 'async' } })).json;
+      const job = (await api('/v1/chat/completions', { base, body: { model: 'slower-model', messages, max_tokens: 20, mode: 'async' } })).json;
       await pollJob(job.poll_url, (x) => x.status === 'in_progress', { base });
       // Stop the worker that holds the node call (identity "<pid>@host").
       const { client, close } = await temporalClient();

@@ -15,8 +15,10 @@ export class PinoTemporalLogger implements TemporalLogger {
   log(level: LogLevel, message: string, meta: LogMetadata = {}): void {
     const method = LEVELS[level] ?? 'info';
     if (!this.pino.isLevelEnabled(method)) return;
-    const { workflowId, sdkComponent, ...rest } = meta as { workflowId?: unknown; sdkComponent?: unknown };
+    const { workflowId, sdkComponent, error, ...rest } = meta as { workflowId?: unknown; sdkComponent?: unknown; error?: unknown };
     const fields: Record<string, unknown> = { ...rest, temporal: sdkComponent };
+    // The SDK logs failures under `error`; pino serializes (and sanitizes) errors under `err`.
+    if (error !== undefined) fields.err = error;
     if (typeof workflowId === 'string') {
       fields.workflowId = workflowId;
       if (workflowId.startsWith('chatcmpl-')) fields.completionId = workflowId;

@@ -21,7 +21,7 @@ export function bridgeTemporalMetrics(buffer: MetricsBuffer, registry: Registry,
       const opts = { name: name.startsWith('temporal_') ? name : `temporal_${name}`, help: description || `Temporal SDK metric ${name}`, labelNames: labels, registers: [registry] };
       // A name Genie already registered (should never happen) is skipped rather than crashing the process.
       if (registry.getSingleMetric(opts.name)) return null;
-      const family = kind === 'counter' ? new Counter(opts) : kind === 'histogram' ? new Histogram({ ...opts, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] }) : new Gauge(opts);
+      const family = kind === 'counter' ? new Counter(opts) : kind === 'histogram' ? new Histogram({ ...opts, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600] }) : new Gauge(opts);
       entry = { family, labels };
       families.set(name, entry);
     }

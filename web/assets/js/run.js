@@ -1,4 +1,4 @@
-import { apiFetch, readBody } from './api.js';
+import { apiFetch, readBody, storedKey } from './api.js';
 import * as pane from './pane.js';
 import { modeOf } from './snippets.js';
 import { sseEvents } from './sse.js';
@@ -46,7 +46,9 @@ export async function run(body, signal) {
   pane.setBusy(true);
   pane.setStatus(mode === 'stream' ? 'Connecting…' : 'Waiting for the answer…', 'pending');
   try {
-    const res = await apiFetch('/chat/completions', { method: 'POST', body, signal });
+    // One key for the whole run: signing out meanwhile must not turn the job's polls into 401s.
+    const key = storedKey();
+    const res = await apiFetch('/chat/completions', { key, method: 'POST', body, signal });
     if (!res.ok) {
       // Refusals come before any stream byte or job, as plain JSON errors, in every mode.
       pane.showHttpError(res.status, reason(res), await readBody(res), res.headers);
@@ -54,7 +56,7 @@ export async function run(body, signal) {
       return;
     }
     if (mode === 'stream') await renderStream(res, signal, started);
-    else if (mode === 'async') await renderAsync(res, signal, started);
+    else if (mode === 'async') await renderAsync(res, signal, started, key);
     else {
       pane.showJson(await readBody(res), `${res.status} ${reason(res)}`);
       pane.setStatus(`${res.status} ${reason(res)} · sync · ${seconds(started)}${budgetText(res.headers)}`, 'ok');
@@ -119,7 +121,7 @@ async function renderStream(res, signal, started) {
   pane.setStatus(`${res.status} ${reason(res)} · stream · ${seconds(started)}${finish ? ` · finish_reason ${finish}` : ''}${budgetText(res.headers)}`, tone);
 }
 
-async function renderAsync(res, signal, started) {
+async function renderAsync(res, signal, started, key) {
   const accepted = await readBody(res);
   const budget = budgetText(res.headers);
   pane.showJson(accepted, `${res.status} ${reason(res)}`);
@@ -135,7 +137,7 @@ async function renderAsync(res, signal, started) {
     while (!TERMINAL.has(status)) {
       await sleep(delay, signal);
       delay = Math.min(Math.round(delay * 1.5), 2000);
-      const r = await apiFetch(jobPath, { signal });
+      const r = await apiFetch(jobPath, { key, signal });
       const b = await readBody(r);
       if (!r.ok) {
         pane.showHttpError(r.status, reason(r), b, r.headers);
@@ -152,8 +154,14 @@ async function renderAsync(res, signal, started) {
   } catch (e) {
     if (e?.name !== 'AbortError') throw e;
     // Stop during polling means "I no longer want this job": cancel it, and show what is left.
-    const r = await apiFetch(`${jobPath}/cancel`, { method: 'POST' });
-    job = await readBody(r);
+    const r = await apiFetch(`${jobPath}/cancel`, { key, method: 'POST' });
+    const b = await readBody(r);
+    if (!r.ok) {
+      pane.showHttpError(r.status, reason(r), b, r.headers);
+      pane.setStatus(`Cancel failed: ${r.status} ${reason(r)}`, 'error');
+      return;
+    }
+    job = b;
     if (job?.status && job.status !== status) steps.add(job.status);
     status = job?.status ?? status;
   }
