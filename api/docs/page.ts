@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
 import { PERSONA_ALIASES } from '../../db/personas.js';
-import { completionModeSchema } from '../../protocol/chat-request.js';
 import {
   exampleAsyncAccepted,
   exampleBudgetRefusal,
@@ -46,7 +45,6 @@ function widgetConfig(): unknown {
   };
   return {
     defaults: tryItDefaults,
-    modes: completionModeSchema.options,
     personas: PERSONA_ALIASES,
     ranges: { temperature: range('temperature'), top_p: range('top_p'), max_tokens: range('max_tokens') },
   };

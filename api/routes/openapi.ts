@@ -12,7 +12,7 @@ const ASSETS = new Set(['swagger-ui.css', 'swagger-ui-bundle.js', 'favicon-32x32
 
 // Everything the page needs comes from this origin; the policy makes a stray remote fetch fail loudly.
 // Swagger UI sets inline styles, hence 'unsafe-inline' for styles only (scripts are files).
-const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'";
+const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 const PAGE = `<!DOCTYPE html>
 <html lang="en">

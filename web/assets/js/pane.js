@@ -71,9 +71,6 @@ export function streamView() {
       pre.append('\n');
       text = null;
     },
-    get length() {
-      return (pre.textContent ?? '').length;
-    },
   };
 }
 
