@@ -64,7 +64,9 @@ export async function plotSweep(curves: Record<string, SweepPoint[]>): Promise<B
 }
 
 type Row = Record<string, unknown>;
-export function markdown(result: Row & { figures: Record<string, Record<string, number | null>>; ratios: Record<string, number> }): string {
+export function markdown(
+  result: Row & { figures: Record<string, Record<string, number | null>>; ratios: Record<string, number>; temporalFloor?: { toActivityP50: number; totalP50: number }; added?: { genie: { syncP50: number } } },
+): string {
   const f = result.figures;
   const names = Object.keys(f);
   const metrics = Object.keys(f[names[0]]);
@@ -83,6 +85,14 @@ export function markdown(result: Row & { figures: Record<string, Record<string, 
     '',
     ...Object.entries(result.ratios).map(([k, v]) => `- \`${k}\`: ${v}`),
     '',
+    ...(result.temporalFloor
+      ? [
+          '## Temporal floor (same server, same run)',
+          '',
+          `A one-activity workflow with no work in it: start → activity running p50 ${result.temporalFloor.toActivityP50} ms, → result p50 ${result.temporalFloor.totalP50} ms. Genie's added sync p50: ${result.added?.genie.syncP50 ?? '—'} ms.`,
+          '',
+        ]
+      : []),
   ];
   return lines.join('\n');
 }

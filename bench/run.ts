@@ -14,6 +14,7 @@ import { budgetTenantsScenario } from './scenarios/budget-tenants.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { sweepScenario } from './scenarios/sweep.js';
 import { placementScenario } from './scenarios/placement.js';
+import { temporalFloorScenario } from './scenarios/temporal-floor.js';
 import { round } from './stats.js';
 import type { Target } from './target.js';
 
@@ -62,6 +63,7 @@ try {
   const asyncJobs = await asyncScenario(stack.apiUrl, stack.apiKey, jobs, 20);
   const budgets = await budgetTenantsScenario(stack.databaseUrl, jobs * 5, 32);
   const placement = await placementScenario(stack, 12, sweepSeconds * 3);
+  const temporalFloor = await temporalFloorScenario(stack.temporalAddress, stack.namespace, rounds * perRound);
 
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const { count } = await new Client({ connection, namespace: stack.namespace }).workflow.count('WorkflowType = "chatCompletion"');
@@ -95,6 +97,7 @@ try {
     async: asyncJobs,
     budgets,
     placement,
+    temporalFloor,
     workflows: { started: count, genieRequests: sent },
   };
   const outDir = path.join(ROOT, 'bench/results');
