@@ -51,6 +51,9 @@ export interface ApiDeps {
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Behind a proxy on a private network (docker/nginx), the scheme a caller used comes from
+  // X-Forwarded-Proto: the docs page's examples then show https:// where the proxy terminates TLS.
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   app.set('etag', false);
   // One access-log line per request, with the completion id once the route chose it; the request
   // logger (res.log) carries a request id onto every other line of that request.

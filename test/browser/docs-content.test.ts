@@ -91,6 +91,13 @@ describe('the docs page at /', () => {
     if (body.status === 200) expect(body.text).toContain('POST http://127.0.0.1:8080/v1/chat/completions'); // the fallback
   });
 
+  it('shows the scheme a proxy on a private network says the caller used', async () => {
+    const base = testStack().apiUrl;
+    const res = await fetch(`${base}/`, { headers: { 'x-forwarded-proto': 'https' } });
+    const { host } = new URL(base);
+    expect(await res.text()).toContain(`POST https://${host}/v1/chat/completions`);
+  });
+
   it('refuses a template slot without a generator, or a generator without a slot', () => {
     expect(fillSlots('<p><!--genie:a--></p>', { a: 'x' })).toBe('<p>x</p>');
     expect(() => fillSlots('<!--genie:missing-->', {})).toThrow(/no generator for slot "missing"/);
