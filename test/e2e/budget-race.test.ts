@@ -2,7 +2,7 @@ import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { budgetCheck } from '../support/budget-check.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { testStack, withDb } from '../support/stack.js';
-import { createTenant, putCap } from '../support/tenants.js';
+import { awayFromWindowReset, createTenant, putCap } from '../support/tenants.js';
 
 // 300 concurrent requests against one cap that admits exactly k, through two API processes and two
 // workers sharing one Temporal and one Postgres: exactly k succeed, the rest get 402, spend ≤ cap.
@@ -27,6 +27,7 @@ describe('budget race across replicas', () => {
   });
 
   it('admits exactly k of 300 concurrent requests and never spends past the cap', async () => {
+    await awayFromWindowReset();
     const t = await createTenant();
     const k = 23;
     await putCap('org', t.orgId, 'day', k * 5);

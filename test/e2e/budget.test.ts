@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { api, pollJob } from '../support/jobs.js';
 import { budgetCheck } from '../support/budget-check.js';
 import { testStack, withDb } from '../support/stack.js';
-import { createTenant, putCap } from '../support/tenants.js';
+import { awayFromWindowReset, createTenant, putCap } from '../support/tenants.js';
 
 const admin = async (method: string, path: string, body?: unknown) => {
   const res = await fetch(`${testStack().apiUrl}/admin/v1${path}`, {
@@ -46,6 +46,9 @@ describe('admin API and identity', () => {
 });
 
 describe('budget gating through the API', () => {
+  // Exact spend is asserted below: never across an hourly (daily, monthly) reset.
+  beforeEach(() => awayFromWindowReset(), 60_000);
+
   it('402 with the seed’s fields, OpenAI’s envelope and Retry-After — in every mode, before any byte of a stream, with no job left behind', async () => {
     const t = await createTenant();
     await putCap('member', t.memberId, 'day', 1); // any request costs more than 1 µUSD

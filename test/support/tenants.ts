@@ -35,3 +35,12 @@ export async function putCap(layer: string, subjectId: string, window: string, l
   });
   if (res.status !== 200) throw new Error(`PUT /admin/v1/caps answered ${res.status}: ${await res.text()}`);
 }
+
+/**
+ * Calendar windows reset on the hour (and day, and month): a test counting exact spend must not straddle
+ * a reset, or requests on either side land in two fresh windows. Waits out the last `marginMs` of an hour.
+ */
+export async function awayFromWindowReset(marginMs = 45_000): Promise<void> {
+  const toNextHour = 3_600_000 - (Date.now() % 3_600_000);
+  if (toNextHour < marginMs) await new Promise((r) => setTimeout(r, toNextHour + 1000));
+}
