@@ -25,4 +25,11 @@ export const nodeCall: ActivityOptions = {
  * When `generate` runs on the API process that holds the caller, a process that is gone must be
  * noticed — but a busy one (hundreds of callers at once on two cores) must not be mistaken for it.
  */
-export const callerHeldNodeCall: ActivityOptions = { ...nodeCall, scheduleToStartTimeout: '60s' };
+export const callerHeldNodeCall: ActivityOptions = {
+  ...nodeCall,
+  scheduleToStartTimeout: '60s',
+  // An API process holding hundreds of callers on a starved core was seen to accept a `generate` task
+  // and send nothing for 15 s (the caller got a 503 while its node was fine). A dead API process is
+  // still noticed, 30 s later; its caller's connection died with it anyway.
+  heartbeatTimeout: '30s',
+};

@@ -7,12 +7,14 @@ import { awayFromWindowReset, createTenant, putCap } from '../support/tenants.js
 // 300 concurrent requests against one cap that admits exactly k, through two API processes and two
 // workers sharing one Temporal and one Postgres: exactly k succeed, the rest get 402, spend ≤ cap.
 
+const logs: string[] = [];
+
 describe('budget race across replicas', () => {
   let sim: Simulator;
   let genie: IsolatedGenie;
   beforeAll(async () => {
     sim = await startSimulator({ port: 0, models: ['race-model'], maxNumSeqs: 512 });
-    genie = await startIsolatedGenie({ nodes: `race:vllm=${sim.url}`, apis: 2, workers: 2 });
+    genie = await startIsolatedGenie({ nodes: `race:vllm=${sim.url}`, apis: 2, workers: 2, onLine: (source, line) => logs.push(`[${source}] ${line}`) });
     // 1 µUSD per output token, prompts free: a 5-token request reserves and costs exactly 5 µUSD.
     const res = await fetch(`${testStack().apiUrl}/admin/v1/prices/race-model`, {
       method: 'PUT',
@@ -42,7 +44,9 @@ describe('budget race across replicas', () => {
         return { status: res.status, body };
       }),
     );
-    expect(results.filter((r) => r.status !== 200 && r.status !== 402)).toEqual([]);
+    const others = results.filter((r) => r.status !== 200 && r.status !== 402);
+    if (others.length) console.log(logs.filter((l) => /timed out|Timeout|timeout|heartbeat/i.test(l)).slice(0, 20).join('\n'));
+    expect(others).toEqual([]);
     const ok = results.filter((r) => r.status === 200);
     const refused = results.filter((r) => r.status === 402);
     expect(ok).toHaveLength(k);
