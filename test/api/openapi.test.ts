@@ -4,6 +4,9 @@ import { openApiDocument } from '../../api/openapi/document.js';
 import { putCapSchema } from '../../protocol/admin.js';
 import { chatCompletionRequestSchema } from '../../protocol/chat-request.js';
 import { testStack } from '../support/stack.js';
+import pino from 'pino';
+import { createApp, type ApiDeps } from '../../api/app.js';
+import { createMetrics } from '../../activities/metrics.js';
 
 type Doc = ReturnType<typeof openApiDocument>;
 
@@ -75,6 +78,26 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(chat.responses['200'].content!)).toEqual(['application/json', 'text/event-stream']);
     expect(resolve(doc, chat.responses['402'].$ref!)).toMatchObject({ content: { 'application/json': { schema: { $ref: '#/components/schemas/BudgetCapHit' } } } });
     expect(doc.components.securitySchemes).toMatchObject({ apiKey: { type: 'http', scheme: 'bearer' }, adminToken: { type: 'http', scheme: 'bearer' } });
+  });
+
+  it('documents exactly the routes the express app mounts (walked from its router), and no others', async () => {
+    // The app is built without listening; no route runs, so its dependencies are never called.
+    const app = createApp({ metrics: createMetrics({ defaults: false }), log: pino({ level: 'silent' }) } as unknown as ApiDeps);
+    type Layer = { route?: { path: string; methods: Record<string, boolean> }; rawPath?: string; handle: { stack?: Layer[] } };
+    const walk = (stack: Layer[], prefix: string): string[] =>
+      stack.flatMap((l) => {
+        const join = (a: string, b: string) => `${a}/${b}`.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+        if (l.route) return Object.keys(l.route.methods).map((m) => `${m.toUpperCase()} ${join(prefix, l.route!.path)}`.replace(/:(\w+)/g, '{$1}'));
+        return l.handle.stack ? walk(l.handle.stack, join(prefix, l.rawPath ?? '')) : [];
+      });
+    const mounted = new Set(walk((app as unknown as { router: { stack: Layer[] } }).router.stack, ''));
+    expect([...mounted]).toEqual(expect.arrayContaining(['POST /v1/chat/completions', 'POST /api/v1/chat/completions', 'PATCH /admin/v1/nodes/{id}']));
+    // Served but deliberately outside the API document: pages, their assets, the exposition, the alias.
+    const outside = (op: string) => / (\/|\/docs|\/docs\/.*|\/openapi\.json|\/metrics)$/.test(op) || op.includes(' /api/v1/');
+    const doc = await served();
+    const documented = new Set(Object.entries(doc.paths).flatMap(([p, item]) => Object.keys(item as object).map((m) => `${m.toUpperCase()} ${p}`)));
+    expect([...mounted].filter((op) => !outside(op) && !documented.has(op)).sort()).toEqual([]);
+    expect([...documented].filter((op) => !mounted.has(op)).sort()).toEqual([]);
   });
 
   it("documents the request exactly as the zod schema validates it (superRefine's cross-field rules aside)", () => {
