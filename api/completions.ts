@@ -35,6 +35,8 @@ export interface CompletionServiceDeps {
   personas: PersonaCache;
   log: Logger;
   metrics?: GenieMetrics;
+  /** This process runs workflow tasks on the shared queue, so sync/stream starts may be eager. */
+  eagerStart?: boolean;
 }
 
 /** What a request brings besides its validated body. */
@@ -95,6 +97,9 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       memo: { requestHash: input.requestHash, metadata: input.metadata },
       // A keyed workflow id is used once: a finished one is found, never started again.
       workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+      // Sync and stream wait on the first workflow task: take it in the start call (this process also
+      // runs workflow tasks). Async starts go through update-with-start, which is never eager.
+      requestEagerStart: input.callerHeld && deps.eagerStart === true,
       typedSearchAttributes: [
         { key: searchAttributes.orgId, value: input.principal.orgId },
         { key: searchAttributes.applicationId, value: input.principal.applicationId },

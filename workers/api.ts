@@ -1,7 +1,8 @@
 import http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
-import { Client, Connection } from '@temporalio/client';
+import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createGenerate } from '../activities/inference/generate.js';
 import { CallerStreams } from '../activities/inference/caller-streams.js';
@@ -15,7 +16,8 @@ import { PersonaCache } from '../api/personas.js';
 import { newId } from '../db/ids.js';
 import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
-import { createCoreDeps } from './deps.js';
+import { createCoreDeps, workflowActivities } from './deps.js';
+import { ROOT } from './stack/processes.js';
 import { exitWithParent } from './exit-with-parent.js';
 import { installTemporalRuntime } from './telemetry/runtime.js';
 import { drainHttp } from './drain.js';
@@ -31,10 +33,25 @@ const instance = config.GENIE_INSTANCE_ID ?? `${os.hostname()}-${newId('', 6)}`;
 const queues = taskQueues(config.GENIE_TASK_QUEUE_PREFIX);
 const apiQueue = queues.api(instance);
 
-const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+// A Client on the worker's NativeConnection is what lets a start be eager: the server hands the first
+// workflow task straight back to this process's workflow worker.
+const temporal = new Client({ connection: nativeConnection, namespace: config.TEMPORAL_NAMESPACE });
 const deliveries = new Deliveries();
 const streams = new CallerStreams();
-const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+// Workflow tasks of the completions this process starts run here first; later ones follow the sticky
+// queue, and fall back to the shared queue (the workers) if this process goes away.
+const workflowWorker = config.GENIE_API_EAGER_START
+  ? await Worker.create({
+      connection: nativeConnection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: queues.workflows,
+      workflowsPath: path.join(ROOT, 'workflows/index.ts'),
+      activities: workflowActivities(deps).onWorkflowQueue,
+      shutdownGraceTime: 1000,
+    })
+  : null;
+const workflowRun = workflowWorker?.run() ?? Promise.resolve();
 const worker = await Worker.create({
   connection: nativeConnection,
   namespace: config.TEMPORAL_NAMESPACE,
@@ -73,6 +90,7 @@ const completions = createCompletionService({
   defaultMaxTokens: config.GENIE_DEFAULT_MAX_TOKENS,
   log: deps.log,
   metrics: deps.metrics,
+  eagerStart: config.GENIE_API_EAGER_START,
 });
 let draining = false;
 const jobs = createJobService({ temporal, orm: deps.orm, cancelWaitMs: 5000 });
@@ -111,13 +129,13 @@ const shutdown = (signal: string) =>
     const { unfinished } = await drainHttp(server, config.GENIE_SHUTDOWN_GRACE_MS);
     if (unfinished > 0) deps.log.warn({ unfinished }, 'grace period over: cutting the requests still running');
     worker.shutdown();
-    await workerRun.catch((e) => deps.log.error({ err: (e as Error).message }, 'activity worker stopped with an error'));
+    workflowWorker?.shutdown();
+    await Promise.all([workerRun, workflowRun]).catch((e) => deps.log.error({ err: (e as Error).message }, 'a worker stopped with an error'));
     // The activities just cut wrote their callers an inline error or a 503: let those answers out.
     await drainHttp(server, 1000);
     server.closeAllConnections();
     temporalMetrics.stop();
     await nativeConnection.close();
-    await temporal.connection.close();
     await deps.close();
     deps.log.info('stopped');
     process.exit(0);

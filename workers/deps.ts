@@ -13,6 +13,9 @@ import { migrate, openOrm } from '../db/orm.js';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type GenieMetrics } from '../activities/metrics.js';
+import { createActivities } from '../activities/index.js';
+import { BudgetStore } from '../activities/budget/budget-store.js';
+import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
 
 /** The dependency root shared by the API and worker processes. */
 export interface CoreDeps {
@@ -56,6 +59,32 @@ export async function createCoreDeps(config: Config, component: string): Promise
     close: async () => {
       directory.stop();
       await orm.close();
+    },
+  };
+}
+
+/** The workflow's activities (the ones a process that runs `chatCompletion` workflow tasks needs). */
+export function workflowActivities(deps: CoreDeps) {
+  const { config } = deps;
+  const activities = createActivities({
+    ...deps,
+    budgets: new BudgetStore(deps.orm),
+    selection: config.GENIE_SELECTION,
+    fleet: config.GENIE_FLEET,
+    saturation: { waitingThreshold: config.GENIE_SATURATION_WAITING, admissionTimeoutMs: config.GENIE_ADMISSION_TIMEOUT_MS },
+    webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
+    webhookTimeoutMs: config.GENIE_WEBHOOK_TIMEOUT_MS,
+    metrics: deps.metrics,
+  });
+  return {
+    all: activities,
+    onWorkflowQueue: {
+      admit: activities.admit,
+      selectNode: activities.selectNode,
+      settleUsage: activities.settleUsage,
+      projectJob: activities.projectJob,
+      deliverWebhook: activities.deliverWebhook,
+      probeNodes: activities.probeNodes,
     },
   };
 }

@@ -1,11 +1,8 @@
 import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
-import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
-import { BudgetStore } from '../activities/budget/budget-store.js';
 import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
-import { createCoreDeps, registerStaticNodes } from './deps.js';
+import { createCoreDeps, registerStaticNodes, workflowActivities } from './deps.js';
 import { ensureProbeSchedule } from './probe-schedule.js';
 import { exitWithParent } from './exit-with-parent.js';
 import { ROOT } from './stack/processes.js';
@@ -26,16 +23,7 @@ await registerStaticNodes(deps.orm, config);
 await deps.probeNodes();
 await deps.directory.refresh();
 const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-const activities = createActivities({
-  ...deps,
-  budgets: new BudgetStore(deps.orm),
-  selection: config.GENIE_SELECTION,
-  fleet: config.GENIE_FLEET,
-  saturation: { waitingThreshold: config.GENIE_SATURATION_WAITING, admissionTimeoutMs: config.GENIE_ADMISSION_TIMEOUT_MS },
-  webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
-  webhookTimeoutMs: config.GENIE_WEBHOOK_TIMEOUT_MS,
-  metrics: deps.metrics,
-});
+const { all: activities, onWorkflowQueue } = workflowActivities(deps);
 const queues = taskQueues(config.GENIE_TASK_QUEUE_PREFIX);
 const shutdown = { shutdownGraceTime: config.GENIE_SHUTDOWN_GRACE_MS, shutdownForceTime: config.GENIE_SHUTDOWN_GRACE_MS + 10_000 };
 
@@ -44,14 +32,7 @@ const workflows = await Worker.create({
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: queues.workflows,
   workflowsPath: path.join(ROOT, 'workflows/index.ts'),
-  activities: {
-    admit: activities.admit,
-    selectNode: activities.selectNode,
-    settleUsage: activities.settleUsage,
-    projectJob: activities.projectJob,
-    deliverWebhook: activities.deliverWebhook,
-    probeNodes: activities.probeNodes,
-  },
+  activities: onWorkflowQueue,
   ...shutdown,
 });
 const inference = await Worker.create({

@@ -87,8 +87,11 @@ describe('operations: metrics, logs and the Temporal UI', () => {
     expect(hasFamily(after, 'process_cpu')).toBe(true);
   });
 
-  it('worker /metrics: node selections and failovers, tokens and completions settled, webhook attempts by outcome', async () => {
-    const before = await scrape(workerMetrics);
+  it('the deployment’s /metrics (API and worker, summed as Prometheus would): selections and failovers, tokens and completions settled, webhook attempts by outcome', async () => {
+    // Workflow tasks run where they land (the API starts sync/stream workflows eagerly, workers take the
+    // rest): each event is counted once, in whichever process ran it.
+    const scrapeAll = async () => [...(await scrape(apiMetrics)), ...(await scrape(workerMetrics))];
+    const before = await scrapeAll();
     const receiver = await startReceiver((n) => (n === 0 ? 503 : 200));
     try {
       const job = await chat({ model: 'ops-model', mode: 'async', webhook: { url: receiver.url, secret: WEBHOOK_SECRET } });
@@ -103,7 +106,7 @@ describe('operations: metrics, logs and the Temporal UI', () => {
       const completionTokens = bodies.reduce((n, b) => n + b.usage.completion_tokens, 0);
       // Settlement runs after the answer: wait until the worker booked all twelve.
       const after = await until('twelve settlements', async () => {
-        const s: Scrape = await scrape(workerMetrics);
+        const s: Scrape = await scrapeAll();
         return sample(s, 'genie_completions_total', { mode: 'sync', model: 'ops-fo', outcome: 'completed' }) - sample(before, 'genie_completions_total', { mode: 'sync', model: 'ops-fo', outcome: 'completed' }) === 12 && s;
       });
       const delta = (name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
@@ -184,6 +187,9 @@ describe('operations: metrics, logs and the Temporal UI', () => {
       const history = await client.workflow.getHandle(ok.json.id).fetchHistory();
       const summaries = history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload(e.userMetadata.summary) : null));
       expect(summaries).toContain('sync on healthy, attempt 1');
+      // Started eagerly: the API that took the request ran its first workflow task (no dispatch).
+      const firstTask = history.events!.find((e) => e.workflowTaskStartedEventAttributes)!;
+      expect(firstTask.workflowTaskStartedEventAttributes!.identity).toMatch(new RegExp(`^${genie.apis[0].child.pid}@`));
       // Local activities (history markers) carry summaries too.
       const markers = history.events!.filter((e) => e.markerRecordedEventAttributes && e.userMetadata?.summary).map((e) => defaultPayloadConverter.fromPayload<string>(e.userMetadata!.summary!));
       expect(markers).toContain('admit: pick a node for ops-model, reserve the budget');
