@@ -67,8 +67,7 @@ export function createApp(deps: ApiDeps): express.Express {
   );
   app.use(express.json({ limit: '4mb' }));
   app.use(metricsRoute(deps.metrics.registry, deps.beforeScrape));
-  app.get('/healthz', (_req, res, next) => (deps.draining?.() ? res.status(503).json({ status: 'draining' }) : next()));
-  app.use(healthRoute(deps.orm, deps.temporal));
+  app.use(healthRoute(deps.orm, deps.temporal, deps.draining));
   app.use(openApiRoute()); // /openapi.json and /docs: public, before the /v1 key check
   app.use(docsPageRoute()); // `/` (the docs page with "Try it") and its /assets: public
 

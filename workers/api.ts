@@ -1,7 +1,6 @@
 import http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createGenerate } from '../activities/inference/generate.js';
@@ -16,8 +15,7 @@ import { PersonaCache } from '../api/personas.js';
 import { newId } from '../db/ids.js';
 import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
-import { createCoreDeps, workflowActivities } from './deps.js';
-import { ROOT } from './stack/processes.js';
+import { configuredActivities, createCoreDeps, workflowQueueWorkerOptions } from './deps.js';
 import { exitWithParent } from './exit-with-parent.js';
 import { installTemporalRuntime } from './telemetry/runtime.js';
 import { drainHttp } from './drain.js';
@@ -42,14 +40,7 @@ const streams = new CallerStreams();
 // Workflow tasks of the completions this process starts run here first; later ones follow the sticky
 // queue, and fall back to the shared queue (the workers) if this process goes away.
 const workflowWorker = config.GENIE_API_EAGER_START
-  ? await Worker.create({
-      connection: nativeConnection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      taskQueue: queues.workflows,
-      workflowsPath: path.join(ROOT, 'workflows/index.ts'),
-      activities: workflowActivities(deps).onWorkflowQueue,
-      shutdownGraceTime: 1000,
-    })
+  ? await Worker.create({ connection: nativeConnection, ...workflowQueueWorkerOptions(config, configuredActivities(deps)), shutdownGraceTime: 1000 })
   : null;
 const workflowRun = workflowWorker?.run() ?? Promise.resolve();
 const worker = await Worker.create({

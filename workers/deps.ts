@@ -16,6 +16,9 @@ import { createMetrics, type GenieMetrics } from '../activities/metrics.js';
 import { createActivities } from '../activities/index.js';
 import { BudgetStore } from '../activities/budget/budget-store.js';
 import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
+import path from 'node:path';
+import { taskQueues } from '../workflows/definitions.js';
+import { ROOT } from './stack/processes.js';
 
 /** The dependency root shared by the API and worker processes. */
 export interface CoreDeps {
@@ -63,10 +66,10 @@ export async function createCoreDeps(config: Config, component: string): Promise
   };
 }
 
-/** The workflow's activities (the ones a process that runs `chatCompletion` workflow tasks needs). */
-export function workflowActivities(deps: CoreDeps) {
+/** Every activity, configured from this process's settings. */
+export function configuredActivities(deps: CoreDeps) {
   const { config } = deps;
-  const activities = createActivities({
+  return createActivities({
     ...deps,
     budgets: new BudgetStore(deps.orm),
     selection: config.GENIE_SELECTION,
@@ -76,15 +79,18 @@ export function workflowActivities(deps: CoreDeps) {
     webhookTimeoutMs: config.GENIE_WEBHOOK_TIMEOUT_MS,
     metrics: deps.metrics,
   });
+}
+
+/**
+ * A worker on the shared workflow queue: the workflows and their short (local) activities. Workers run
+ * one; so does every API that starts sync/stream workflows eagerly.
+ */
+export function workflowQueueWorkerOptions(config: Config, activities: ReturnType<typeof configuredActivities>) {
+  const { admit, selectNode, settleUsage, projectJob, deliverWebhook, probeNodes } = activities;
   return {
-    all: activities,
-    onWorkflowQueue: {
-      admit: activities.admit,
-      selectNode: activities.selectNode,
-      settleUsage: activities.settleUsage,
-      projectJob: activities.projectJob,
-      deliverWebhook: activities.deliverWebhook,
-      probeNodes: activities.probeNodes,
-    },
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: taskQueues(config.GENIE_TASK_QUEUE_PREFIX).workflows,
+    workflowsPath: path.join(ROOT, 'workflows/index.ts'),
+    activities: { admit, selectNode, settleUsage, projectJob, deliverWebhook, probeNodes },
   };
 }

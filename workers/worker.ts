@@ -1,11 +1,9 @@
-import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
-import { createCoreDeps, registerStaticNodes, workflowActivities } from './deps.js';
+import { configuredActivities, createCoreDeps, registerStaticNodes, workflowQueueWorkerOptions } from './deps.js';
 import { ensureProbeSchedule } from './probe-schedule.js';
 import { exitWithParent } from './exit-with-parent.js';
-import { ROOT } from './stack/processes.js';
 import { installTemporalRuntime } from './telemetry/runtime.js';
 import { serveMetrics } from './telemetry/metrics-server.js';
 
@@ -23,18 +21,11 @@ await registerStaticNodes(deps.orm, config);
 await deps.probeNodes();
 await deps.directory.refresh();
 const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-const { all: activities, onWorkflowQueue } = workflowActivities(deps);
+const activities = configuredActivities(deps);
 const queues = taskQueues(config.GENIE_TASK_QUEUE_PREFIX);
 const shutdown = { shutdownGraceTime: config.GENIE_SHUTDOWN_GRACE_MS, shutdownForceTime: config.GENIE_SHUTDOWN_GRACE_MS + 10_000 };
 
-const workflows = await Worker.create({
-  connection,
-  namespace: config.TEMPORAL_NAMESPACE,
-  taskQueue: queues.workflows,
-  workflowsPath: path.join(ROOT, 'workflows/index.ts'),
-  activities: onWorkflowQueue,
-  ...shutdown,
-});
+const workflows = await Worker.create({ connection, ...workflowQueueWorkerOptions(config, activities), ...shutdown });
 const inference = await Worker.create({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
+import { sseData } from '../../activities/inference/sse.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { api, pollJob } from '../support/jobs.js';
 import { temporalClient, testStack } from '../support/stack.js';
@@ -13,32 +14,22 @@ const messages = [{ role: 'user', content: 'a long answer, please' }];
 const exited = (child: ChildProcess) =>
   new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
 
-/** Reads an SSE response to its end; `onFirstContent` runs once the first token arrived. */
+/** Reads an SSE response to its end (with Genie's own SSE reader); `onFirstContent` runs at the first token. */
 async function readStream(res: Response, onFirstContent: () => void): Promise<{ text: string; finish: string | null; done: boolean }> {
   let text = '';
   let finish: string | null = null;
   let done = false;
-  let buffer = '';
-  const decoder = new TextDecoder();
-  for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(bytes, { stream: true });
-    let i;
-    while ((i = buffer.indexOf('\n\n')) >= 0) {
-      const event = buffer.slice(0, i);
-      buffer = buffer.slice(i + 2);
-      if (!event.startsWith('data: ')) continue;
-      if (event === 'data: [DONE]') {
-        done = true;
-        continue;
-      }
-      const chunk = JSON.parse(event.slice(6)) as { choices: Array<{ delta: { content?: string }; finish_reason: string | null }> };
-      const c = chunk.choices[0];
-      if (c?.delta.content) {
-        if (!text) onFirstContent();
-        text += c.delta.content;
-      }
-      if (c?.finish_reason) finish = c.finish_reason;
+  for await (const data of sseData(res.body as unknown as AsyncIterable<Uint8Array>)) {
+    if (data === '[DONE]') {
+      done = true;
+      continue;
     }
+    const c = (JSON.parse(data) as { choices: Array<{ delta: { content?: string }; finish_reason: string | null }> }).choices[0];
+    if (c?.delta.content) {
+      if (!text) onFirstContent();
+      text += c.delta.content;
+    }
+    if (c?.finish_reason) finish = c.finish_reason;
   }
   return { text, finish, done };
 }
