@@ -1,6 +1,10 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { NodeClient } from './inference/node-client.js';
-import type { Deliveries } from './inference/deliveries.js';
+import type { HeldCallers } from './inference/held-caller.js';
+import type { StreamRecord } from '../protocol/completion-job.js';
+import type { BudgetStanding } from '../protocol/budget.js';
+import type { GenieErrorBody } from '../protocol/errors.js';
+import { readFailure } from '../protocol/failures.js';
 import { createGenerate } from './inference/generate.js';
 import type { NodeDirectory } from './nodes/node-directory.js';
 import type { NodeRef } from './nodes/node-list.js';
@@ -10,6 +14,7 @@ import { markSuspect } from '../db/nodes.js';
 import { createSettleUsage } from './usage/settle-usage.js';
 import { createAdmit, type SaturationPolicy } from './admission/admit.js';
 import { createProjectJob } from './jobs/project-job.js';
+import { createProbeFleetRounds } from './nodes/probe-rounds.js';
 import { createDeliverWebhook } from './webhooks/deliver-webhook.js';
 import type { WebhookUrlGuard } from './webhooks/url-guard.js';
 import type { BudgetStore } from './budget/budget-store.js';
@@ -20,9 +25,16 @@ export interface ActivityDeps {
   orm: MikroORM;
   directory: NodeDirectory;
   clientFor(node: NodeRef): NodeClient;
-  deliveries?: Deliveries;
+  /** API processes: the callers held here, for `generateHere` (and the API-queue `generate`). */
+  callers?: HeldCallers;
+  /** API processes: an async request waiting here for its admission hears it from `admit` directly. */
+  onAdmission?(workflowId: string, outcome: { ok: true; budget: BudgetStanding | null } | { ok: false; error: GenieErrorBody }): void;
+  /** API processes: keeps a keyed stream's deltas for replay. */
+  keepStream?: (workflowId: string, record: StreamRecord) => Promise<void>;
   budgets: BudgetStore;
   probeNodes(): Promise<{ probed: number; healthy: number }>;
+  /** Pause between two probe rounds of the fleet's prober. */
+  probeIntervalMs?: number;
   selection?: SelectionPolicy;
   fleet: string;
   saturation?: SaturationPolicy;
@@ -41,11 +53,22 @@ export function createActivities(deps: ActivityDeps) {
     const n = deps.directory.snapshot().find((x) => x.name === name);
     return (n?.load?.waiting ?? 0) >= saturation.waitingThreshold;
   });
+  const settleUsage = createSettleUsage(deps.orm, deps.budgets, metrics);
   return {
     async admit(input: Parameters<typeof admit>[0]) {
-      const admitted = await admit(input);
+      let admitted: Awaited<ReturnType<typeof admit>>;
+      try {
+        admitted = await admit(input);
+      } catch (e) {
+        const refusal = readFailure(e);
+        if (refusal.kind === 'genie') deps.onAdmission?.(input.workflowId, { ok: false, error: refusal.body });
+        throw e;
+      }
       metrics?.nodeSelections.inc({ node: admitted.node.name, model: input.request.model });
       activityLog().info('admitted', { node: admitted.node.name, reservedMicroUsd: admitted.reservedMicroUsd, placement: admitted.placement });
+      // Recorded in history when this workflow task completes; if it never does, the retried task
+      // admits again idempotently (the reservation is keyed by the workflow id), so a 202 sent now holds.
+      deps.onAdmission?.(input.workflowId, { ok: true, budget: admitted.budget });
       return admitted;
     },
     /** The workflow's failover choice (the first choice is made by `admit`). */
@@ -57,9 +80,10 @@ export function createActivities(deps: ActivityDeps) {
       else activityLog().warn('choosing a node again: the worker running the last attempt stopped', { node: chosen.node.name, scores: chosen.scores });
       return chosen;
     },
-    generate: createGenerate({ clientFor: deps.clientFor, deliveries: deps.deliveries, inFlight }),
+    ...createGenerate({ clientFor: deps.clientFor, inFlight, callers: deps.callers, keepStream: deps.keepStream, settle: (input) => settleUsage(input) }),
     probeNodes: deps.probeNodes,
-    settleUsage: createSettleUsage(deps.orm, deps.budgets, metrics),
+    probeFleetRounds: createProbeFleetRounds(deps.probeNodes, deps.probeIntervalMs ?? 5000, (e) => activityLog().warn('probe round failed', { error: (e as Error).message })),
+    settleUsage,
     projectJob: createProjectJob(deps.orm),
     deliverWebhook: createDeliverWebhook({ orm: deps.orm, guard: deps.webhookGuard, timeoutMs: deps.webhookTimeoutMs, metrics }),
   };

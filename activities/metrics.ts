@@ -10,7 +10,7 @@ import type { NodeRecord } from '../protocol/node.js';
 // Up to the node timeout's order (a long generation runs minutes).
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
-export function createMetrics(opts: { nodes?: () => NodeRecord[]; defaults?: boolean } = {}) {
+export function createMetrics(opts: { nodes?: () => NodeRecord[]; heldCallers?: () => number; defaults?: boolean } = {}) {
   const registry = new Registry();
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -73,6 +73,12 @@ export function createMetrics(opts: { nodes?: () => NodeRecord[]; defaults?: boo
       labelNames: ['node', 'model'] as const,
       registers,
     }),
+    eagerStarts: new Counter({
+      name: 'genie_workflow_starts_total',
+      help: 'Completion workflows this API started, by mode and whether the server handed the first workflow task straight back (eager="true"); eager="false" means a free workflow-task slot was missing or the server declined, and the completion took the slower dispatched path.',
+      labelNames: ['mode', 'eager'] as const,
+      registers,
+    }),
     failovers: new Counter({
       name: 'genie_failovers_total',
       help: 'Completions moved to another node after one failed before the first token, by model.',
@@ -80,6 +86,19 @@ export function createMetrics(opts: { nodes?: () => NodeRecord[]; defaults?: boo
       registers,
     }),
   };
+
+  // In-process state of an API: what it holds for callers must return to zero when they are gone.
+  if (opts.heldCallers) {
+    const held = opts.heldCallers;
+    new Gauge({
+      name: 'genie_held_callers',
+      help: 'Requests this API process holds a completion for (sync bodies, streams, async admissions awaited).',
+      registers,
+      collect() {
+        this.set(held());
+      },
+    });
+  }
 
   // Node health and load as the registry last said (every process reads it): read at scrape time.
   if (opts.nodes) {

@@ -5,7 +5,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { NodeDirectory } from '../activities/nodes/node-directory.js';
 import { GenieError } from '../protocol/errors.js';
-import type { CompletionService } from './completions.js';
+import type { CompletionService } from './completion/service.js';
 import type { JobService } from './jobs.js';
 import { requireAdmin } from './middleware/admin-auth.js';
 import { authenticate } from './middleware/auth.js';

@@ -36,6 +36,8 @@ export type CompletionJobInput = z.infer<typeof completionJobInputSchema>;
 export const generateInputSchema = z.object({
   workflowId: z.string(),
   mode: completionModeSchema,
+  /** Who is billed: a caller-held `generate` settles before it answers (see `GenerateResult.settled`). */
+  principal: principalSchema,
   created: z.number().int(),
   node: nodeRefSchema,
   request: nodeRequestSchema,
@@ -63,6 +65,12 @@ export const generateResultSchema = z.object({
   finishReason: finishReasonSchema.nullable(),
   ttftMs: z.number().nullable(),
   durationMs: z.number(),
+  /**
+   * Usage already settled in Postgres by `generate` itself, before the caller had its answer: what a
+   * caller received is booked even if the process dies right after answering. The workflow then skips
+   * its own settlement step (settlement is idempotent per completion either way).
+   */
+  settled: z.boolean().default(false),
 });
 export type GenerateResult = z.infer<typeof generateResultSchema>;
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { capLayerSchema, capWindowSchema } from './budget.js';
 
 // One error vocabulary for every layer (DESIGN §3a). Activities and workflows carry a `GenieErrorBody`
-// in ApplicationFailure details; the API's one error mapper turns it into HTTP.
+// in ApplicationFailure details (protocol/failures.ts); the API's one error mapper turns it into HTTP.
 
 export const errorTypeSchema = z.enum([
   'invalid_request_error',
@@ -46,8 +46,6 @@ export const budgetCapHitBodySchema = errorEnvelopeSchema.extend({
   resetsAt: z.iso.datetime(),
 });
 export type BudgetCapHitBody = z.infer<typeof budgetCapHitBodySchema>;
-
-export const APPLICATION_FAILURE_TYPE = 'GenieError';
 
 export class GenieError extends Error {
   constructor(readonly body: GenieErrorBody) {

@@ -3,11 +3,10 @@ import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createGenerate } from '../activities/inference/generate.js';
-import { CallerStreams } from '../activities/inference/caller-streams.js';
-import { Deliveries } from '../activities/inference/deliveries.js';
 import { createApp } from '../api/app.js';
-import { createCompletionService } from '../api/completions.js';
+import { createCompletionService } from '../api/completion/service.js';
+import { CallerRegistry } from '../api/completion/held-callers.js';
+import { keepStreamRecord } from '../db/stream-results.js';
 import { createJobService } from '../api/jobs.js';
 import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
 import { BudgetStore } from '../activities/budget/budget-store.js';
@@ -20,12 +19,15 @@ import { exitWithParent } from './exit-with-parent.js';
 import { installTemporalRuntime } from './telemetry/runtime.js';
 import { drainHttp } from './drain.js';
 
-// The API process: the express edge plus an activity-only worker on this process's own task queue,
-// where `generate` runs for callers held here (sync, stream), so tokens never cross Temporal history.
+// The API process: the express edge, and a Temporal worker for the completions it holds callers for.
+// Its starts are eager, so a sync or stream completion's workflow task runs here, and its `generate`
+// (a local activity) writes to the caller's socket in memory; the fallback `generate` activity on this
+// process's own task queue does the same when a task ran elsewhere. Tokens never cross Temporal history.
 
 const config = loadConfig();
-const deps = await createCoreDeps(config, 'api');
-// Signals are ours to handle here: the listener drains before the activity worker may stop.
+const callers = new CallerRegistry();
+const deps = await createCoreDeps(config, 'api', { heldCallers: () => callers.size });
+// Signals are ours to handle here: the listener drains before the workers may stop.
 const temporalMetrics = installTemporalRuntime({ log: deps.log, registry: deps.metrics.registry, shutdownSignals: [] });
 const instance = config.GENIE_INSTANCE_ID ?? `${os.hostname()}-${newId('', 6)}`;
 const queues = taskQueues(config.GENIE_TASK_QUEUE_PREFIX);
@@ -35,33 +37,33 @@ const nativeConnection = await NativeConnection.connect({ address: config.TEMPOR
 // A Client on the worker's NativeConnection is what lets a start be eager: the server hands the first
 // workflow task straight back to this process's workflow worker.
 const temporal = new Client({ connection: nativeConnection, namespace: config.TEMPORAL_NAMESPACE });
-const deliveries = new Deliveries();
-const streams = new CallerStreams();
+const activities = configuredActivities(deps, {
+  callers,
+  onAdmission: (workflowId, outcome) => callers.admitted(workflowId, outcome),
+  keepStream: (workflowId, record) => keepStreamRecord(deps.orm, workflowId, record),
+});
+const slots = config.GENIE_API_WORKFLOW_TASK_SLOTS;
 // Workflow tasks of the completions this process starts run here first; later ones follow the sticky
-// queue, and fall back to the shared queue (the workers) if this process goes away.
+// queue, and fall back to the shared queue (the workers) if this process goes away. A caller-held
+// completion holds its task slot while it generates, so slots are many and pollers few.
 const workflowWorker = config.GENIE_API_EAGER_START
-  ? await Worker.create({ connection: nativeConnection, ...workflowQueueWorkerOptions(config, configuredActivities(deps)), shutdownGraceTime: 1000 })
+  ? await Worker.create({
+      connection: nativeConnection,
+      ...workflowQueueWorkerOptions(config, activities),
+      maxConcurrentWorkflowTaskExecutions: slots,
+      maxConcurrentLocalActivityExecutions: slots,
+      maxConcurrentWorkflowTaskPolls: 2,
+      shutdownGraceTime: 1000,
+    })
   : null;
 const workflowRun = workflowWorker?.run() ?? Promise.resolve();
 const worker = await Worker.create({
   connection: nativeConnection,
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: apiQueue,
-  activities: {
-    generate: createGenerate({
-      clientFor: deps.clientFor,
-      deliveries,
-      streams,
-      keepStream: async (workflowId, record) => {
-        await deps.orm.em.fork().getConnection().execute(
-          'insert into stream_results (workflow_id, body) values (?, ?::jsonb) on conflict (workflow_id) do nothing',
-          [workflowId, JSON.stringify(record)],
-        );
-      },
-    }),
-  },
-  maxConcurrentActivityTaskExecutions: 1024,
-  // Streams already had the grace period while the listener drained; what is left is cut (inline error).
+  activities: { generate: activities.generate },
+  maxConcurrentActivityTaskExecutions: slots,
+  // Streams already had the grace period while the listener drained; what is left was cut (inline error).
   shutdownGraceTime: 1000,
 });
 const workerRun = worker.run();
@@ -71,8 +73,7 @@ const completions = createCompletionService({
   personas,
   temporal,
   orm: deps.orm,
-  deliveries,
-  streams,
+  callers,
   queues,
   apiQueue,
   keepAliveMs: config.GENIE_SSE_KEEPALIVE_MS,
@@ -119,6 +120,9 @@ const shutdown = (signal: string) =>
     deps.log.info({ signal, graceMs: config.GENIE_SHUTDOWN_GRACE_MS }, 'draining: no new connections; waiting for requests in flight');
     const { unfinished } = await drainHttp(server, config.GENIE_SHUTDOWN_GRACE_MS);
     if (unfinished > 0) deps.log.warn({ unfinished }, 'grace period over: cutting the requests still running');
+    // Every generation still running here tells its caller 503 (inline for a stream) and settles.
+    callers.shutdown();
+    await Promise.race([callers.drained(), new Promise((r) => setTimeout(r, 5000))]);
     worker.shutdown();
     workflowWorker?.shutdown();
     await Promise.all([workerRun, workflowRun]).catch((e) => deps.log.error({ err: (e as Error).message }, 'a worker stopped with an error'));

@@ -31,6 +31,14 @@ export const configSchema = z.object({
    * workflow task comes back in the start call instead of through a dispatch (−50 ms added p50, bench/).
    */
   GENIE_API_EAGER_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /**
+   * An API's workflow-task slots: a caller-held completion keeps its task (and so a slot) for as long as
+   * it generates, and a start finding no free slot is silently not eager (genie_workflow_starts_total
+   * counts it). Size it above the streams one API holds at once.
+   */
+  GENIE_API_WORKFLOW_TASK_SLOTS: z.coerce.number().int().min(8).default(1024),
+  /** No deadlock watchdog and no stack-trace hook in the workflow sandbox: less CPU per workflow task (patches/README.md). */
+  GENIE_LEAN_WORKFLOW_SANDBOX: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** SIGTERM: how long in-flight streams and activities may run on before the process exits anyway. */
   GENIE_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(30_000),
   GENIE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

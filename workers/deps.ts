@@ -13,12 +13,13 @@ import { migrate, openOrm } from '../db/orm.js';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type GenieMetrics } from '../activities/metrics.js';
-import { createActivities } from '../activities/index.js';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { BudgetStore } from '../activities/budget/budget-store.js';
 import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
 import path from 'node:path';
 import { taskQueues } from '../workflows/definitions.js';
 import { ROOT } from './stack/processes.js';
+import { workflowSandboxOptions } from './workflow-sandbox.js';
 
 /** The dependency root shared by the API and worker processes. */
 export interface CoreDeps {
@@ -40,7 +41,7 @@ export async function registerStaticNodes(orm: MikroORM, config: Config): Promis
   for (const node of [...config.GENIE_NODES, ...fromFile]) await upsertNode(orm.em.fork(), config.GENIE_FLEET, node);
 }
 
-export async function createCoreDeps(config: Config, component: string): Promise<CoreDeps> {
+export async function createCoreDeps(config: Config, component: string, gauges: { heldCallers?: () => number } = {}): Promise<CoreDeps> {
   const log = createLogger(component, config.GENIE_LOG_LEVEL);
   const orm = await openOrm(config.DATABASE_URL);
   await migrate(orm, config.DATABASE_URL);
@@ -49,7 +50,7 @@ export async function createCoreDeps(config: Config, component: string): Promise
   const clientFor = (node: NodeRef): NodeClient => (node.engine === 'triton' ? triton : vllm);
   const directory = new NodeDirectory(orm, config.GENIE_FLEET, config.GENIE_REGISTRY_REFRESH_MS, log);
   await directory.start();
-  const metrics = createMetrics({ nodes: () => directory.snapshot() });
+  const metrics = createMetrics({ nodes: () => directory.snapshot(), ...gauges });
   const probeNodes = createProbeNodes({ orm, fleet: config.GENIE_FLEET, clientFor, probeTimeoutMs: config.GENIE_PROBE_TIMEOUT_MS, log });
   return {
     config,
@@ -66,17 +67,19 @@ export async function createCoreDeps(config: Config, component: string): Promise
   };
 }
 
-/** Every activity, configured from this process's settings. */
-export function configuredActivities(deps: CoreDeps) {
+/** Every activity, configured from this process's settings (`held`: what an API process adds). */
+export function configuredActivities(deps: CoreDeps, held: Pick<ActivityDeps, 'callers' | 'onAdmission' | 'keepStream'> = {}) {
   const { config } = deps;
   return createActivities({
     ...deps,
+    ...held,
     budgets: new BudgetStore(deps.orm),
     selection: config.GENIE_SELECTION,
     fleet: config.GENIE_FLEET,
     saturation: { waitingThreshold: config.GENIE_SATURATION_WAITING, admissionTimeoutMs: config.GENIE_ADMISSION_TIMEOUT_MS },
     webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
     webhookTimeoutMs: config.GENIE_WEBHOOK_TIMEOUT_MS,
+    probeIntervalMs: config.GENIE_PROBE_INTERVAL_MS,
     metrics: deps.metrics,
   });
 }
@@ -86,11 +89,14 @@ export function configuredActivities(deps: CoreDeps) {
  * one; so does every API that starts sync/stream workflows eagerly.
  */
 export function workflowQueueWorkerOptions(config: Config, activities: ReturnType<typeof configuredActivities>) {
-  const { admit, selectNode, settleUsage, projectJob, deliverWebhook, probeNodes } = activities;
+  // generateHere is a local activity: registered wherever workflow tasks run; outside the API process
+  // holding the caller it answers "not here" at once.
+  const { admit, selectNode, settleUsage, projectJob, deliverWebhook, generateHere } = activities;
   return {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: taskQueues(config.GENIE_TASK_QUEUE_PREFIX).workflows,
     workflowsPath: path.join(ROOT, 'workflows/index.ts'),
-    activities: { admit, selectNode, settleUsage, projectJob, deliverWebhook, probeNodes },
+    activities: { admit, selectNode, settleUsage, projectJob, deliverWebhook, generateHere },
+    ...workflowSandboxOptions(config),
   };
 }

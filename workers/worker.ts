@@ -2,7 +2,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { taskQueues } from '../workflows/definitions.js';
 import { loadConfig } from './config.js';
 import { configuredActivities, createCoreDeps, registerStaticNodes, workflowQueueWorkerOptions } from './deps.js';
-import { ensureProbeSchedule } from './probe-schedule.js';
+import { ensureFleetProber } from './fleet-prober.js';
 import { exitWithParent } from './exit-with-parent.js';
 import { installTemporalRuntime } from './telemetry/runtime.js';
 import { serveMetrics } from './telemetry/metrics-server.js';
@@ -30,12 +30,13 @@ const inference = await Worker.create({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: queues.inference,
-  activities: { generate: activities.generate },
+  // The fleet's prober runs here too: only workers poll this queue, so API processes never probe.
+  activities: { generate: activities.generate, probeFleetRounds: activities.probeFleetRounds },
   maxConcurrentActivityTaskExecutions: 512,
   ...shutdown,
 });
 
-await ensureProbeSchedule(config, deps.log);
+await ensureFleetProber(config, deps.log);
 exitWithParent(() => {
   for (const w of [workflows, inference]) if (w.getState() === 'RUNNING') w.shutdown();
 });

@@ -1,4 +1,4 @@
-import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 
 // Named timeout/retry profiles (DESIGN §6.5). Temporal owns retries; node clients never retry.
 
@@ -32,4 +32,16 @@ export const callerHeldNodeCall: ActivityOptions = {
   // and send nothing for 15 s (the caller got a 503 while its node was fine). A dead API process is
   // still noticed, 30 s later; its caller's connection died with it anyway.
   heartbeatTimeout: '30s',
+};
+
+/**
+ * `generateHere`: the node call as a local activity of the workflow task that the API holding the
+ * caller started eagerly. No heartbeats exist for local activities: the SDK keeps the workflow task
+ * alive instead, so a starved process is late, never mistaken for a dead one. On cancel, wait for the
+ * generation to report what it produced (that usage must be settled, the node request seen to stop).
+ */
+export const callerHeldHere: LocalActivityOptions = {
+  startToCloseTimeout: nodeCall.startToCloseTimeout,
+  retry: { maximumAttempts: 1 },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 };

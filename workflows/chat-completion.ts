@@ -12,32 +12,34 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
-  TimeoutFailure,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { GenerateFailureDetails } from '../activities/inference/generate.js';
 import type { Usage } from '../protocol/chat-response.js';
-import type { Admission, AdmitResult, CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateResult, GenerationAborted } from '../protocol/completion-job.js';
+import type { Admission, AdmitResult, CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateInput, GenerateResult } from '../protocol/completion-job.js';
 import type { GenieErrorBody } from '../protocol/errors.js';
+import { errorBodyOf, failures, readFailure } from '../protocol/failures.js';
 import { requiredCapabilities } from '../protocol/capabilities.js';
-import { callerHeldNodeCall, nodeCall, shortStep } from './activity-options.js';
+import { callerHeldHere, callerHeldNodeCall, nodeCall, shortStep } from './activity-options.js';
 import { admitUpdate, jobQuery } from './definitions.js';
-import { errorBodyOf, JobState } from './job-state.js';
+import { JobState } from './job-state.js';
 import { deliverOnSchedule } from './webhook-delivery.js';
 
 const FAILOVER_ATTEMPTS = 3;
 /** Workers that may stop under one async job (rolling deploys) before it fails. */
 const MAX_WORKERS_LOST = 10;
-const GENIE_ERROR = 'GenieError';
-const GENERATION_ABORTED = 'GenerationAborted';
-const WORKER_SHUTDOWN = 'WorkerShutdown';
 const ZERO_USAGE: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
 
-const { admit, selectNode, settleUsage, projectJob } = proxyLocalActivities<Activities>(shortStep);
+const { admit, selectNode, settleUsage, projectJob, generateHere } = proxyLocalActivities<Activities>(shortStep);
 
 /**
  * One completion: admit → select a node → generate (failing over to another node while no token has
  * been sent) → settle usage → (async) deliver the webhook. Deterministic; every side effect is an activity.
+ *
+ * Sync and stream: the API holding the caller starts this workflow eagerly, so its first workflow task
+ * runs there and `generateHere` (a local activity) reaches the caller's socket in memory — the whole
+ * completion is one workflow task, and `generateHere` settles before it answers. Wherever the task runs
+ * without the caller (a start that was not eager, a task retried elsewhere), `generateHere` says so and
+ * the regular `generate` activity on that API's own queue does the work instead.
  */
 export async function chatCompletion(input: CompletionJobInput): Promise<CompletionJobOutput> {
   const job = new JobState(input);
@@ -64,7 +66,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   } catch (e) {
     // Refused: the update carries the refusal to the caller; the workflow ends failed, visible to ops.
     const body = errorBodyOf(e);
-    admission = { ok: false, error: ApplicationFailure.nonRetryable(body.message, GENIE_ERROR, body) };
+    admission = { ok: false, error: failures.genie(body) };
     job.fail('failed', body);
     log.info('refused at admission', { status: body.status, code: body.code, message: body.message });
     setCurrentDetails(`**refused** ${body.status} ${body.code ?? ''}: ${body.message}`);
@@ -94,7 +96,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   try {
     const excluded: string[] = [];
     const suspect: string[] = [];
-    let lastFailure: ActivityFailure | null = null;
+    let lastFailure: unknown = null;
     // Two budgets: nodes that failed (each excluded afterwards) and workers lost under an async job (a
     // deploy or a crash: not the node's fault, so the same node may be chosen again).
     let workersLost = 0;
@@ -114,34 +116,39 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       }
       nodeName = selected.node.name;
       job.setStatus('in_progress', nodeName);
+      const args: [GenerateInput] = [
+        { workflowId: input.workflowId, mode: input.mode, principal: input.principal, created: input.created, node: selected.node, request: input.request, includeUsage: input.includeUsage, attempt, budget, keepStream: input.requestHash !== null },
+      ];
+      const summary = `${input.mode} on ${nodeName}, attempt ${attempt}`;
       try {
-        result = await generate.executeWithOptions({ ...generateOptions, summary: `${input.mode} on ${nodeName}, attempt ${attempt}` }, [
-          { workflowId: input.workflowId, mode: input.mode, created: input.created, node: selected.node, request: input.request, includeUsage: input.includeUsage, attempt, budget, keepStream: input.requestHash !== null },
-        ]);
+        result =
+          (input.callerHeld ? await generateHere.executeWithOptions({ ...callerHeldHere, summary: `${summary}, in the API holding the caller` }, args) : null) ??
+          (await generate.executeWithOptions({ ...generateOptions, summary }, args));
         usage = result.usage;
       } catch (e) {
-        const abortedUsage = abortedWith(e);
-        if (abortedUsage) {
-          usage = abortedUsage;
+        // Regular and local activities fail alike here: whatever wraps it, the failure says what happened.
+        const f = readFailure(e);
+        if (f.kind === 'aborted' || f.kind === 'cancelled') {
+          usage = f.kind === 'aborted' ? f.usage : ZERO_USAGE; // cancelled before it started: nothing produced
           throw new CancelledFailure('generation aborted: the caller left or the completion was cancelled');
         }
-        if (!(e instanceof ActivityFailure)) throw e;
-        log.warn('node attempt failed', { node: nodeName, attempt, error: e.cause?.message ?? e.message });
-        const shutdown = workerShutdownOf(e);
-        if (shutdown && input.callerHeld) {
+        log.warn('node attempt failed', { node: nodeName, attempt, error: messageOf(e) });
+        if (f.kind === 'shutdown' && input.callerHeld) {
           // The API holding the caller shut down past its grace period: the caller got an inline 503.
-          usage = shutdown.usage;
-          throw ApplicationFailure.nonRetryable(shutdown.body.message, GENIE_ERROR, shutdown.body);
+          usage = f.usage;
+          throw failures.genie(f.body);
         }
-        lostLast = lostWorker(e, input);
+        // An async job whose worker stopped or died: nothing reached a caller yet, so another attempt is
+        // safe, and the node is not suspect. A caller-held one died with its caller's connection.
+        lostLast = !input.callerHeld && (f.kind === 'timeout' || f.kind === 'shutdown');
         if (lostLast) {
-          lastFailure = e; // the process running it stopped or died; the node itself is not suspect
+          lastFailure = e;
           if (++workersLost > MAX_WORKERS_LOST) throw rethrowable(e);
           continue;
         }
-        if (!canFailover(e)) throw e;
+        if (f.kind !== 'genie' || !f.node?.failover) throw e;
         excluded.push(nodeName);
-        if (((e.cause as ApplicationFailure).details?.[1] as GenerateFailureDetails | undefined)?.suspect) suspect.push(nodeName);
+        if (f.node.suspect) suspect.push(nodeName);
         lastFailure = e;
         if (excluded.length >= FAILOVER_ATTEMPTS) throw rethrowable(e);
       }
@@ -158,9 +165,12 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     else job.fail(outcome === 'cancelled' ? 'cancelled' : 'failed', outcome === 'cancelled' ? cancelledBody() : errorBodyOf(failure));
     await queuedProjection;
     await Promise.all([
-      settleUsage.executeWithOptions({ ...shortStep, summary: `settle ${outcome}: ${usage.prompt_tokens} in / ${usage.completion_tokens} out` }, [
-        { workflowId: input.workflowId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome },
-      ]),
+      // A caller-held `generate` settled before it answered; every other ending settles here.
+      result?.settled
+        ? undefined
+        : settleUsage.executeWithOptions({ ...shortStep, summary: `settle ${outcome}: ${usage.prompt_tokens} in / ${usage.completion_tokens} out` }, [
+            { workflowId: input.workflowId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome },
+          ]),
       project(),
     ]);
   });
@@ -193,40 +203,11 @@ function cancelledBody(): GenieErrorBody {
   return { status: 499, message: 'the completion was cancelled', type: 'invalid_request_error', code: 'cancelled', param: null };
 }
 
-function canFailover(e: ActivityFailure): boolean {
-  const cause = e.cause;
-  if (!(cause instanceof ApplicationFailure) || cause.type !== GENIE_ERROR) return false;
-  return (cause.details?.[1] as GenerateFailureDetails | undefined)?.failover === true;
-}
-
-/**
- * A worker that dies mid-`generate` shows up as a heartbeat/start-to-close timeout. For an async job
- * nothing reached a caller yet, so another attempt is safe; a caller-held stream died with its process.
- */
-function lostWorker(e: ActivityFailure, input: CompletionJobInput): boolean {
-  if (input.callerHeld) return false;
-  return e.cause instanceof TimeoutFailure || (e.cause instanceof ApplicationFailure && e.cause.type === WORKER_SHUTDOWN);
-}
-
-/** A `generate` interrupted by its process shutting down: what it produced and what the caller was told. */
-function workerShutdownOf(e: ActivityFailure): { usage: Usage; body: GenieErrorBody } | null {
-  const cause = e.cause;
-  if (!(cause instanceof ApplicationFailure) || cause.type !== WORKER_SHUTDOWN) return null;
-  const details = cause.details?.[0] as { usage: Usage; body: GenieErrorBody } | undefined;
-  return details ?? { usage: ZERO_USAGE, body: { status: 503, message: cause.message, type: 'service_unavailable', code: 'service_unavailable', param: null } };
-}
-
-function abortedWith(e: unknown): Usage | null {
-  if (!(e instanceof ActivityFailure)) return null;
-  if (e.cause instanceof CancelledFailure) return ZERO_USAGE; // cancelled before it started
-  if (e.cause instanceof ApplicationFailure && e.cause.type === GENERATION_ABORTED) {
-    return (e.cause.details?.[0] as GenerationAborted).usage;
-  }
-  return null;
-}
-
 /** Surfaces a node's classified error as the workflow's own failure, keeping its caller-facing body. */
-function rethrowable(e: ActivityFailure): ApplicationFailure {
-  const body = errorBodyOf(e);
-  return ApplicationFailure.nonRetryable(body.message, GENIE_ERROR, body);
+function messageOf(e: unknown): string {
+  return (e instanceof ActivityFailure ? e.cause?.message : undefined) ?? (e as Error)?.message ?? String(e);
+}
+
+function rethrowable(e: unknown): ApplicationFailure {
+  return failures.genie(errorBodyOf(e));
 }

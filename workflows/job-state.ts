@@ -1,24 +1,22 @@
-import { ActivityFailure, ApplicationFailure, upsertSearchAttributes } from '@temporalio/workflow';
+import { upsertSearchAttributes } from '@temporalio/workflow';
 import type { ChatCompletion } from '../protocol/chat-response.js';
 import type { CompletionJobInput, CompletionStatus } from '../protocol/completion-job.js';
 import type { GenieErrorBody } from '../protocol/errors.js';
 import type { JobView, WebhookState } from '../protocol/job.js';
 import { searchAttributes } from './definitions.js';
 
-const GENIE_ERROR = 'GenieError';
-
-/** The caller-facing error carried by a failure, or a generic server error. */
-export function errorBodyOf(e: unknown): GenieErrorBody {
-  const cause = e instanceof ActivityFailure ? e.cause : e;
-  if (cause instanceof ApplicationFailure && cause.type === GENIE_ERROR && cause.details?.[0]) return cause.details[0] as GenieErrorBody;
-  return { status: 500, message: (cause as Error)?.message ?? 'internal error', type: 'server_error', code: null, param: null };
-}
-
 /** The job view (what GET /v1/jobs/:id shows), kept in workflow state and mirrored to search attributes. */
 export class JobState {
   readonly view: JobView;
+  /**
+   * A caller-held completion is one workflow task start to end: progress upserts would only add
+   * history events nobody could see in between, so its search attributes are set once, at the end.
+   */
+  private readonly quiet: boolean;
+  private node: string | null = null;
 
   constructor(input: CompletionJobInput) {
+    this.quiet = input.callerHeld;
     this.view = {
       id: input.jobId,
       object: 'chat.completion.job',
@@ -32,9 +30,11 @@ export class JobState {
 
   setStatus(status: CompletionStatus, node?: string | null): void {
     this.view.status = status;
+    if (node) this.node = node;
+    if (this.quiet && status === 'in_progress') return;
     upsertSearchAttributes([
       { key: searchAttributes.status, value: status },
-      ...(node ? [{ key: searchAttributes.node, value: node }] : []),
+      ...(this.node ? [{ key: searchAttributes.node, value: this.node }] : []),
     ]);
   }
 

@@ -1,7 +1,7 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { costMicroUsd } from '../../protocol/budget.js';
 import type { AdmitInput, AdmitResult } from '../../protocol/completion-job.js';
-import { APPLICATION_FAILURE_TYPE, GenieError } from '../../protocol/errors.js';
+import { GenieError } from '../../protocol/errors.js';
+import { failures } from '../../protocol/failures.js';
 import { estimatePromptTokens } from '../../protocol/token-estimate.js';
 import { requiredCapabilities } from '../../protocol/capabilities.js';
 import type { BudgetStore } from '../budget/budget-store.js';
@@ -39,7 +39,7 @@ export function createAdmit(
       while (Object.keys(choice.scores).every(isSaturated)) {
         if (Date.now() >= deadline) {
           const body = GenieError.saturated(request.model, Math.max(1, Math.ceil(saturation.admissionTimeoutMs / 1000))).body;
-          throw ApplicationFailure.nonRetryable(body.message, APPLICATION_FAILURE_TYPE, body);
+          throw failures.genie(body);
         }
         await new Promise((r) => setTimeout(r, 200));
         await refresh();
@@ -55,7 +55,7 @@ export function createAdmit(
     if (!outcome.ok) {
       const { layer, window, resetsAt } = outcome.refusal;
       const body = GenieError.budgetCapHit(layer, window, resetsAt.toISOString()).body;
-      throw ApplicationFailure.nonRetryable(body.message, APPLICATION_FAILURE_TYPE, body);
+      throw failures.genie(body);
     }
     return { reservedMicroUsd: outcome.reservation.reservedMicroUsd, budget: outcome.reservation.standing, node, placement: { scores, compared } };
   };

@@ -1,5 +1,5 @@
-import { ApplicationFailure } from '@temporalio/common';
-import { APPLICATION_FAILURE_TYPE, GenieError } from '../../protocol/errors.js';
+import { GenieError } from '../../protocol/errors.js';
+import { failures } from '../../protocol/failures.js';
 import type { NodeRecord } from '../../protocol/node.js';
 import type { NodeRef } from './node-list.js';
 import type { NodeDirectory } from './node-directory.js';
@@ -54,20 +54,20 @@ export function createSelectNode(
     }
     const serving = view.filter((s) => s.models.includes(model));
     if (serving.length === 0) {
-      throw ApplicationFailure.nonRetryable(`model not found: ${model}`, APPLICATION_FAILURE_TYPE, GenieError.modelNotFound(model).body);
+      throw failures.genie(GenieError.modelNotFound(model).body);
     }
     const capable = serving.filter((s) => capabilities.every((c) => s.capabilities.includes(c)));
     if (capable.length === 0) {
       const missing = capabilities.filter((c) => !serving.some((s) => s.capabilities.includes(c)));
       const param = missing.includes('tools') ? 'tools' : 'response_format';
       const body = GenieError.badRequest(`No node serving ${model} supports ${missing.join(' and ')}; use a model whose nodes do (vLLM nodes support tools and structured outputs).`, param, 'unsupported_capability').body;
-      throw ApplicationFailure.nonRetryable(body.message, APPLICATION_FAILURE_TYPE, body);
+      throw failures.genie(body);
     }
     // Draining nodes finish what they have but take nothing new; down nodes failed their probe.
     const candidates = capable.filter((s) => s.state === 'active' && s.healthy && !exclude.includes(s.name));
     if (candidates.length === 0) {
       const body = GenieError.unavailable(`no healthy node can serve ${model} right now`).body;
-      throw ApplicationFailure.nonRetryable(body.message, APPLICATION_FAILURE_TYPE, body);
+      throw failures.genie(body);
     }
     const scores = Object.fromEntries(candidates.map((c) => [c.name, loadScore(c, inFlight(c.name))]));
     // Power of two choices: two random candidates, the less loaded wins — near-best placement without

@@ -1,14 +1,14 @@
 import type { ErrorRequestHandler, Response } from 'express';
-import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure, ActivityFailure } from '@temporalio/common';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { GenieMetrics } from '../../activities/metrics.js';
-import { APPLICATION_FAILURE_TYPE, GenieError, genieErrorBodySchema } from '../../protocol/errors.js';
+import { GenieError } from '../../protocol/errors.js';
+import { errorBodyOf } from '../../protocol/failures.js';
 
 /** Anything thrown on the request path → the one caller-facing error (DESIGN §3a). */
 export function toGenieError(e: unknown): GenieError {
   if (e instanceof GenieError) return e;
-  if (e instanceof WorkflowFailedError || e instanceof WorkflowUpdateFailedError) return fromFailure(e.cause);
+  if (e instanceof WorkflowFailedError || e instanceof WorkflowUpdateFailedError) return new GenieError(errorBodyOf(e.cause));
   if (isBodyParserError(e)) {
     if (e.type === 'entity.parse.failed') return GenieError.badRequest(`request body is not valid JSON: ${e.message}`);
     if (e.type === 'entity.too.large') return new GenieError({ ...GenieError.badRequest('request body too large').body, status: 413 });
@@ -26,18 +26,6 @@ export function toGenieError(e: unknown): GenieError {
 function clientErrorStatus(e: unknown): number | null {
   const status = typeof e === 'object' && e !== null ? ((e as { status?: unknown }).status ?? (e as { statusCode?: unknown }).statusCode) : undefined;
   return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status < 500 ? status : null;
-}
-
-function fromFailure(cause: unknown): GenieError {
-  if (cause instanceof ActivityFailure) return fromFailure(cause.cause);
-  if (cause instanceof ApplicationFailure && cause.type === APPLICATION_FAILURE_TYPE) {
-    const body = genieErrorBodySchema.safeParse(cause.details?.[0]);
-    if (body.success) return new GenieError(body.data);
-  }
-  if (cause instanceof CancelledFailure) return new GenieError({ ...GenieError.internal('the completion was cancelled').body, status: 499 });
-  if (cause instanceof TerminatedFailure) return GenieError.internal('the completion was terminated by an operator');
-  if (cause instanceof TimeoutFailure) return GenieError.unavailable('the completion timed out waiting for a node');
-  return GenieError.internal();
 }
 
 function isBodyParserError(e: unknown): e is { type: string; message: string; status: number } {

@@ -2,7 +2,7 @@ import { Router, type Response } from 'express';
 import type { Logger } from 'pino';
 import { resolveMode } from '../../protocol/chat-request.js';
 import { GenieError } from '../../protocol/errors.js';
-import type { CompletionService } from '../completions.js';
+import type { CompletionService } from '../completion/service.js';
 import { IDEMPOTENCY_KEY_PATTERN, idempotentJobId, requestHash } from '../idempotency.js';
 import { principalOf } from '../middleware/auth.js';
 import { validateChatRequest } from '../middleware/validate.js';

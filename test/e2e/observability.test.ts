@@ -81,9 +81,13 @@ describe('operations: metrics, logs and the Temporal UI', () => {
     expect(delta('genie_time_to_first_token_seconds', { model: 'ops-model' })).toBe(2);
     expect(delta('genie_budget_refusals_total', { layer: 'member', window: 'day' })).toBe(1);
     expect(sample(after, 'genie_node_up', { node: 'healthy', state: 'active' })).toBe(1);
-    // The API's activity worker ran the sync and stream `generate` calls: Core's metrics are in the same registry.
+    // The API's workflow worker ran the sync and stream node calls (`generateHere`, local activities in the
+    // workflow tasks it started eagerly): Core's metrics are in the same registry, eager starts counted.
     expect(hasFamily(after, 'temporal_')).toBe(true);
-    expect(sample(after, 'temporal_activity_execution_latency', { activity_type: 'generate' })).toBeGreaterThanOrEqual(5);
+    expect(sample(after, 'temporal_local_activity_execution_latency', { activity_type: 'generateHere' })).toBeGreaterThanOrEqual(5);
+    expect(delta('genie_workflow_starts_total', { mode: 'sync', eager: 'true' })).toBeGreaterThanOrEqual(3);
+    expect(sample(after, 'genie_workflow_starts_total', { eager: 'false' })).toBe(0);
+    expect(sample(after, 'genie_held_callers', {})).toBe(0);
     expect(hasFamily(after, 'process_cpu')).toBe(true);
   });
 
@@ -185,15 +189,14 @@ describe('operations: metrics, logs and the Temporal UI', () => {
       expect(meta.currentDetails).toContain(`${ok.json.usage.completion_tokens} out`);
 
       const history = await client.workflow.getHandle(ok.json.id).fetchHistory();
-      const summaries = history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => (e.userMetadata?.summary ? defaultPayloadConverter.fromPayload(e.userMetadata.summary) : null));
-      expect(summaries).toContain('sync on healthy, attempt 1');
       // Started eagerly: the API that took the request ran its first workflow task (no dispatch).
       const firstTask = history.events!.find((e) => e.workflowTaskStartedEventAttributes)!;
       expect(firstTask.workflowTaskStartedEventAttributes!.identity).toMatch(new RegExp(`^${genie.apis[0].child.pid}@`));
       // Local activities (history markers) carry summaries too.
       const markers = history.events!.filter((e) => e.markerRecordedEventAttributes && e.userMetadata?.summary).map((e) => defaultPayloadConverter.fromPayload<string>(e.userMetadata!.summary!));
       expect(markers).toContain('admit: pick a node for ops-model, reserve the budget');
-      expect(markers).toContain(`settle completed: ${ok.json.usage.prompt_tokens} in / ${ok.json.usage.completion_tokens} out`);
+      // The node call ran in the API holding the caller and settled there (tokens: the current details above).
+      expect(markers).toContain('sync on healthy, attempt 1, in the API holding the caller');
 
       const failedMeta = (await client.workflow.getHandle(failedId).query('__temporal_workflow_metadata')) as { currentDetails?: string };
       expect(failedMeta.currentDetails).toMatch(/\*\*failed\*\*.*model failed to load/s);

@@ -1,9 +1,23 @@
-import { openai, temporalClient, withDb } from '../support/stack.js';
+import OpenAI from 'openai';
+import type { temporal } from '@temporalio/proto';
+import { startSimulator, type Simulator } from '../../simulator/server.js';
+import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
+import { openai, temporalClient, testStack, withDb } from '../support/stack.js';
+
+/** The completion's steps from its history: activities with their queue, local activities by their markers. */
+function stepsOf(events: temporal.api.history.v1.IHistoryEvent[]): string[] {
+  return events.flatMap((e) => {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) return [`${scheduled.activityType?.name}@${scheduled.taskQueue?.name?.replace(/.*genie-api-.*/, 'genie-api-*')}`];
+    const payload = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+    return payload ? [JSON.parse(Buffer.from(payload).toString()).activity_type as string] : [];
+  });
+}
 
 // Every completion is a workflow whose id is the completion id, and ops can read its steps.
 
 describe('the chatCompletion workflow behind a sync completion', () => {
-  it('records admit → generate (on the API queue) → settleUsage in history and books usage in Postgres', async () => {
+  it('is one workflow task on the API holding the caller: admit → generateHere (settled there), and books usage in Postgres', async () => {
     const res = await openai().chat.completions.create({ model: 'qwen3:8b', messages: [{ role: 'user', content: 'history please' }] });
     const { client, close } = await temporalClient();
     try {
@@ -18,13 +32,13 @@ describe('the chatCompletion workflow behind a sync completion', () => {
       const history = await handle.fetchHistory();
       const events = history.events ?? [];
       // Local activities are recorded as markers whose data names the activity type.
-      const steps = events.flatMap((e) => {
-        if (e.activityTaskScheduledEventAttributes) return [`${e.activityTaskScheduledEventAttributes.activityType?.name}@${e.activityTaskScheduledEventAttributes.taskQueue?.name?.replace(/genie-api-.*/, 'genie-api-*')}`];
-        const payload = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
-        return payload ? [JSON.parse(Buffer.from(payload).toString()).activity_type as string] : [];
-      });
+      const steps = stepsOf(events);
       // admit = node choice + budget reservation; selectNode only appears when a failover needs another node.
-      expect(steps).toEqual(['admit', 'generate@genie-api-*', 'settleUsage']);
+      // generateHere settled the usage before answering, so no settleUsage step follows it.
+      expect(steps).toEqual(['admit', 'generateHere']);
+      // Started eagerly: the first workflow task came back in the start call and was the whole completion.
+      expect(events.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(1);
+      expect(events.filter((e) => e.workflowTaskScheduledEventAttributes)).toHaveLength(1);
     } finally {
       await close();
     }
@@ -46,5 +60,49 @@ describe('the chatCompletion workflow behind a sync completion', () => {
     } finally {
       await close();
     }
+  });
+});
+
+describe('a caller-held completion whose workflow task runs away from the caller', () => {
+  let sim: Simulator;
+  let genie: IsolatedGenie;
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0, models: ['away-model'] });
+    // No eager start: the first workflow task is dispatched to the workers, where no caller is held.
+    genie = await startIsolatedGenie({ nodes: `away:vllm=${sim.url}`, env: { GENIE_API_EAGER_START: 'false' } });
+  });
+  afterAll(async () => {
+    await genie?.stop();
+    await sim?.close();
+  });
+
+  it('falls back to generate on the API queue (sync and stream), settled there once', async () => {
+    const client = new OpenAI({ baseURL: `${genie.apiUrl}/v1`, apiKey: testStack().apiKey, maxRetries: 0 });
+    const sync = await client.chat.completions.create({ model: 'away-model', messages: [{ role: 'user', content: 'far away' }] });
+    expect(sync.choices[0].message.content!.length).toBeGreaterThan(0);
+    const stream = await client.chat.completions.create({ model: 'away-model', messages: [{ role: 'user', content: 'far away' }], stream: true });
+    let text = '';
+    let streamId = '';
+    for await (const c of stream) {
+      streamId = c.id;
+      text += c.choices[0]?.delta.content ?? '';
+    }
+    expect(text.length).toBeGreaterThan(0);
+    const { client: temporal, close } = await temporalClient();
+    try {
+      const handle = temporal.workflow.getHandle(sync.id);
+      await handle.result();
+      const events = (await handle.fetchHistory()).events ?? [];
+      // The workers' workflow task asked generateHere, which answered "not here" (null), so the regular
+      // activity ran on the API's own queue — where the caller is — and settled before answering.
+      expect(stepsOf(events)).toEqual(['admit', 'generateHere', 'generate@genie-api-*']);
+      const streamed = temporal.workflow.getHandle(streamId);
+      await streamed.result();
+      expect(stepsOf((await streamed.fetchHistory()).events ?? [])).toEqual(['admit', 'generateHere', 'generate@genie-api-*']);
+    } finally {
+      await close();
+    }
+    const rows = await withDb((db) => db.query('select outcome, completion_tokens from usage_records where workflow_id = $1', [sync.id]));
+    expect(rows.rows).toEqual([{ outcome: 'completed', completion_tokens: sync.usage!.completion_tokens }]);
   });
 });

@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import type { CallerStream } from '../../activities/inference/caller-streams.js';
+import type { CallerStream } from '../../activities/inference/held-caller.js';
 import type { ChatCompletionChunk } from '../../protocol/chat-response.js';
 import { GenieError, type GenieErrorBody } from '../../protocol/errors.js';
 import type { BudgetStanding } from '../../protocol/budget.js';
@@ -16,7 +16,6 @@ export interface SseMeta {
  * that is still a plain JSON error); after it, errors are inline chunks — never silence.
  */
 export class SseSink implements CallerStream {
-  private readonly controller = new AbortController();
   private state: 'waiting' | 'open' | 'done' = 'waiting';
   private keepAlive: NodeJS.Timeout | null = null;
   private resolveOpened!: () => void;
@@ -41,9 +40,6 @@ export class SseSink implements CallerStream {
     this.opened.catch(() => undefined);
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
   get isOpen(): boolean {
     return this.state === 'open';
   }
@@ -112,10 +108,12 @@ export class SseSink implements CallerStream {
     this.finish();
   }
 
-  /** The caller went away: stop the node request now. */
+  /** The caller went away: nothing more is written, and whoever waits for the head stops waiting. */
   abort(): void {
-    this.controller.abort();
+    if (this.state === 'done') return;
+    const waiting = this.state === 'waiting';
     this.finish();
+    if (waiting) this.rejectOpened(new GenieError({ ...GenieError.internal('the caller left').body, status: 499 }));
   }
 
   private chunk(delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason']): ChatCompletionChunk {

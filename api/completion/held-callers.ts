@@ -1,0 +1,87 @@
+import type { GenerateResult } from '../../protocol/completion-job.js';
+import type { BudgetStanding } from '../../protocol/budget.js';
+import type { GenieErrorBody } from '../../protocol/errors.js';
+import { CALLER_LEFT, SHUTTING_DOWN, type CallerStream, type Delivery, type HeldCaller, type HeldCallers } from '../../activities/inference/held-caller.js';
+
+/** How a waiting request is answered: the sync body, the held SSE stream, or (async) the admission. */
+export type Answer =
+  | { kind: 'sync'; deliver(delivery: Delivery): void; fail(error: GenieErrorBody): void }
+  | { kind: 'stream'; stream: CallerStream }
+  | { kind: 'async'; admitted(outcome: AdmissionOutcome): void };
+
+/** What the `admit` step decided, handed to an async request waiting in this process. */
+export type AdmissionOutcome = { ok: true; budget: BudgetStanding | null } | { ok: false; error: GenieErrorBody };
+
+/** One request's hold on its completion in this process. */
+export interface Hold {
+  /** Aborted when the caller leaves (or this process shuts down): the node request stops at once. */
+  readonly signal: AbortSignal;
+  /** The caller went away. */
+  leave(): void;
+  /** Drops this request's entry — never another request's (a keyed duplicate holds nothing). */
+  release(): void;
+}
+
+interface Entry {
+  answer: Answer;
+  controller: AbortController;
+  runs: Map<number, Promise<GenerateResult>>;
+}
+
+/**
+ * The callers this API process holds, by workflow id: where the completion's `generate` (a local
+ * activity in the workflow task this process started eagerly, or the fallback activity on this
+ * process's queue) finds the socket to answer, and where `admit` hands an async request its outcome.
+ * In memory by design: a caller's connection dies with its process anyway.
+ */
+export class CallerRegistry implements HeldCallers {
+  private readonly entries = new Map<string, Entry>();
+
+  hold(workflowId: string, answer: Answer): Hold {
+    const controller = new AbortController();
+    const leave = () => controller.abort(CALLER_LEFT);
+    // A keyed retry of a request held here already must not take over (or later delete) its entry.
+    if (this.entries.has(workflowId)) return { signal: controller.signal, leave, release: () => undefined };
+    const entry: Entry = { answer, controller, runs: new Map() };
+    this.entries.set(workflowId, entry);
+    return {
+      signal: controller.signal,
+      leave,
+      release: () => {
+        if (this.entries.get(workflowId) === entry) this.entries.delete(workflowId);
+      },
+    };
+  }
+
+  attempt(workflowId: string, attempt: number, generation: (caller: HeldCaller) => Promise<GenerateResult>): Promise<GenerateResult> | null {
+    const entry = this.entries.get(workflowId);
+    if (!entry || entry.answer.kind === 'async') return null;
+    let run = entry.runs.get(attempt);
+    if (!run) {
+      const signal = entry.controller.signal;
+      run = generation(entry.answer.kind === 'sync' ? { ...entry.answer, signal } : { kind: 'stream', stream: entry.answer.stream, signal });
+      entry.runs.set(attempt, run);
+    }
+    return run;
+  }
+
+  /** Called by `admit` in this process: an async request waiting here answers 202 or the refusal now. */
+  admitted(workflowId: string, outcome: AdmissionOutcome): void {
+    const entry = this.entries.get(workflowId);
+    if (entry?.answer.kind === 'async') entry.answer.admitted(outcome);
+  }
+
+  /** The grace period is over: every caller still held here is told 503 by its `generate`, inline for streams. */
+  shutdown(): void {
+    for (const entry of this.entries.values()) entry.controller.abort(SHUTTING_DOWN);
+  }
+
+  /** Settles when every generation running here has ended (answers written, usage settled). */
+  async drained(): Promise<void> {
+    await Promise.allSettled([...this.entries.values()].flatMap((e) => [...e.runs.values()]));
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

@@ -1,0 +1,82 @@
+import { toNodeRequest, type ChatCompletionRequest, type CompletionMode } from '../../protocol/chat-request.js';
+import type { CompletionJobInput } from '../../protocol/completion-job.js';
+import type { Principal } from '../../protocol/principal.js';
+import { estimatePromptTokens } from '../../protocol/token-estimate.js';
+import { searchAttributes, taskQueues } from '../../workflows/definitions.js';
+
+/** What a request brings besides its validated body. */
+export interface CompletionCall {
+  /** Chosen at the edge so every log line of the request carries the completion id (`chatcmpl-<jobId>`). */
+  jobId: string;
+  principal: Principal;
+  request: ChatCompletionRequest;
+  idempotency: { key: string; hash: string } | null;
+}
+
+export interface StartSettings {
+  queues: ReturnType<typeof taskQueues>;
+  /** This API process's own task queue: the fallback `generate` for callers held here. */
+  apiQueue: string;
+  webhookScheduleMs: number[];
+  /** max_tokens sent to the node (and reserved for) when the caller gives none. */
+  defaultMaxTokens: number;
+  /** This process runs workflow tasks on the shared queue, so its starts may be eager. */
+  eagerStart: boolean;
+}
+
+/** The workflow's input; `model` is the resolved model id (personas resolve before the workflow). */
+export function completionInput(call: CompletionCall, mode: CompletionMode, model: string, settings: StartSettings): CompletionJobInput {
+  const callerHeld = mode !== 'async';
+  const req = call.request;
+  return {
+    workflowId: `chatcmpl-${call.jobId}`,
+    jobId: call.jobId,
+    mode,
+    created: Math.floor(Date.now() / 1000),
+    principal: call.principal,
+    request: { ...toNodeRequest(req, model), max_tokens: req.max_completion_tokens ?? req.max_tokens ?? settings.defaultMaxTokens },
+    generateQueue: callerHeld ? settings.apiQueue : settings.queues.inference,
+    callerHeld,
+    includeUsage: req.stream_options?.include_usage === true,
+    metadata: req.metadata ?? null,
+    webhook: req.webhook ? { url: req.webhook.url } : null,
+    webhookScheduleMs: settings.webhookScheduleMs,
+    requestHash: call.idempotency?.hash ?? null,
+  };
+}
+
+export function startOptions(input: CompletionJobInput, settings: StartSettings) {
+  const estimate = estimatePromptTokens(input.request.messages);
+  return {
+    workflowId: input.workflowId,
+    taskQueue: settings.queues.workflows,
+    args: [input] as [CompletionJobInput],
+    // What ops read in the Temporal UI's list and header without opening a payload.
+    staticSummary: `${input.mode} · ${input.request.model} · org ${input.principal.orgId} · ~${estimate} prompt tokens, max ${input.request.max_tokens}`,
+    staticDetails: [
+      `**${input.mode}** completion of \`${input.request.model}\``,
+      `org \`${input.principal.orgId}\` · application \`${input.principal.applicationId}\` · member \`${input.principal.memberId}\` · key \`${input.principal.keyId}\``,
+      `${input.request.messages.length} messages, ~${estimate} prompt tokens (estimate), max_tokens ${input.request.max_tokens}`,
+      input.webhook ? `webhook to ${new URL(input.webhook.url).host}` : null,
+    ]
+      .filter(Boolean)
+      .join('  \n'),
+    memo: { requestHash: input.requestHash, metadata: input.metadata },
+    // A keyed workflow id is used once: a finished one is found, never started again.
+    workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+    // The first workflow task comes back in the start call (this process runs workflow tasks too): for
+    // sync and stream that task is the whole completion (admit → generate here → settle); for async it
+    // is the admission, handed back in memory, so the 202 waits on no dispatch.
+    requestEagerStart: settings.eagerStart,
+    // A caller-held completion's first task lasts as long as its generation: the SDK heartbeats it (at
+    // 80 % of this) while the local activity runs. Room for a starved process to be late, not lost.
+    ...(input.callerHeld ? { workflowTaskTimeout: '20s' } : {}),
+    typedSearchAttributes: [
+      { key: searchAttributes.orgId, value: input.principal.orgId },
+      { key: searchAttributes.applicationId, value: input.principal.applicationId },
+      { key: searchAttributes.model, value: input.request.model },
+      { key: searchAttributes.mode, value: input.mode },
+      { key: searchAttributes.status, value: 'queued' },
+    ],
+  };
+}
