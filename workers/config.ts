@@ -37,6 +37,8 @@ export const configSchema = z.object({
    * counts it). Size it above the streams one API holds at once.
    */
   GENIE_API_WORKFLOW_TASK_SLOTS: z.coerce.number().int().min(8).default(1024),
+  /** A prebuilt workflow bundle (workers/workflow-bundle.ts; the launcher writes one): no bundling at start. */
+  GENIE_WORKFLOW_BUNDLE: z.string().optional(),
   /** No deadlock watchdog and no stack-trace hook in the workflow sandbox: less CPU per workflow task (patches/README.md). */
   GENIE_LEAN_WORKFLOW_SANDBOX: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** SIGTERM: how long in-flight streams and activities may run on before the process exits anyway. */

@@ -16,10 +16,9 @@ import { createMetrics, type GenieMetrics } from '../activities/metrics.js';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { BudgetStore } from '../activities/budget/budget-store.js';
 import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
-import path from 'node:path';
 import { taskQueues } from '../workflows/definitions.js';
-import { ROOT } from './stack/processes.js';
 import { workflowSandboxOptions } from './workflow-sandbox.js';
+import { workflowCode } from './workflow-bundle.js';
 
 /** The dependency root shared by the API and worker processes. */
 export interface CoreDeps {
@@ -95,7 +94,7 @@ export function workflowQueueWorkerOptions(config: Config, activities: ReturnTyp
   return {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: taskQueues(config.GENIE_TASK_QUEUE_PREFIX).workflows,
-    workflowsPath: path.join(ROOT, 'workflows/index.ts'),
+    ...workflowCode(config),
     activities: { admit, selectNode, settleUsage, projectJob, deliverWebhook, generateHere },
     ...workflowSandboxOptions(config),
   };

@@ -86,6 +86,8 @@ describe('operations: metrics, logs and the Temporal UI', () => {
     expect(hasFamily(after, 'temporal_')).toBe(true);
     expect(sample(after, 'temporal_local_activity_execution_latency', { activity_type: 'generateHere' })).toBeGreaterThanOrEqual(5);
     expect(delta('genie_workflow_starts_total', { mode: 'sync', eager: 'true' })).toBeGreaterThanOrEqual(3);
+    // The async 202 too: its admission ran in this API's eager workflow task and came back in memory.
+    expect(delta('genie_workflow_starts_total', { mode: 'async', eager: 'true' })).toBe(1);
     expect(sample(after, 'genie_workflow_starts_total', { eager: 'false' })).toBe(0);
     expect(sample(after, 'genie_held_callers', {})).toBe(0);
     expect(hasFamily(after, 'process_cpu')).toBe(true);

@@ -10,6 +10,7 @@ import { freePort } from './free-port.js';
 import { spawnEntrypoint } from './processes.js';
 import { startPostgres } from './postgres.js';
 import { startTemporal } from './temporal.js';
+import { writeWorkflowBundle } from '../workflow-bundle.js';
 
 export interface StackOptions {
   dataDir: string;
@@ -22,6 +23,8 @@ export interface StackOptions {
   workers?: number;
   /** Extra environment for the API and worker processes. */
   env?: NodeJS.ProcessEnv;
+  /** Extra node flags for the API processes only (the benchmark profiles its one API over --inspect). */
+  apiNodeArgs?: string[];
   log: (source: string, line: string) => void;
 }
 
@@ -91,11 +94,13 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
     });
   try {
     const namespace = opts.env?.TEMPORAL_NAMESPACE ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
-    const [postgres, temporal, sim, tritonSim] = await Promise.all([
+    const [postgres, temporal, sim, tritonSim, workflowBundle] = await Promise.all([
       startPostgres({ dataDir: path.join(opts.dataDir, 'postgres'), port: pgPort, database: 'genie', log: (l) => opts.log('postgres', l) }),
       startTemporal({ dataDir: path.join(opts.dataDir, 'temporal'), port: temporalPort, uiPort, namespace, log: (l) => opts.log('temporal', l) }),
       simulator('vllm', opts.freePorts ? 0 : opts.ports.vllm, DEV_MODELS, ['--fail-load-model', 'broken:latest']),
       simulator('triton', opts.freePorts ? 0 : opts.ports.triton, TRITON_MODELS, []),
+      // Bundled once here, while the services start, instead of in every API and worker.
+      writeWorkflowBundle(path.join(opts.dataDir, 'workflow-bundle.js')),
     ]);
     stops.push(postgres.stop, temporal.stop, sim.stop, tritonSim.stop);
 
@@ -120,6 +125,7 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
       GENIE_ADMIN_TOKEN: adminToken,
       // Dev and tests deliver webhooks to receivers on this machine; production allows none by default.
       GENIE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1,localhost,::1',
+      GENIE_WORKFLOW_BUNDLE: workflowBundle,
       ...opts.env,
     };
     // Fixed dev ports count up from the first (8080, 8081, …; 9464, 9465, …); tests take free ones.
@@ -131,7 +137,7 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
       ),
       Promise.all(
         Array.from({ length: opts.apis ?? 1 }, (_, i) =>
-          spawnEntrypoint({ name: i ? `api-${i + 1}` : 'api', script: 'workers/api.ts', env: { ...env, GENIE_PORT: String(opts.freePorts ? 0 : opts.ports.api + i) }, readyEvent: 'api.ready', onLine: opts.log }),
+          spawnEntrypoint({ name: i ? `api-${i + 1}` : 'api', script: 'workers/api.ts', nodeArgs: opts.apiNodeArgs, env: { ...env, GENIE_PORT: String(opts.freePorts ? 0 : opts.ports.api + i) }, readyEvent: 'api.ready', onLine: opts.log }),
         ),
       ),
     ]);

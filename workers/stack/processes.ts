@@ -21,12 +21,14 @@ export async function spawnEntrypoint(opts: {
   name: string;
   script: string;
   args?: string[];
+  /** Flags for node itself, before the script (e.g. --inspect). */
+  nodeArgs?: string[];
   env?: NodeJS.ProcessEnv;
   readyEvent: string;
   onLine?: (name: string, line: string) => void;
   timeoutMs?: number;
 }): Promise<Managed> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, opts.script), ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(ROOT, opts.script), ...(opts.args ?? [])], {
     cwd: ROOT,
     env: { ...process.env, ...opts.env, GENIE_EXIT_WITH_PARENT: '1' },
     // stdin stays open as a lifeline: it closes when the launcher dies, however it dies.
