@@ -34,6 +34,8 @@ export interface CompletionServiceDeps extends StartSettings {
 
 type Handle = WorkflowHandle<typeof chatCompletion>;
 
+/** Nobody is left to answer: no workflow is started for them (the access log counts it as 499). */
+const callerLeft = () => new GenieError({ ...GenieError.internal('the caller left before its completion started').body, status: 499 });
 const keyReused = GenieError.idempotencyKeyReused;
 const keyInUse = GenieError.idempotencyKeyInUse;
 
@@ -96,6 +98,8 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       handle()?.cancel().catch((e) => deps.log.warn({ err: (e as Error).message }, 'cancel after disconnect failed'));
     };
     res.on('close', onClose);
+    // A caller gone before this listener existed (while the persona resolved, say) left all the same.
+    if (res.closed || res.req.socket.destroyed) onClose();
     return () => res.off('close', onClose);
   }
 
@@ -118,6 +122,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       let answered = false;
       const detach = cancelOnDisconnect(res, () => answered, hold, () => handle);
       try {
+        if (hold.signal.aborted) throw callerLeft();
         const started = await start(input);
         handle = started.fresh ? started.handle : null; // a duplicate must not cancel the original
         const finished = started.handle.result().then((out): Delivery => {
@@ -149,6 +154,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       let handle: WorkflowHandle | null = null;
       const detach = cancelOnDisconnect(res, () => sink.isDone, hold, () => handle, () => sink.abort());
       try {
+        if (hold.signal.aborted) throw callerLeft();
         const started = await start(input);
         // A keyed duplicate: a running stream cannot be joined (its tokens go to one socket); a finished
         // one is replayed from what it sent.

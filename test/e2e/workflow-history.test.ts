@@ -51,11 +51,15 @@ describe('the chatCompletion workflow behind a sync completion', () => {
   it('a failed completion is a failed workflow with its usage row marked failed', async () => {
     const err = await openai().chat.completions.create({ model: 'broken:latest', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
     expect(err.status).toBe(500);
-    const rows = await withDb((db) => db.query(`select workflow_id, outcome from usage_records where model = 'broken:latest' order by created_at desc limit 1`));
-    expect(rows.rows[0].outcome).toBe('failed');
+    // This request's own completion (the suite runs other broken:latest requests at the same time).
+    const id = (err.headers as Headers).get('x-genie-completion-id')!;
+    expect(id).toMatch(/^chatcmpl-/);
     const { client, close } = await temporalClient();
     try {
-      const desc = await client.workflow.getHandle(rows.rows[0].workflow_id).describe();
+      await client.workflow.getHandle(id).result().catch(() => undefined); // settled when it ends
+      const rows = await withDb((db) => db.query('select outcome from usage_records where workflow_id = $1', [id]));
+      expect(rows.rows).toEqual([{ outcome: 'failed' }]);
+      const desc = await client.workflow.getHandle(id).describe();
       expect(desc.status.name).toBe('FAILED');
     } finally {
       await close();

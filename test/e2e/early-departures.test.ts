@@ -1,0 +1,78 @@
+import { startSimulator, type Simulator } from '../../simulator/server.js';
+import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
+import { temporalClient, testStack, withDb } from '../support/stack.js';
+
+// Callers who leave before their answer's first byte: every completion is cancelled (its node request
+// stopped, its usage settled), and the API process holds nothing for them afterwards.
+
+describe('callers who leave early', () => {
+  let slow: Simulator;
+  let genie: IsolatedGenie;
+  beforeAll(async () => {
+    slow = await startSimulator({ port: 0, models: ['leave-model'], timeToFirstToken: 4000, maxNumSeqs: 512 });
+    genie = await startIsolatedGenie({ nodes: `slow:vllm=${slow.url}` });
+  });
+  afterAll(async () => {
+    await genie?.stop();
+    await slow?.close();
+  });
+
+  const heldCallers = async () => {
+    const text = await (await fetch(`${genie.apiUrl}/metrics`)).text();
+    return Number(/^genie_held_callers (\d+)/m.exec(text)?.[1] ?? NaN);
+  };
+
+  it('60 departures before the first byte leave no held caller and cancel every workflow', async () => {
+    const tag = `leave ${Date.now()}`;
+    await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const controller = new AbortController();
+        const call = fetch(`${genie.apiUrl}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
+          body: JSON.stringify({ model: 'leave-model', max_tokens: 4, metadata: { tag }, messages: [{ role: 'user', content: `${tag} ${i}` }] }),
+          signal: controller.signal,
+        });
+        // Some leave while the workflow is being started, some while the node thinks.
+        setTimeout(() => controller.abort(), i % 2 ? 20 : 600);
+        await call.then(
+          () => {
+            throw new Error('answered before the caller left');
+          },
+          () => undefined,
+        );
+      }),
+    );
+    const end = Date.now() + 30_000;
+    while ((await heldCallers()) !== 0) {
+      if (Date.now() > end) throw new Error(`held callers stayed at ${await heldCallers()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const { client, close } = await temporalClient();
+    try {
+      // A caller gone before its workflow started gets none; every other one ends cancelled, none
+      // completed (visibility lags a little behind: poll until it agrees or time runs out).
+      const list = async (query: string) => {
+        const out: string[] = [];
+        for await (const w of client.workflow.list({ query })) out.push(`${w.workflowId} ${w.status.name}`);
+        return out;
+      };
+      let ids: string[] = [];
+      let others: string[] = [];
+      const until = Date.now() + 30_000;
+      do {
+        await new Promise((r) => setTimeout(r, 300));
+        ids = (await list(`GenieModel = "leave-model" AND ExecutionStatus = "Canceled"`)).map((x) => x.split(' ')[0]);
+        others = await list(`GenieModel = "leave-model" AND ExecutionStatus != "Canceled"`);
+      } while ((others.length > 0 || ids.length < 30) && Date.now() < until);
+      expect(others).toEqual([]);
+      // At least the half that left while the node was thinking had a workflow to cancel.
+      expect(ids.length).toBeGreaterThanOrEqual(30);
+      const rows = await withDb((db) => db.query(`select outcome, count(*)::int as n from usage_records where workflow_id = any($1) group by outcome`, [ids]));
+      expect(rows.rows).toEqual([{ outcome: 'cancelled', n: ids.length }]);
+    } finally {
+      await close();
+    }
+    expect(await heldCallers()).toBe(0);
+  }, 120_000);
+});
