@@ -72,7 +72,7 @@ bench/node_modules/.genie-installed: bench/package-lock.json
 	@touch $@
 
 bench: deps bench/node_modules/.genie-installed
-	node --import tsx bench/run.ts --rounds 12 --per-round 10 --jobs 1000 --sweep-seconds 5
+	node --import tsx bench/run.ts --rounds 12 --per-round 10 --jobs 1000 --sweep-seconds 5 --cpu-batch 300 --rate-seconds 5
 
 bench-quick: deps bench/node_modules/.genie-installed
-	node --import tsx bench/run.ts --rounds 7 --per-round 5 --jobs 100 --sweep-seconds 2
+	node --import tsx bench/run.ts --rounds 7 --per-round 5 --jobs 100 --sweep-seconds 2 --cpu-batch 100 --rate-seconds 3

@@ -1,3 +1,4 @@
+import { costSections, type CostFigures } from './cost-sections.js';
 import type { SweepPoint } from './scenarios/sweep.js';
 
 // The human side of a run: a markdown table and a PNG of latency vs offered load. The plot is a Vega
@@ -65,7 +66,7 @@ export async function plotSweep(curves: Record<string, SweepPoint[]>): Promise<B
 
 type Row = Record<string, unknown>;
 export function markdown(
-  result: Row & { figures: Record<string, Record<string, number | null>>; ratios: Record<string, number>; temporalFloor?: { toActivityP50: number; totalP50: number }; added?: { genie: { syncP50: number } } },
+  result: Row & CostFigures & { figures: Record<string, Record<string, number | null>>; ratios: Record<string, number> },
 ): string {
   const f = result.figures;
   const names = Object.keys(f);
@@ -85,14 +86,7 @@ export function markdown(
     '',
     ...Object.entries(result.ratios).map(([k, v]) => `- \`${k}\`: ${v}`),
     '',
-    ...(result.temporalFloor
-      ? [
-          '## Temporal floor (same server, same run)',
-          '',
-          `A one-activity workflow with no work in it: start → activity running p50 ${result.temporalFloor.toActivityP50} ms, → result p50 ${result.temporalFloor.totalP50} ms. Genie's added sync p50: ${result.added?.genie.syncP50 ?? '—'} ms.`,
-          '',
-        ]
-      : []),
+    ...costSections(result),
   ];
   return lines.join('\n');
 }

@@ -9,7 +9,12 @@ import { ROOT } from '../workers/stack/processes.js';
 import { memoryOf } from './memory.js';
 import { portkeyHeaders, startPortkey } from './peers/portkey.js';
 import { markdown, plotSweep } from './report.js';
+import { collapsed } from './cpuprofile.js';
+import { renderFlameGraph } from './flame-graph.js';
+import { apiProfileScenario } from './scenarios/api-profile.js';
 import { asyncScenario } from './scenarios/async-jobs.js';
+import { asyncRatesScenario } from './scenarios/async-rates.js';
+import { cpuPerCompletionScenario } from './scenarios/cpu-per-completion.js';
 import { budgetTenantsScenario } from './scenarios/budget-tenants.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { sweepScenario } from './scenarios/sweep.js';
@@ -19,30 +24,42 @@ import { round } from './stats.js';
 import type { Target } from './target.js';
 
 // Side-by-side benchmark in one invocation: the same requests straight to the simulator (D), through
-// the Portkey gateway (P) and through Genie (G). Every Genie request must be a real workflow: the run
-// fails if the number of chatCompletion workflows differs from the Genie requests sent.
-// Usage: node --import tsx bench/run.ts [--rounds 7] [--per-round 5] [--jobs 100] [--sweep-seconds 2] [--no-pin]
+// the Portkey gateway (P) and through Genie (G); then what one durable completion costs: CPU per
+// process per completion, the async 202 at fixed open-loop rates, Temporal's floor per workflow shape,
+// and a profile of the API under load (flame graph, .cpuprofile per thread, collapsed stacks).
+// Every Genie request must be a real workflow: the run fails if the number of chatCompletion
+// workflows differs from the Genie requests sent.
+// Usage: node --import tsx bench/run.ts [--rounds 7] [--per-round 5] [--jobs 100] [--sweep-seconds 2]
+//        [--cpu-batch 100] [--rate-seconds 3] [--no-pin]
 
 const arg = (name: string, dflt: number) => Number(process.argv[process.argv.indexOf(name) + 1] || 0) || dflt;
 const rounds = Math.max(7, arg('--rounds', 7));
 const perRound = arg('--per-round', 5);
 const jobs = arg('--jobs', 100);
 const sweepSeconds = arg('--sweep-seconds', 2);
+const cpuBatch = arg('--cpu-batch', 100);
+const rateSeconds = arg('--rate-seconds', 3);
 const pin = !process.argv.includes('--no-pin') && os.cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
 const RATES = [5, 10, 20, 40, 80, 160, 320, 640];
+const ASYNC_RATES = [10, 20, 40, 80];
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'genie-bench-'));
 chmodSync(dataDir, 0o777);
+// The API listens for a debugger on loopback, so its profile can cover just a load window (api-profile.ts).
+const inspectPort = await freePort();
 const stack = await launchStack({
   dataDir,
   freePorts: true,
   ports: { api: 0, temporal: 0, ui: 0, postgres: 0, vllm: 0, triton: 0, workerMetrics: 0 },
   simulator: { ttftMs: 20, itlMs: 5 },
   env: { GENIE_LOG_LEVEL: 'warn', GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,500ms,1s,2s' },
+  apiNodeArgs: [`--inspect=127.0.0.1:${inspectPort}`],
   log: () => undefined,
 });
 const portkeyPort = await freePort();
 const portkey = await startPortkey(portkeyPort);
+const connection = await Connection.connect({ address: stack.temporalAddress });
+const client = new Client({ connection, namespace: stack.namespace });
 try {
   const simUrl = stack.nodes.split(',')[0].split('=')[1];
   const targets: Target[] = [
@@ -61,14 +78,19 @@ try {
   const latency = await latencyScenario(targets, rounds, perRound);
   const sweep = await sweepScenario(targets, RATES, sweepSeconds);
   const asyncJobs = await asyncScenario(stack.apiUrl, stack.apiKey, jobs, 20);
+  const genie = { apiUrl: stack.apiUrl, apiKey: stack.apiKey };
+  const asyncRates = await asyncRatesScenario(genie, ASYNC_RATES, rateSeconds);
+  const cpuPids = { api: stack.pids.api, worker: stack.pids.worker, postgres: stack.pids.postgres, temporal: stack.pids.temporal, simulator: stack.pids.simulator };
+  const cpu = await cpuPerCompletionScenario({ genie, pids: cpuPids, client, n: cpuBatch, concurrency: 4, idleSeconds: 3 });
   const budgets = await budgetTenantsScenario(stack.databaseUrl, jobs * 5, 32);
   const placement = await placementScenario(stack, 12, sweepSeconds * 3);
   const temporalFloor = await temporalFloorScenario(stack.temporalAddress, stack.namespace, rounds * perRound);
+  // Last: the profiler's own cost must not land in any figure above.
+  const apiProfile = await apiProfileScenario({ genie, client, apiPid: stack.pids.api, inspectPort, perMode: Math.ceil(cpuBatch / 2), concurrency: 4, samplingIntervalUs: 1000 });
 
-  const connection = await Connection.connect({ address: stack.temporalAddress });
-  const { count } = await new Client({ connection, namespace: stack.namespace }).workflow.count('WorkflowType = "chatCompletion"');
-  await connection.close();
-  const sent = latency.genieRequests + sweep.genieRequests + jobs + placement.roundRobin.requests + placement.loadAware.requests;
+  const { count } = await client.workflow.count('WorkflowType = "chatCompletion"');
+  const sent =
+    latency.genieRequests + sweep.genieRequests + jobs + asyncRates.genieRequests + cpu.genieRequests + placement.roundRobin.requests + placement.loadAware.requests + apiProfile.genieRequests;
 
   const addedOrFloor = (x: number) => Math.max(x, 0.01); // a peer adding ~0 ms must not divide by zero
   const ratios = {
@@ -76,6 +98,9 @@ try {
     syncAddedP50GenieOverPortkey: round(latency.added.genie.syncP50 / addedOrFloor(latency.added.portkey.syncP50)),
     throughputGenieOverPortkey: round(sweep.throughputAtP99Under100ms.genie / Math.max(sweep.throughputAtP99Under100ms.portkey, 1)),
     webhooksDeliveredFraction: asyncJobs.webhooksDeliveredFraction,
+    // Genie's added latency over the floor of the shape it is moving to (eager start, local activities).
+    genieSyncAddedOverFloor: round(latency.added.genie.syncP50 / temporalFloor.localActivitiesEager.toGenerateP50),
+    genieTtftAddedOverFloor: round(latency.added.genie.ttftP50 / temporalFloor.localActivitiesEager.toGenerateP50),
   };
   const at = new Date().toISOString();
   const figures = Object.fromEntries(
@@ -88,16 +113,19 @@ try {
     at,
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, pinned: pin },
     versions: { portkey: '1.15.2', temporalCli: '1.9.1', temporalSdk: '1.24.0' },
-    settings: { rounds, perRound, jobs, sweepSeconds, rates: RATES, simulator: { ttftMs: 20, itlMs: 5 } },
+    settings: { rounds, perRound, jobs, sweepSeconds, rates: RATES, cpuBatch, rateSeconds, asyncRates: ASYNC_RATES, simulator: { ttftMs: 20, itlMs: 5 } },
     ratios,
     figures,
     added: latency.added,
     sweep: sweep.curves,
     memory: { idle: idleMemory, underLoad: sweep.memoryUnderLoad },
     async: asyncJobs,
+    asyncRates,
+    cpu,
     budgets,
     placement,
     temporalFloor,
+    apiProfile: apiProfile.summary,
     workflows: { started: count, genieRequests: sent },
   };
   const outDir = path.join(ROOT, 'bench/results');
@@ -106,10 +134,25 @@ try {
   writeFileSync(`${stem}.json`, JSON.stringify(result, null, 2));
   writeFileSync(`${stem}.md`, markdown(result));
   writeFileSync(`${stem}.png`, await plotSweep(sweep.curves));
-  for (const ext of ['json', 'md', 'png']) copyFileSync(`${stem}.${ext}`, path.join(outDir, `latest.${ext}`));
+  const p = apiProfile.summary;
+  const flame = await renderFlameGraph(
+    apiProfile.stacks,
+    `Genie API under load: ${p.requests} requests (sync, stream, async interleaved) at concurrency ${p.concurrency}, ${p.seconds} s`,
+    `${p.busyMs} ms busy in JS threads, sampled every ${p.samplingIntervalUs} µs (${p.samples} samples; idle excluded); ${p.apiCpuMsPerRequest} ms API CPU per request from /proc, profiler included — ${at}`,
+  );
+  writeFileSync(`${stem}.api-flame.svg`, flame.svg);
+  writeFileSync(`${stem}.api-flame.png`, flame.png);
+  writeFileSync(`${stem}.api-flame.collapsed`, collapsed(apiProfile.stacks));
+  // One .cpuprofile per thread (main, then the SDK's workflow thread): each opens in Chrome DevTools or speedscope.
+  const profileFiles = apiProfile.profiles.map((t, i) => {
+    writeFileSync(`${stem}.api-thread${i}.cpuprofile`, JSON.stringify(t.profile));
+    return `api-thread${i}.cpuprofile`;
+  });
+  for (const ext of ['json', 'md', 'png', 'api-flame.svg', 'api-flame.png', 'api-flame.collapsed', ...profileFiles]) copyFileSync(`${stem}.${ext}`, path.join(outDir, `latest.${ext}`));
   console.log(markdown(result));
   if (count !== sent) throw new Error(`${count} chatCompletion workflows for ${sent} Genie requests`);
 } finally {
+  await connection.close();
   await portkey.stop();
   await stack.stop();
   rmSync(dataDir, { recursive: true, force: true });

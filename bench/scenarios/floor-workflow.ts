@@ -1,8 +1,21 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 
-// The smallest workflow shaped like Genie's sync path: one workflow task, one activity, one more task.
+// The smallest workflows shaped like Genie's paths, for the Temporal floor (temporal-floor.ts).
+
 const { touch } = proxyActivities<{ touch(): Promise<void> }>({ startToCloseTimeout: '10s' });
+const steps = proxyLocalActivities<{ admit(): Promise<void>; generate(): Promise<void>; settle(): Promise<void> }>({ startToCloseTimeout: '10s' });
 
+/** Today's sync shape: one workflow task, one (regular) activity, one more task. */
 export async function floor(): Promise<void> {
   await touch();
+}
+
+/** Nothing at all: one workflow task that completes the workflow. */
+export async function floorEmpty(): Promise<void> {}
+
+/** The shape Genie is moving to: admit → generate → settle as local activities, all in the first task. */
+export async function floorLocal(): Promise<void> {
+  await steps.admit();
+  await steps.generate();
+  await steps.settle();
 }

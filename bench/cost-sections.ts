@@ -1,0 +1,82 @@
+import type { apiProfileScenario } from './scenarios/api-profile.js';
+import type { asyncRatesScenario } from './scenarios/async-rates.js';
+import type { cpuPerCompletionScenario } from './scenarios/cpu-per-completion.js';
+import type { temporalFloorScenario } from './scenarios/temporal-floor.js';
+
+// The markdown sections on what one durable completion costs: CPU per process, the 202 under open-loop
+// load, Temporal's floor per workflow shape, and where the API's CPU goes.
+
+export interface CostFigures {
+  cpu?: Awaited<ReturnType<typeof cpuPerCompletionScenario>>;
+  asyncRates?: Awaited<ReturnType<typeof asyncRatesScenario>>;
+  temporalFloor?: Awaited<ReturnType<typeof temporalFloorScenario>>;
+  apiProfile?: Awaited<ReturnType<typeof apiProfileScenario>>['summary'];
+  added?: { genie: { syncP50: number; ttftP50: number } };
+}
+
+const f = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '—' : String(x));
+
+export function costSections(r: CostFigures): string[] {
+  const out: string[] = [];
+  if (r.cpu) {
+    const { cpu } = r;
+    const procs = Object.keys(cpu.sync.msPerCompletion);
+    out.push(
+      `## CPU per completion (ms, /proc, ${cpu.batch} completions at concurrency ${cpu.concurrency}, until every workflow closed)`,
+      '',
+      `| | ${procs.join(' | ')} | Genie-owned (${cpu.genieOwnedProcesses.join(' + ')}) | all | idle-stack share of Genie-owned | completions/s | history events |`,
+      `|---|${procs.map(() => '---').join('|')}|---|---|---|---|---|`,
+      ...(['sync', 'async'] as const).map((m) => {
+        const b = cpu[m];
+        return `| ${m} | ${procs.map((p) => b.msPerCompletion[p]).join(' | ')} | **${b.genieOwnedMs}** | ${b.allProcessesMs} | ${round2(b.genieOwnedMs - b.genieOwnedNetOfIdleMs)} | ${b.completionsPerSecond} | ${b.historyEvents} |`;
+      }),
+      `| idle ms/s | ${procs.map((p) => cpu.idleMsPerSecond[p]).join(' | ')} | | | | | |`,
+      '',
+      `\`genieOwnedCpuMsPerSync\` ${cpu.genieOwnedCpuMsPerSync} ms (goal ≤ 10), async ${cpu.genieOwnedCpuMsPerAsync} ms. Clock ticks of ${1000 / cpu.clockTicksPerSecond} ms.`,
+      '',
+    );
+  }
+  if (r.asyncRates) {
+    out.push(
+      `## Async 202 at fixed open-loop rates (${r.asyncRates.seconds} s each; every webhook awaited between rates)`,
+      '',
+      '| offered (req/s) | sent | errors | 202 p50 / p99 (ms) | accept→webhook p50 / p99 (ms) | jobs/s with webhook | delivered |',
+      '|---|---|---|---|---|---|---|',
+      ...r.asyncRates.points.map((p) => `| ${p.rate} | ${p.sent} | ${p.errors} | ${f(p.acceptP50)} / ${f(p.acceptP99)} | ${f(p.acceptToWebhookP50)} / ${f(p.acceptToWebhookP99)} | ${p.jobsPerSecond} | ${p.webhooksDeliveredFraction} |`),
+      '',
+    );
+  }
+  if (r.temporalFloor) {
+    const t = r.temporalFloor;
+    out.push(
+      `## Temporal floor per workflow shape (same server, same run, ${t.runs} runs each, no work inside)`,
+      '',
+      '| shape | start → activity / generate p50 / p99 (ms) | start → result p50 / p99 (ms) | eager starts | history events |',
+      '|---|---|---|---|---|',
+      `| (a) empty, eager | | ${f(t.emptyEager.totalP50)} / ${f(t.emptyEager.totalP99)} | ${t.emptyEager.eagerFraction} | ${t.emptyEager.historyEvents} |`,
+      `| (b) admit → generate → settle as local activities, eager | ${f(t.localActivitiesEager.toGenerateP50)} / ${f(t.localActivitiesEager.toGenerateP99)} | ${f(t.localActivitiesEager.totalP50)} / ${f(t.localActivitiesEager.totalP99)} | ${t.localActivitiesEager.eagerFraction} | ${t.localActivitiesEager.historyEvents} |`,
+      `| (c) one regular activity, dispatched (today) | ${f(t.oneActivity.toActivityP50)} / ${f(t.oneActivity.toActivityP99)} | ${f(t.oneActivity.totalP50)} / ${f(t.oneActivity.totalP99)} | ${t.oneActivity.eagerFraction} | ${t.oneActivity.historyEvents} |`,
+      '',
+      `Genie's added sync p50 ${f(r.added?.genie.syncP50)} ms and added TTFT p50 ${f(r.added?.genie.ttftP50)} ms, against (b)'s start → generate p50 ${f(t.localActivitiesEager.toGenerateP50)} ms.`,
+      '',
+    );
+  }
+  if (r.apiProfile) {
+    const p = r.apiProfile;
+    out.push(
+      `## Where the API's CPU goes (V8 profile over ${p.seconds} s: ${p.requests} requests, ${p.modes.join('/')} interleaved, concurrency ${p.concurrency})`,
+      '',
+      `${p.busyMs} ms sampled busy in JS threads (${p.threads.map((t) => `${t.thread} ${t.busyMs} ms`).join(', ')}; ${p.samples} samples every ${p.samplingIntervalUs} µs, idle not counted; wall-clock samples, so on the shared core preemption counts as busy). ${p.apiCpuMsPerRequest} ms API CPU per request from /proc over the window (all threads — also Temporal's Rust core and libuv, which V8 does not sample — profiler overhead included; compare the CPU table above). Flame graph: \`latest.api-flame.svg\`.`,
+      '',
+      '| # | function (self time; a native one named with its JS caller) | owner | ms | % |',
+      '|---|---|---|---|---|',
+      ...p.topFunctions.map((t, i) => `| ${i + 1} | \`${t.name.replace(/\|/g, '\\|')}\` | ${t.owner} | ${t.selfMs} | ${t.percent} |`),
+      '',
+      `By owner (self time): ${p.byOwner.slice(0, 12).map((o) => `${o.name} ${o.percent}%`).join(', ')}.`,
+      '',
+    );
+  }
+  return out;
+}
+
+const round2 = (x: number) => +x.toFixed(2);
