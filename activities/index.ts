@@ -53,7 +53,7 @@ export function createActivities(deps: ActivityDeps) {
     const n = deps.directory.snapshot().find((x) => x.name === name);
     return (n?.load?.waiting ?? 0) >= saturation.waitingThreshold;
   });
-  const settleUsage = createSettleUsage(deps.orm, deps.budgets, metrics);
+  const settleUsage = createSettleUsage(deps.budgets, metrics);
   return {
     async admit(input: Parameters<typeof admit>[0]) {
       let admitted: Awaited<ReturnType<typeof admit>>;

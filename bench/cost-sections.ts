@@ -59,6 +59,12 @@ export function costSections(r: CostFigures): string[] {
       '',
       `Genie's added sync p50 ${f(r.added?.genie.syncP50)} ms and added TTFT p50 ${f(r.added?.genie.ttftP50)} ms, against (b)'s start → generate p50 ${f(t.localActivitiesEager.toGenerateP50)} ms.`,
       '',
+      ...(t.emptyEagerBurst
+        ? [
+            `Ceiling of a workflow per job: ${t.emptyEagerBurst.n} empty eager workflows, ${t.emptyEagerBurst.concurrency} in flight: ${t.emptyEagerBurst.workflowsPerSecond} workflows/s, start p50 / p99 ${f(t.emptyEagerBurst.startP50)} / ${f(t.emptyEagerBurst.startP99)} ms, start → result p50 / p99 ${f(t.emptyEagerBurst.totalP50)} / ${f(t.emptyEagerBurst.totalP99)} ms (eager ${t.emptyEagerBurst.eagerFraction}).`,
+            '',
+          ]
+        : []),
     );
   }
   if (r.apiProfile) {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { completionModeSchema, nodeRequestSchema } from './chat-request.js';
 import { chatCompletionSchema, finishReasonSchema, usageSchema } from './chat-response.js';
 import { principalSchema } from './principal.js';
-import { budgetStandingSchema } from './budget.js';
+import { budgetStandingSchema, priceSchema } from './budget.js';
 import { nodeRefSchema } from '../activities/nodes/node-list.js';
 
 // What flows between the API, the `chatCompletion` workflow and its activities. Workflows import
@@ -45,6 +45,8 @@ export const generateInputSchema = z.object({
   attempt: z.number().int().positive(),
   /** The caller's tightest cap after admission, for the x-genie-budget-* headers. */
   budget: budgetStandingSchema.nullable(),
+  /** The price admitted at, for the settlement a caller-held `generate` makes before answering. */
+  price: priceSchema.optional(),
   /** Keyed stream: keep what was sent (in Postgres) so a retry with the same key can replay it. */
   keepStream: z.boolean().default(false),
 });
@@ -93,6 +95,8 @@ export const admitInputSchema = z.object({ workflowId: z.string(), principal: pr
 export type AdmitInput = z.infer<typeof admitInputSchema>;
 export const admitResultSchema = z.object({
   reservedMicroUsd: z.number().int(),
+  /** The model's price at admission: the reservation's, and the one settlement books at. */
+  price: priceSchema,
   budget: budgetStandingSchema.nullable(),
   /** The first node to try; failover attempts select again. */
   node: nodeRefSchema,
@@ -111,5 +115,7 @@ export const settleUsageInputSchema = z.object({
   node: z.string().nullable(),
   usage: usageSchema,
   outcome: completionStatusSchema,
+  /** The price the completion was admitted at (its reservation's), so settlement needs no lookup. */
+  price: priceSchema.optional(),
 });
 export type SettleUsageInput = z.infer<typeof settleUsageInputSchema>;

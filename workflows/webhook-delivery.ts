@@ -1,12 +1,13 @@
-import { proxyActivities, sleep } from '@temporalio/workflow';
+import { proxyLocalActivities, sleep, type LocalActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { JobState } from './job-state.js';
 
-const { deliverWebhook } = proxyActivities<Activities>({
-  // One attempt per activity: the schedule below is the retry policy (Svix-like fixed delays, not backoff).
-  startToCloseTimeout: '1m',
-  retry: { maximumAttempts: 1 },
-});
+// Each attempt is a local activity: it runs in the workflow task that decided it (after the node call,
+// that is the same task as settlement and the projection), so delivering costs no activity dispatch
+// and no extra workflow task. One attempt per activity: the schedule below is the retry policy
+// (Svix-like fixed delays, not backoff), its waits durable timers.
+const attempt: LocalActivityOptions = { startToCloseTimeout: '1m', retry: { maximumAttempts: 1 } };
+const { deliverWebhook } = proxyLocalActivities<Activities>(attempt);
 
 /**
  * Delivers the finished job on the given schedule of delays. A 2xx is delivered; 410 Gone stops for
@@ -27,7 +28,7 @@ export async function deliverOnSchedule(opts: {
     let error: string | null = null;
     try {
       ({ statusCode, error } = await deliverWebhook.executeWithOptions(
-        { startToCloseTimeout: '1m', retry: { maximumAttempts: 1 }, summary: `webhook attempt ${i + 1}` },
+        { ...attempt, summary: `webhook attempt ${i + 1}` },
         [{ workflowId: opts.workflowId, url: opts.url, payload: opts.payload, attempt: i + 1 }],
       ));
     } catch (e) {

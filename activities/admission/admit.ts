@@ -57,6 +57,6 @@ export function createAdmit(
       const body = GenieError.budgetCapHit(layer, window, resetsAt.toISOString()).body;
       throw failures.genie(body);
     }
-    return { reservedMicroUsd: outcome.reservation.reservedMicroUsd, budget: outcome.reservation.standing, node, placement: { scores, compared } };
+    return { reservedMicroUsd: outcome.reservation.reservedMicroUsd, price, budget: outcome.reservation.standing, node, placement: { scores, compared } };
   };
 }

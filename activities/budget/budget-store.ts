@@ -83,6 +83,26 @@ export class BudgetStore {
     return { booked: res.rows[0].booked };
   }
 
+  /**
+   * The usage row and the settlement in one round trip (the caller-held path runs this before its
+   * answer). Both idempotent: the row is unique per workflow, the settle ledger rows per cap instance.
+   * `row`: workflow_id, org, application, member, user, model, node, mode, prompt and completion
+   * tokens, outcome, cost.
+   */
+  async recordAndSettle(workflowId: string, cost: number, row: Array<string | number | null>): Promise<{ recorded: boolean; booked: boolean }> {
+    const res = await this.knex.raw<{ rows: Array<{ recorded: boolean; booked: boolean }> }>(
+      `with rec as (
+         insert into usage_records
+           (workflow_id, org_id, application_id, member_id, user_id, model, node, mode, prompt_tokens, completion_tokens, outcome, cost_micro_usd)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         on conflict (workflow_id) do nothing
+         returning 1)
+       select exists (select 1 from rec) as recorded, genie_settle(?, ?) as booked`,
+      [...row, workflowId, cost],
+    );
+    return res.rows[0];
+  }
+
   async usage(layer: CapLayer, subjectId: string, window: CapWindow): Promise<UsageView> {
     const at = this.now();
     const start = windowStart(window, at);
