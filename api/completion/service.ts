@@ -91,11 +91,20 @@ export function createCompletionService(deps: CompletionServiceDeps) {
    * process and watches the hold's signal) and cancels the workflow, which settles what was produced.
    */
   function cancelOnDisconnect(res: Response, isAnswered: () => boolean, hold: Hold, handle: () => WorkflowHandle | null, onLeave?: () => void) {
-    const onClose = () => {
-      if (isAnswered()) return;
+    const leave = () => {
       hold.leave();
       onLeave?.();
-      handle()?.cancel().catch((e) => deps.log.warn({ err: (e as Error).message }, 'cancel after disconnect failed'));
+    };
+    const onClose = () => {
+      if (isAnswered()) return;
+      const started = handle();
+      if (!started) return leave(); // nothing started yet: the start sees the hold aborted
+      // The cancel request first, then the in-process stop: the generation ends at once either way,
+      // and the workflow task it ends in then meets the request, so the execution ends Canceled.
+      void started
+        .cancel()
+        .catch((e) => deps.log.warn({ err: (e as Error).message }, 'cancel after disconnect failed'))
+        .finally(leave);
     };
     res.on('close', onClose);
     // A caller gone before this listener existed (while the persona resolved, say) left all the same.
