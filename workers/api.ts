@@ -80,6 +80,7 @@ const completions = createCompletionService({
   webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
   webhookScheduleMs: config.GENIE_WEBHOOK_RETRY_SCHEDULE,
   defaultMaxTokens: config.GENIE_DEFAULT_MAX_TOKENS,
+  callerHeldTaskTimeoutMs: config.GENIE_CALLER_HELD_TASK_TIMEOUT_MS,
   log: deps.log,
   metrics: deps.metrics,
   eagerStart: config.GENIE_API_EAGER_START,

@@ -36,6 +36,12 @@ export const configSchema = z.object({
    * it generates, and a start finding no free slot is silently not eager (genie_workflow_starts_total
    * counts it). Size it above the streams one API holds at once.
    */
+  /**
+   * Workflow-task timeout of a sync or stream completion, whose first task lasts as long as it generates
+   * (the SDK heartbeats the task at 80 % of this). Longer: a starved API is late, not replaced; shorter:
+   * the completion of a crashed API is settled sooner.
+   */
+  GENIE_CALLER_HELD_TASK_TIMEOUT_MS: z.coerce.number().int().min(1000).default(20_000),
   GENIE_API_WORKFLOW_TASK_SLOTS: z.coerce.number().int().min(8).default(1024),
   /** A prebuilt workflow bundle (workers/workflow-bundle.ts; the launcher writes one): no bundling at start. */
   GENIE_WORKFLOW_BUNDLE: z.string().optional(),

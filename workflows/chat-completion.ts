@@ -59,9 +59,14 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
 
   let admitted: AdmitResult;
   try {
-    admitted = await admit.executeWithOptions({ ...shortStep, summary: `admit: pick a node for ${input.request.model}, reserve the budget` }, [
-      { workflowId: input.workflowId, principal: input.principal, request: input.request, mode: input.mode },
-    ]);
+    // Not cancellable: a cancel arriving mid-admission (a caller who left at once) must not abandon a
+    // reservation that may already be booked. The cancel then stops `generate` instead, and the
+    // settlement below releases what was reserved.
+    admitted = await CancellationScope.nonCancellable(() =>
+      admit.executeWithOptions({ ...shortStep, summary: `admit: pick a node for ${input.request.model}, reserve the budget` }, [
+        { workflowId: input.workflowId, principal: input.principal, request: input.request, mode: input.mode },
+      ]),
+    );
     admission = { ok: true };
   } catch (e) {
     // Refused: the update carries the refusal to the caller; the workflow ends failed, visible to ops.

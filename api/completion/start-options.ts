@@ -22,6 +22,8 @@ export interface StartSettings {
   defaultMaxTokens: number;
   /** This process runs workflow tasks on the shared queue, so its starts may be eager. */
   eagerStart: boolean;
+  /** Workflow-task timeout of a caller-held completion (its first task lasts as long as it generates). */
+  callerHeldTaskTimeoutMs: number;
 }
 
 /** The workflow's input; `model` is the resolved model id (personas resolve before the workflow). */
@@ -70,7 +72,7 @@ export function startOptions(input: CompletionJobInput, settings: StartSettings)
     requestEagerStart: settings.eagerStart,
     // A caller-held completion's first task lasts as long as its generation: the SDK heartbeats it (at
     // 80 % of this) while the local activity runs. Room for a starved process to be late, not lost.
-    ...(input.callerHeld ? { workflowTaskTimeout: '20s' } : {}),
+    ...(input.callerHeld ? { workflowTaskTimeout: settings.callerHeldTaskTimeoutMs } : {}),
     typedSearchAttributes: [
       { key: searchAttributes.orgId, value: input.principal.orgId },
       { key: searchAttributes.applicationId, value: input.principal.applicationId },

@@ -1,6 +1,7 @@
 import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { temporalClient, testStack, withDb } from '../support/stack.js';
+import { searchAttributes } from '../../workflows/definitions.js';
 
 // Callers who leave before their answer's first byte: every completion is cancelled (its node request
 // stopped, its usage settled), and the API process holds nothing for them afterwards. A keyed retry
@@ -55,7 +56,7 @@ describe('callers who leave early', () => {
       // completed (visibility lags a little behind: poll until it agrees or time runs out).
       const list = async (query: string) => {
         const out: string[] = [];
-        for await (const w of client.workflow.list({ query })) out.push(`${w.workflowId} ${w.status.name}`);
+        for await (const w of client.workflow.list({ query })) out.push(`${w.workflowId} ${w.status.name} ${String(w.typedSearchAttributes.get(searchAttributes.status))}`);
         return out;
       };
       let ids: string[] = [];

@@ -20,8 +20,10 @@ describe('the fleet prober', () => {
         round = payload ? client.options.loadedDataConverter.payloadConverter.fromPayload(payload) : undefined;
         if (!round?.rounds || round.rounds < 1) await new Promise((r) => setTimeout(r, 500));
       }
-      // The dev stack's two simulator nodes, both healthy.
-      expect(round).toMatchObject({ probed: 2, healthy: 2 });
+      // The dev stack's two simulator nodes at least (other tests register more in this fleet), probed lately.
+      expect(round!.probed).toBeGreaterThanOrEqual(2);
+      expect(round!.healthy).toBeGreaterThanOrEqual(2);
+      expect(Date.now() - Date.parse(round!.at)).toBeLessThan(120_000);
       // Probing started no workflow per round: the whole suite's probes are this one execution.
       const probers: string[] = [];
       for await (const w of client.workflow.list({ query: `WorkflowType = "probeFleet" AND WorkflowId = "genie-fleet-probe-default"` })) probers.push(w.runId);

@@ -110,3 +110,47 @@ describe('a caller-held completion whose workflow task runs away from the caller
     expect(rows.rows).toEqual([{ outcome: 'completed', completion_tokens: sync.usage!.completion_tokens }]);
   });
 });
+
+describe('a caller-held stream that outlasts its workflow task timeout', () => {
+  let sim: Simulator;
+  let genie: IsolatedGenie;
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0, models: ['long-model'], interTokenLatency: 200 });
+    // A 2 s task timeout against a ~5 s stream: the SDK must keep the one task alive while generateHere runs.
+    genie = await startIsolatedGenie({ nodes: `long:vllm=${sim.url}`, env: { GENIE_CALLER_HELD_TASK_TIMEOUT_MS: '2000' } });
+  });
+  afterAll(async () => {
+    await genie?.stop();
+    await sim?.close();
+  });
+
+  it('streams to the end in one local activity, its task heartbeated, never timed out', async () => {
+    const client = new OpenAI({ baseURL: `${genie.apiUrl}/v1`, apiKey: testStack().apiKey, maxRetries: 0 });
+    const t0 = Date.now();
+    const stream = await client.chat.completions.create({ model: 'long-model', max_tokens: 25, messages: [{ role: 'user', content: 'take your time' }], stream: true });
+    let text = '';
+    let finish: string | null = null;
+    let id = '';
+    for await (const c of stream) {
+      id = c.id;
+      text += c.choices[0]?.delta.content ?? '';
+      finish = c.choices[0]?.finish_reason ?? finish;
+    }
+    expect(['stop', 'length']).toContain(finish);
+    expect(text).not.toContain('[error]');
+    // The premise: the stream really outlasted the task timeout.
+    expect(Date.now() - t0).toBeGreaterThan(2500);
+    const { client: temporal, close } = await temporalClient();
+    try {
+      const handle = temporal.workflow.getHandle(id);
+      await handle.result();
+      const events = (await handle.fetchHistory()).events ?? [];
+      expect(stepsOf(events)).toEqual(['admit', 'generateHere']);
+      expect(events.filter((e) => e.workflowTaskTimedOutEventAttributes)).toHaveLength(0);
+      // The SDK completed the task with no commands and took the next one while the stream ran.
+      expect(events.filter((e) => e.workflowTaskCompletedEventAttributes).length).toBeGreaterThan(1);
+    } finally {
+      await close();
+    }
+  });
+});
