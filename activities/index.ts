@@ -81,7 +81,6 @@ export function createActivities(deps: ActivityDeps) {
       return chosen;
     },
     ...createGenerate({ clientFor: deps.clientFor, inFlight, callers: deps.callers, keepStream: deps.keepStream, settle: (input) => settleUsage(input) }),
-    probeNodes: deps.probeNodes,
     probeFleetRounds: createProbeFleetRounds(deps.probeNodes, deps.probeIntervalMs ?? 5000, (e) => activityLog().warn('probe round failed', { error: (e as Error).message })),
     settleUsage,
     projectJob: createProjectJob(deps.orm),

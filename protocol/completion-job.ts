@@ -76,9 +76,6 @@ export const generateResultSchema = z.object({
 });
 export type GenerateResult = z.infer<typeof generateResultSchema>;
 
-/** Details of a `generate` stopped by cancellation or a departed caller: what was produced is still owed. */
-export const generationAbortedSchema = z.object({ usage: usageSchema });
-export type GenerationAborted = z.infer<typeof generationAbortedSchema>;
 
 export const completionStatusSchema = z.enum(['queued', 'in_progress', 'completed', 'failed', 'cancelled']);
 export type CompletionStatus = z.infer<typeof completionStatusSchema>;
