@@ -53,6 +53,9 @@ const workflowWorker = config.GENIE_API_EAGER_START
       maxConcurrentWorkflowTaskExecutions: slots,
       maxConcurrentLocalActivityExecutions: slots,
       maxConcurrentWorkflowTaskPolls: 2,
+      // No thread hop per activation (GENIE_API_WORKFLOW_THREAD): the SDK names running workflows on the
+      // main thread debug mode; its other effect, no deadlock timeout, the lean sandbox has already.
+      debugMode: config.GENIE_API_WORKFLOW_THREAD === 'main',
       shutdownGraceTime: 1000,
     })
   : null;
