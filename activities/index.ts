@@ -1,9 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { NodeClient } from './inference/node-client.js';
-import type { HeldCallers } from './inference/held-caller.js';
+import type { AdmissionOutcome, HeldCallers } from './inference/held-caller.js';
 import type { StreamRecord } from '../protocol/completion-job.js';
-import type { BudgetStanding } from '../protocol/budget.js';
-import type { GenieErrorBody } from '../protocol/errors.js';
 import { readFailure } from '../protocol/failures.js';
 import { createGenerate } from './inference/generate.js';
 import type { NodeDirectory } from './nodes/node-directory.js';
@@ -28,7 +26,7 @@ export interface ActivityDeps {
   /** API processes: the callers held here, for `generateHere` (and the API-queue `generate`). */
   callers?: HeldCallers;
   /** API processes: an async request waiting here for its admission hears it from `admit` directly. */
-  onAdmission?(workflowId: string, outcome: { ok: true; budget: BudgetStanding | null } | { ok: false; error: GenieErrorBody }): void;
+  onAdmission?(workflowId: string, outcome: AdmissionOutcome): void;
   /** API processes: keeps a keyed stream's deltas for replay. */
   keepStream?: (workflowId: string, record: StreamRecord) => Promise<void>;
   budgets: BudgetStore;

@@ -73,6 +73,9 @@ export const SHUTTING_DOWN: GenieErrorBody = {
   headers: { 'retry-after': '1' },
 };
 
+/** A completion that was cancelled (or whose caller left): 499, nginx's "client closed request". */
+const CANCELLED: GenieErrorBody = { status: 499, message: 'the completion was cancelled', type: 'invalid_request_error', code: 'cancelled', param: null };
+
 /**
  * The caller-facing error of any failure. Only Genie's own bodies carry text through: anything else
  * (a database error, say) could hold internals, so it becomes a generic body of the right class.
@@ -85,7 +88,7 @@ export function errorBodyOf(e: unknown): GenieErrorBody {
       return f.body;
     case 'aborted':
     case 'cancelled':
-      return { status: 499, message: 'the completion was cancelled', type: 'invalid_request_error', code: 'cancelled', param: null };
+      return CANCELLED;
     case 'terminated':
       return { status: 500, message: 'the completion was terminated by an operator', type: 'server_error', code: null, param: null };
     case 'timeout':

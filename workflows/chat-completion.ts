@@ -16,7 +16,6 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { Usage } from '../protocol/chat-response.js';
 import type { Admission, AdmitResult, CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateInput, GenerateResult } from '../protocol/completion-job.js';
-import type { GenieErrorBody } from '../protocol/errors.js';
 import { errorBodyOf, failures, readFailure } from '../protocol/failures.js';
 import { requiredCapabilities } from '../protocol/capabilities.js';
 import { callerHeldHere, callerHeldNodeCall, nodeCall, shortStep } from './activity-options.js';
@@ -164,10 +163,12 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     failure = e;
   }
 
+  // What the caller, the job view and ops read of a failure (a cancelled completion's is the 499 body).
+  const errorBody = outcome === 'completed' ? null : errorBodyOf(failure);
   // Settlement and the job's final state must be recorded even when the workflow is being cancelled.
   await CancellationScope.nonCancellable(async () => {
     if (outcome === 'completed') job.complete(result!.completion);
-    else job.fail(outcome === 'cancelled' ? 'cancelled' : 'failed', outcome === 'cancelled' ? cancelledBody() : errorBodyOf(failure));
+    else job.fail(outcome === 'cancelled' ? 'cancelled' : 'failed', errorBody!);
     await queuedProjection;
     await Promise.all([
       // A caller-held `generate` settled before it answered; every other ending settles here.
@@ -184,7 +185,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   // What ops read at the top of the workflow in the Temporal UI, without opening a payload.
   setCurrentDetails(
     [`**${outcome}**${nodeName ? ` on \`${nodeName}\`` : ''}`, `tokens: ${usage.prompt_tokens} in / ${usage.completion_tokens} out`]
-      .concat(outcome === 'completed' ? [] : [`error: ${errorBodyOf(failure).status} ${errorBodyOf(failure).message}`])
+      .concat(errorBody ? [`error: ${errorBody.status} ${errorBody.message}`] : [])
       .join('  \n'),
   );
 
@@ -202,10 +203,6 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   await condition(allHandlersFinished);
   if (failure) throw failure;
   return { status: 'completed', completion: result!.completion, usage, node: nodeName };
-}
-
-function cancelledBody(): GenieErrorBody {
-  return { status: 499, message: 'the completion was cancelled', type: 'invalid_request_error', code: 'cancelled', param: null };
 }
 
 /** Surfaces a node's classified error as the workflow's own failure, keeping its caller-facing body. */

@@ -3,7 +3,7 @@ import type { ChatCompletion, ChatCompletionChunk, FinishReason, Usage } from '.
 import { finishReasonSchema } from '../../protocol/chat-response.js';
 import type { GenerateInput, GenerateResult, SettleUsageInput, StreamRecord } from '../../protocol/completion-job.js';
 import { GenieError } from '../../protocol/errors.js';
-import { failures, SHUTTING_DOWN as SHUTTING_DOWN_BODY } from '../../protocol/failures.js';
+import { failures, readFailure, SHUTTING_DOWN as SHUTTING_DOWN_BODY } from '../../protocol/failures.js';
 import { estimatePromptTokens } from '../../protocol/token-estimate.js';
 import type { NodeClient } from './node-client.js';
 import type { NodeRef } from '../nodes/node-list.js';
@@ -112,7 +112,7 @@ async function answerCaller(deps: GenerateDeps, input: GenerateInput, caller: He
     // workflow's outcome.
     if (caller.kind === 'stream') {
       if (e instanceof UpstreamError && !(e.failover && !tokensSent)) caller.stream.fail(e.toGenieError());
-      else if (!(e instanceof UpstreamError) && !isGenieFailure(e)) caller.stream.fail(GenieError.internal((e as Error).message).body);
+      else if (!(e instanceof UpstreamError) && readFailure(e).kind !== 'genie') caller.stream.fail(GenieError.internal((e as Error).message).body);
     }
     throw toActivityFailure(e, tokensSent);
   }
@@ -226,10 +226,6 @@ function estimateUsage(input: GenerateInput, completionTokens: number): Usage {
 
 function shuttingDown(ctx: Context): boolean {
   return ctx.cancellationSignal.aborted && ctx.cancellationDetails?.workerShutdown === true && !ctx.cancellationDetails.cancelRequested;
-}
-
-function isGenieFailure(e: unknown): boolean {
-  return (e as { type?: string })?.type === 'GenieError';
 }
 
 /**

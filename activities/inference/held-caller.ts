@@ -12,6 +12,9 @@ export interface Delivery {
   budget: BudgetStanding | null;
 }
 
+/** What the `admit` step decided, handed to an async request waiting in the same process. */
+export type AdmissionOutcome = { ok: true; budget: BudgetStanding | null } | { ok: false; error: GenieErrorBody };
+
 /** A stream caller's held SSE response, as `generate` writes to it. */
 export interface CallerStream {
   /** Sends the response head (with the budget headers) and the role chunk; once — a failover attempt calls it again harmlessly. */

@@ -1,7 +1,8 @@
 import type { GenerateResult } from '../../protocol/completion-job.js';
-import type { BudgetStanding } from '../../protocol/budget.js';
 import type { GenieErrorBody } from '../../protocol/errors.js';
-import { CALLER_LEFT, SHUTTING_DOWN, type CallerStream, type Delivery, type HeldCaller, type HeldCallers } from '../../activities/inference/held-caller.js';
+import { CALLER_LEFT, SHUTTING_DOWN, type AdmissionOutcome, type CallerStream, type Delivery, type HeldCaller, type HeldCallers } from '../../activities/inference/held-caller.js';
+
+export type { AdmissionOutcome } from '../../activities/inference/held-caller.js';
 
 /** How a waiting request is answered: the sync body, the held SSE stream, or (async) the admission. */
 export type Answer =
@@ -9,8 +10,6 @@ export type Answer =
   | { kind: 'stream'; stream: CallerStream }
   | { kind: 'async'; admitted(outcome: AdmissionOutcome): void };
 
-/** What the `admit` step decided, handed to an async request waiting in this process. */
-export type AdmissionOutcome = { ok: true; budget: BudgetStanding | null } | { ok: false; error: GenieErrorBody };
 
 /** One request's hold on its completion in this process. */
 export interface Hold {

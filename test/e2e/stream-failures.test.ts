@@ -43,6 +43,18 @@ describe('stream failures, failover and disconnects', () => {
     await Promise.all([refusing, healthy, midStream, slow, doomed, survivor].map((s) => s?.close().catch(() => undefined)));
   });
 
+  /** One stream through the SDK: its text and its last finish_reason. */
+  async function streamOnce(model: string): Promise<{ text: string; finish: string | null }> {
+    const stream = await client.chat.completions.create({ model, messages, stream: true });
+    let text = '';
+    let finish: string | null = null;
+    for await (const c of stream) {
+      text += c.choices[0]?.delta.content ?? '';
+      finish = c.choices[0]?.finish_reason ?? finish;
+    }
+    return { text, finish };
+  }
+
   it('fails over, invisibly, from a node that refuses before the first token', async () => {
     const before = await metric(refusing, 'genie_sim_requests_received_total');
     // Selection is power-of-two-choices, so which node goes first is chance: stream until the refusing
@@ -50,13 +62,7 @@ describe('stream failures, failover and disconnects', () => {
     // least 4 times in all. Every stream must complete as if nothing failed.
     let tried = false;
     for (let i = 0; i < 40 && (i < 4 || !tried); i++) {
-      const stream = await client.chat.completions.create({ model: 'fo-model', messages, stream: true });
-      let text = '';
-      let finish = null;
-      for await (const c of stream) {
-        text += c.choices[0]?.delta.content ?? '';
-        finish = c.choices[0]?.finish_reason ?? finish;
-      }
+      const { text, finish } = await streamOnce('fo-model');
       expect(text).not.toContain('[error]');
       expect(text.length).toBeGreaterThan(0);
       expect(finish).toBe('stop');
@@ -68,25 +74,15 @@ describe('stream failures, failover and disconnects', () => {
   it('with one of two nodes down (before any probe noticed), every stream still completes on the other', async () => {
     const survivedBefore = await metric(survivor, 'vllm:request_success_total');
     await doomed.close(); // connection refused from now on
-    const streamOnce = async () => {
-      const stream = await client.chat.completions.create({ model: 'two-model', messages, stream: true });
-      let text = '';
-      let finish = null;
-      for await (const c of stream) {
-        text += c.choices[0]?.delta.content ?? '';
-        finish = c.choices[0]?.finish_reason ?? finish;
-      }
-      return { text, finish };
-    };
     const doomedRecord = async () => {
       const res = await fetch(`${genie.apiUrl}/admin/v1/nodes`, { headers: { authorization: `Bearer ${testStack().adminToken}` } });
       const nodes = ((await res.json()) as { data: Array<{ name: string; healthy: boolean; lastProbe: { suspect?: boolean } }> }).data;
       return nodes.find((n) => n.name === 'doomed');
     };
-    const results = await Promise.all(Array.from({ length: 6 }, streamOnce));
+    const results = await Promise.all(Array.from({ length: 6 }, () => streamOnce('two-model')));
     // Which node a stream tries first is chance (power of two choices): stream on, one at a time, until
     // the dead node was tried and failed over from (each try ~1 in 2; 40 misses is 1 in 2^40).
-    for (let i = 0; i < 40 && !(await doomedRecord())?.lastProbe?.suspect; i++) results.push(await streamOnce());
+    for (let i = 0; i < 40 && !(await doomedRecord())?.lastProbe?.suspect; i++) results.push(await streamOnce('two-model'));
     for (const r of results) {
       expect(r.finish).toBe('stop');
       expect(r.text).not.toContain('[error]');
