@@ -18,11 +18,21 @@ const chat = (base: string, model: string, i = 0) =>
     headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
     body: JSON.stringify({ model, max_tokens: 2, messages: [{ role: 'user', content: `fleet ${i}` }] }),
   });
-/** Where each completion ran, as ops see it: the workflow's GenieNode search attribute. */
+/**
+ * Where each completion ran, as ops see it: the workflow's GenieNode search attribute. A caller-held
+ * completion answers from inside its one workflow task and records its search attributes when that task
+ * completes, a moment after the caller's last byte, so read them once the workflow has ended.
+ */
 const placements = async (ids: string[]) => {
   const { client, close } = await temporalClient();
   try {
-    return await Promise.all(ids.map(async (id) => (await client.workflow.getHandle(id).describe()).searchAttributes.GenieNode?.[0]));
+    return await Promise.all(
+      ids.map(async (id) => {
+        const handle = client.workflow.getHandle(id);
+        await handle.result();
+        return (await handle.describe()).searchAttributes.GenieNode?.[0];
+      }),
+    );
   } finally {
     await close();
   }
