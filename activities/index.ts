@@ -39,6 +39,8 @@ export interface ActivityDeps {
   webhookGuard: WebhookUrlGuard;
   webhookTimeoutMs: number;
   metrics?: GenieMetrics;
+  /** A stream caller's head waits this long at most for the node to accept the request. */
+  streamHeadWaitMs?: number;
 }
 
 /** Every activity, built from its dependencies (temporalio/samples-typescript, activities-dependency-injection). */
@@ -78,7 +80,7 @@ export function createActivities(deps: ActivityDeps) {
       else activityLog().warn('choosing a node again: the worker running the last attempt stopped', { node: chosen.node.name, scores: chosen.scores });
       return chosen;
     },
-    ...createGenerate({ clientFor: deps.clientFor, inFlight, callers: deps.callers, keepStream: deps.keepStream, settle: (input) => settleUsage(input) }),
+    ...createGenerate({ clientFor: deps.clientFor, inFlight, callers: deps.callers, keepStream: deps.keepStream, settle: (input) => settleUsage(input), streamHeadWaitMs: deps.streamHeadWaitMs }),
     probeFleetRounds: createProbeFleetRounds(deps.probeNodes, deps.probeIntervalMs ?? 5000, (e) => activityLog().warn('probe round failed', { error: (e as Error).message })),
     settleUsage,
     projectJob: createProjectJob(deps.orm),

@@ -50,7 +50,7 @@ const inspectPort = await freePort();
 const stack = await launchStack({
   dataDir,
   freePorts: true,
-  ports: { api: 0, temporal: 0, ui: 0, postgres: 0, vllm: 0, triton: 0, workerMetrics: 0 },
+  ports: { api: 0, temporal: 0, ui: 0, postgres: 0, vllm: 0, triton: 0, tritonMetrics: 0, workerMetrics: 0 },
   simulator: { ttftMs: 20, itlMs: 5 },
   env: { GENIE_LOG_LEVEL: 'warn', GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,500ms,1s,2s' },
   apiNodeArgs: [`--inspect=127.0.0.1:${inspectPort}`],

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { NodeModel } from '../activities/nodes/node-list.js';
 import type { NodeLoad, NodeRecord, NodeState } from '../protocol/node.js';
 import { newId } from './ids.js';
 
@@ -8,8 +9,11 @@ interface Row {
   name: string;
   url: string;
   engine: 'vllm' | 'triton';
+  metrics_url: string | null;
+  model_names: Record<string, string>;
   state: NodeState;
   models: string[];
+  model_info: Record<string, NodeModel>;
   capabilities: string[];
   healthy: boolean;
   load: NodeLoad | null;
@@ -23,8 +27,11 @@ const toRecord = (r: Row): NodeRecord => ({
   name: r.name,
   url: r.url,
   engine: r.engine,
+  metricsUrl: r.metrics_url,
+  modelNames: r.model_names ?? {},
   state: r.state,
   models: r.models,
+  modelInfo: r.model_info ?? {},
   capabilities: r.capabilities,
   healthy: r.healthy,
   load: r.load,
@@ -38,13 +45,27 @@ const toRecord = (r: Row): NodeRecord => ({
  */
 export const ENGINE_CAPABILITIES: Record<string, string[]> = { vllm: ['tools', 'json_object', 'json_schema'], triton: [] };
 
-/** Registers a node (or updates its URL/engine if the name exists in the fleet). */
-export async function upsertNode(em: EntityManager, fleet: string, node: { name: string; url: string; engine: string }): Promise<string> {
+/** Registers a node (or updates how to reach it if the name exists in the fleet). */
+export async function upsertNode(
+  em: EntityManager,
+  fleet: string,
+  node: { name: string; url: string; engine: string; metricsUrl?: string; modelNames?: Record<string, string> },
+): Promise<string> {
   const rows = await em.getConnection().execute<Array<{ id: string }>>(
-    `insert into nodes (id, fleet, name, url, engine, capabilities)
-     values (?, ?, ?, ?, ?, array(select jsonb_array_elements_text(?::jsonb)))
-     on conflict (fleet, name) do update set url = excluded.url, engine = excluded.engine, capabilities = excluded.capabilities returning id`,
-    [newId('node_'), fleet, node.name, node.url, node.engine, JSON.stringify(ENGINE_CAPABILITIES[node.engine] ?? [])],
+    `insert into nodes (id, fleet, name, url, engine, metrics_url, model_names, capabilities)
+     values (?, ?, ?, ?, ?, ?, ?::jsonb, array(select jsonb_array_elements_text(?::jsonb)))
+     on conflict (fleet, name) do update set url = excluded.url, engine = excluded.engine, metrics_url = excluded.metrics_url,
+       model_names = excluded.model_names, capabilities = excluded.capabilities returning id`,
+    [
+      newId('node_'),
+      fleet,
+      node.name,
+      node.url,
+      node.engine,
+      node.metricsUrl ?? null,
+      JSON.stringify(node.modelNames ?? {}),
+      JSON.stringify(ENGINE_CAPABILITIES[node.engine] ?? []),
+    ],
   );
   return rows[0].id;
 }
@@ -68,18 +89,21 @@ export async function removeNode(em: EntityManager, fleet: string, id: string): 
 export async function recordProbe(
   em: EntityManager,
   id: string,
-  probe: { healthy: boolean; models: string[] | null; load: NodeLoad | null; detail: Record<string, unknown> },
+  probe: { healthy: boolean; models: Record<string, NodeModel> | null; load: NodeLoad | null; detail: Record<string, unknown> },
 ): Promise<void> {
+  const ids = probe.models ? JSON.stringify(Object.keys(probe.models)) : null;
   await em.getConnection().execute(
     // Models travel as JSON: the query layer would expand a JS array into a value list.
     `update nodes set healthy = ?,
        models = case when ?::jsonb is null then models else array(select jsonb_array_elements_text(?::jsonb)) end,
+       model_info = coalesce(?::jsonb, model_info),
        load = ?::jsonb, last_probe = ?::jsonb, probed_at = now(),
        state = case when state = 'draining' then state when ? then 'active' else 'down' end
      where id = ?`,
     [
       probe.healthy,
-      probe.models ? JSON.stringify(probe.models) : null,
+      ids,
+      ids,
       probe.models ? JSON.stringify(probe.models) : null,
       probe.load ? JSON.stringify(probe.load) : null,
       JSON.stringify(probe.detail),

@@ -11,6 +11,7 @@ import { Migration20261125030000_budget_functions } from './migrations/Migration
 import { Migration20261125040000_fleet } from './migrations/Migration20261125040000_fleet.js';
 import { Migration20261125050000_node_fleets } from './migrations/Migration20261125050000_node_fleets.js';
 import { Migration20261125060000_stream_results } from './migrations/Migration20261125060000_stream_results.js';
+import { Migration20261201000000_node_models } from './migrations/Migration20261201000000_node_models.js';
 
 export const entities = [UserSchema, OrgSchema, MemberSchema, ApplicationSchema, ApiKeySchema, UsageRecordSchema, JobRecordSchema, WebhookSecretSchema];
 
@@ -23,6 +24,7 @@ const migrationsList = [
   { name: 'Migration20261125040000_fleet', class: Migration20261125040000_fleet },
   { name: 'Migration20261125050000_node_fleets', class: Migration20261125050000_node_fleets },
   { name: 'Migration20261125060000_stream_results', class: Migration20261125060000_stream_results },
+  { name: 'Migration20261201000000_node_models', class: Migration20261201000000_node_models },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {

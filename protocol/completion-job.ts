@@ -17,6 +17,8 @@ export const completionJobInputSchema = z.object({
   created: z.number().int(),
   principal: principalSchema,
   request: nodeRequestSchema,
+  /** `request.max_tokens` is Genie's default, not the caller's: admission may fit it to the node's context. */
+  defaultMaxTokens: z.boolean().default(false),
   /** Task queue of the `generate` activity: the API process holding the caller for sync/stream. */
   generateQueue: z.string(),
   /** True when `generate` runs in the API process that holds the caller's connection. */
@@ -88,7 +90,13 @@ export const completionJobOutputSchema = z.object({
 });
 export type CompletionJobOutput = z.infer<typeof completionJobOutputSchema>;
 
-export const admitInputSchema = z.object({ workflowId: z.string(), principal: principalSchema, request: nodeRequestSchema, mode: completionModeSchema });
+export const admitInputSchema = z.object({
+  workflowId: z.string(),
+  principal: principalSchema,
+  request: nodeRequestSchema,
+  mode: completionModeSchema,
+  defaultMaxTokens: z.boolean().default(false),
+});
 export type AdmitInput = z.infer<typeof admitInputSchema>;
 export const admitResultSchema = z.object({
   reservedMicroUsd: z.number().int(),
@@ -97,6 +105,11 @@ export const admitResultSchema = z.object({
   budget: budgetStandingSchema.nullable(),
   /** The first node to try; failover attempts select again. */
   node: nodeRefSchema,
+  /**
+   * Genie's default max_tokens fitted to the node's context: a number to send instead, null to send
+   * none (the engine then allows what the context leaves); absent when the request goes as it is.
+   */
+  maxTokens: z.number().int().positive().nullable().optional(),
   /** Why that node: every candidate's load score and the two compared (kept in history for ops). */
   placement: z.object({ scores: z.record(z.string(), z.number()), compared: z.array(z.string()) }),
 });

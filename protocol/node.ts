@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nodeEngineSchema } from '../activities/nodes/node-list.js';
+import { nodeEngineSchema, nodeModelSchema } from '../activities/nodes/node-list.js';
 import { storedText, storedUrl } from './stored-text.js';
 
 export const nodeStateSchema = z.enum(['active', 'draining', 'down']);
@@ -21,8 +21,12 @@ export const nodeRecordSchema = z.object({
   name: z.string(),
   url: z.string(),
   engine: nodeEngineSchema,
+  metricsUrl: z.string().nullable(),
+  modelNames: z.record(z.string(), z.string()),
   state: nodeStateSchema,
   models: z.array(z.string()),
+  /** Per served model (Genie's id): the engine's name for it, its context length, its inputs. */
+  modelInfo: z.record(z.string(), nodeModelSchema),
   capabilities: z.array(z.string()),
   healthy: z.boolean(),
   load: nodeLoadSchema.nullable(),
@@ -32,5 +36,13 @@ export const nodeRecordSchema = z.object({
 export type NodeRecord = z.infer<typeof nodeRecordSchema>;
 export const nodeListSchema = z.object({ data: z.array(nodeRecordSchema) });
 
-export const createNodeSchema = z.object({ name: storedText().min(1).max(100), url: storedUrl(), engine: nodeEngineSchema });
+export const createNodeSchema = z.object({
+  name: storedText().min(1).max(100),
+  url: storedUrl(),
+  engine: nodeEngineSchema,
+  /** Where its Prometheus metrics are when not at `<url>/metrics` (Triton: its metrics port). */
+  metricsUrl: storedUrl().optional(),
+  /** Genie model id → the engine's model name (Triton repository names cannot always carry Genie's ids). */
+  modelNames: z.record(storedText().min(1).max(256), storedText().min(1).max(256)).optional(),
+});
 export const patchNodeSchema = z.object({ state: nodeStateSchema });

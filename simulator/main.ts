@@ -9,7 +9,7 @@ if (parsed === 'help') {
 }
 const sim = await startSimulator(parsed);
 // One machine-readable line: the stack launcher and tests read the chosen port from it.
-console.log(JSON.stringify({ event: 'simulator.ready', url: sim.url, engine: parsed.engine, models: parsed.models }));
+console.log(JSON.stringify({ event: 'simulator.ready', url: sim.url, metricsUrl: sim.metricsUrl, engine: parsed.engine, models: parsed.models }));
 const stop = () => void sim.close().then(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -22,6 +22,12 @@ export const simulatorOptionsSchema = z.object({
   failLoadModel: csv.default([]),
   hang: z.boolean().default(false),
   seed: z.coerce.number().int().default(0),
+  /** Prompt + output tokens a model accepts (vLLM's `--max-model-len`, reported in /v1/models). */
+  maxModelLen: z.coerce.number().int().positive().default(32768),
+  /** Triton only: the metrics port (Triton serves Prometheus metrics apart from HTTP, 8002 by default; 0 = any free port). */
+  metricsPort: z.coerce.number().int().min(0).max(65535).default(0),
+  /** Idle keep-alive connections are closed after this (uvicorn's default, so vLLM's: 5 s; Triton keeps them, 0). */
+  keepAliveTimeoutMs: z.coerce.number().int().nonnegative().optional(),
 });
 export type SimulatorOptions = z.infer<typeof simulatorOptionsSchema>;
 export type SimulatorFlags = z.input<typeof simulatorOptionsSchema>;
@@ -41,6 +47,9 @@ export const usage = `genie node simulator — a GPU-free vLLM-compatible server
   --fail-load-model a[,b]          models that always fail with 500 "model failed to load: <model>"
   --hang                           accept chat requests and never answer (health still says 200)
   --seed N                         global seed mixed into every request's seed
+  --max-model-len N                context length: prompt + max_tokens beyond it is a 400, as vLLM answers
+  --metrics-port N                 triton: Prometheus metrics on their own port, as Triton serves them (0 = free)
+  --keep-alive-timeout MS          idle keep-alive connections close after this (default 5000, uvicorn's)
   --help`;
 
 export function parseSimulatorArgs(argv: string[]): SimulatorOptions | 'help' {
@@ -59,6 +68,9 @@ export function parseSimulatorArgs(argv: string[]): SimulatorOptions | 'help' {
       'fail-load-model': { type: 'string' },
       hang: { type: 'boolean' },
       seed: { type: 'string' },
+      'max-model-len': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'keep-alive-timeout': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -76,5 +88,8 @@ export function parseSimulatorArgs(argv: string[]): SimulatorOptions | 'help' {
     failLoadModel: values['fail-load-model'],
     hang: values.hang,
     seed: values.seed,
+    maxModelLen: values['max-model-len'],
+    metricsPort: values['metrics-port'],
+    keepAliveTimeoutMs: values['keep-alive-timeout'],
   });
 }

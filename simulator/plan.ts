@@ -7,7 +7,7 @@ import { generateTokens, type PromptMessage } from './text.js';
 export interface ToolSpec { type?: string; function?: { name?: string; parameters?: Record<string, unknown> } }
 export type Plan =
   | { kind: 'text'; pieces: string[]; finishReason: 'stop' | 'length' }
-  | { kind: 'tool'; id: string; name: string; arguments: string; pieces: string[] };
+  | { kind: 'tool'; id: string; name: string; arguments: string; pieces: string[]; forced: boolean };
 
 type Schema = Record<string, unknown>;
 
@@ -61,8 +61,9 @@ export function planResponse(body: {
   if (callTool) {
     const tool = tools.find((t) => t.function!.name === named) ?? tools[0];
     const args = JSON.stringify(jsonFromSchema(tool.function!.parameters, gen.tokens));
-    const id = `call_${createHash('sha256').update(`${body.seed}:${args}:${body.messages.length}`).digest('hex').slice(0, 24)}`;
-    return { kind: 'tool', id, name: tool.function!.name!, arguments: args, pieces: pieces(args) };
+    // vLLM's tool-call ids (OpenAI's are `call_…`: callers must take either).
+    const id = `chatcmpl-tool-${createHash('sha256').update(`${body.seed}:${args}:${body.messages.length}`).digest('hex').slice(0, 16)}`;
+    return { kind: 'tool', id, name: tool.function!.name!, arguments: args, pieces: pieces(args), forced: named !== undefined };
   }
   const format = body.responseFormat?.type;
   if (format === 'json_schema' || format === 'json_object') {

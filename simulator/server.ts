@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Request, type Response } from 'express';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { estimatePromptTokens, type PromptMessage } from './text.js';
+import type { PromptMessage } from './text.js';
+import { countPromptTokens } from './prompt-tokens.js';
 import { planResponse } from './plan.js';
 import { simulatorOptionsSchema, type SimulatorFlags, type SimulatorOptions } from './options.js';
 import { mountTriton } from './triton.js';
@@ -14,6 +15,8 @@ import { mountTriton } from './triton.js';
 export interface Simulator {
   url: string;
   port: number;
+  /** Where its Prometheus metrics are: `<url>/metrics` for vLLM, a port of their own for Triton. */
+  metricsUrl: string;
   options: SimulatorOptions;
   close(): Promise<void>;
 }
@@ -54,8 +57,8 @@ class Slots {
   }
 }
 
-function vllmError(res: Response, status: number, message: string, type: string): void {
-  res.status(status).json({ error: { message, type, param: null, code: status } });
+function vllmError(res: Response, status: number, message: string, type: string, param: string | null = null): void {
+  res.status(status).json({ error: { message, type, param, code: status } });
 }
 
 export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simulator> {
@@ -65,7 +68,8 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
   const created = Math.floor(Date.now() / 1000);
 
   const registry = new Registry();
-  const labels = ['model_name'] as const;
+  // One series per engine, as vLLM publishes them (`engine="0"`, labelled with the served model).
+  const labels = ['model_name', 'engine'] as const;
   const running = new Gauge({ name: 'vllm:num_requests_running', help: 'Requests in model execution', labelNames: labels, registers: [registry] });
   const waiting = new Gauge({ name: 'vllm:num_requests_waiting', help: 'Requests waiting', labelNames: labels, registers: [registry] });
   const kvUsage = new Gauge({ name: 'vllm:kv_cache_usage_perc', help: 'KV-cache usage, 1 = 100%', labelNames: labels, registers: [registry] });
@@ -75,15 +79,23 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
   const tritonSuccess = new Counter({ name: 'nv_inference_request_success', help: 'Triton: successful inference requests', labelNames: ['model'], registers: [] });
   const tritonFailure = new Counter({ name: 'nv_inference_request_failure', help: 'Triton: failed inference requests', labelNames: ['model'], registers: [] });
   const tritonPending = new Gauge({ name: 'nv_inference_pending_request_count', help: 'Triton: requests waiting', labelNames: ['model'], registers: [] });
-  if (opts.engine === 'triton') [tritonSuccess, tritonFailure, tritonPending].forEach((m) => registry.registerMetric(m));
+  // Triton's pending count stays 0 for decoupled (streaming) models: TensorRT-LLM's backend publishes
+  // its own request gauges, which do move.
+  const trtllmRequests = new Gauge({ name: 'nv_trt_llm_request_metrics', help: 'TensorRT-LLM: requests by state', labelNames: ['model', 'request_type', 'version'], registers: [] });
+  if (opts.engine === 'triton') [tritonSuccess, tritonFailure, tritonPending, trtllmRequests].forEach((m) => registry.registerMetric(m));
+  const engineLabels = { model_name: opts.models[0] ?? '', engine: '0' };
 
   const observeLoad = () => {
-    for (const m of served) {
-      tritonPending.set({ model: m }, slots.waiting);
-      running.set({ model_name: m }, slots.inUse);
-      waiting.set({ model_name: m }, slots.waiting);
-      kvUsage.set({ model_name: m }, slots.inUse / opts.maxNumSeqs);
+    if (opts.engine === 'triton') {
+      for (const m of served) tritonPending.set({ model: m }, 0);
+      trtllmRequests.set({ model: 'tensorrt_llm', request_type: 'active', version: '1' }, slots.inUse);
+      trtllmRequests.set({ model: 'tensorrt_llm', request_type: 'waiting', version: '1' }, slots.waiting);
+      trtllmRequests.set({ model: 'tensorrt_llm', request_type: 'max', version: '1' }, opts.maxNumSeqs);
+      return;
     }
+    running.set(engineLabels, slots.inUse);
+    waiting.set(engineLabels, slots.waiting);
+    kvUsage.set(engineLabels, slots.inUse / opts.maxNumSeqs);
   };
 
   const app = express();
@@ -113,31 +125,43 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
   app.get('/v1/models', (_req, res) => {
     res.json({
       object: 'list',
-      data: opts.models.map((id) => ({ id, object: 'model', created, owned_by: 'genie-simulator', root: id, max_model_len: 32768 })),
+      data: opts.models.map((id) => ({ id, object: 'model', created, owned_by: 'genie-simulator', root: id, max_model_len: opts.maxModelLen })),
     });
   });
-  app.get('/metrics', async (_req, res) => {
+  const serveMetrics = async (_req: Request, res: Response) => {
     observeLoad();
     res.type(registry.contentType).send(await registry.metrics());
-  });
+  };
+  if (opts.engine === 'vllm') app.get('/metrics', serveMetrics);
 
   app.post('/v1/chat/completions', async (req: Request, res: Response) => {
     const body = req.body ?? {};
     const model = String(body.model ?? '');
     received.inc({ model_name: model });
     if (opts.hang) return; // accept and never answer: the failure `/health` does not reveal.
-    if (!served.has(model)) return vllmError(res, 404, `The model \`${model}\` does not exist.`, 'NotFoundError');
+    if (!served.has(model)) return vllmError(res, 404, `The model \`${model}\` does not exist.`, 'NotFoundError', 'model');
     if (!Array.isArray(body.messages) || body.messages.length === 0) {
-      return vllmError(res, 400, 'messages must be a non-empty array', 'BadRequestError');
+      return vllmError(res, 400, 'messages must be a non-empty array', 'BadRequestError', 'messages');
     }
-    if (opts.failLoadModel.includes(model)) return vllmError(res, 500, `model failed to load: ${model}`, 'InternalServerError');
+    const stream = body.stream === true;
+    if (opts.failLoadModel.includes(model)) {
+      // Discovered once the engine took the request: sync answers 500, a stream has its 200 head and
+      // reports it as an error event (what the docs page shows inline).
+      if (!stream) return vllmError(res, 500, `model failed to load: ${model}`, 'InternalServerError');
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      res.write(`data: ${JSON.stringify({ error: { message: `model failed to load: ${model}`, type: 'InternalServerError', param: null, code: 500 } })}\n\n`);
+      return void res.end('data: [DONE]\n\n');
+    }
+    const promptTokens = countPromptTokens({ messages: body.messages, tools: body.tools });
+    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? null;
+    const refusal = contextRefusal(promptTokens, maxTokens, opts.maxModelLen);
+    if (refusal) return vllmError(res, 400, refusal.message, 'BadRequestError', refusal.param);
 
     const failure = pickFailure();
     if (failure === 'server_error') return vllmError(res, 500, 'injected failure: server error', 'InternalServerError');
 
     const messages = body.messages as PromptMessage[];
     const seed = opts.seed + (Number.isInteger(body.seed) ? body.seed : 0);
-    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? null;
     const plan = planResponse({
       messages,
       seed,
@@ -147,9 +171,8 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
       responseFormat: body.response_format,
       breakJson: failure === 'invalid_json',
     });
-    const finishReason = plan.kind === 'tool' ? 'tool_calls' : plan.finishReason;
-    const promptTokens = estimatePromptTokens(messages);
-    const stream = body.stream === true;
+    // As vLLM and OpenAI answer: a call forced by name finishes "stop", one the model chose "tool_calls".
+    const finishReason = plan.kind === 'tool' ? (plan.forced ? 'stop' : 'tool_calls') : plan.finishReason;
     const includeUsage = stream && body.stream_options?.include_usage === true;
     const id = `chatcmpl-sim-${Math.random().toString(36).slice(2, 12)}`;
     const createdAt = Math.floor(Date.now() / 1000);
@@ -180,7 +203,7 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
         emitted = plan.pieces.length;
         const message =
           plan.kind === 'tool'
-            ? { role: 'assistant', content: null, tool_calls: [{ id: plan.id, type: 'function', function: { name: plan.name, arguments: plan.arguments } }] }
+            ? { role: 'assistant', content: '', tool_calls: [{ id: plan.id, type: 'function', function: { name: plan.name, arguments: plan.arguments } }] }
             : { role: 'assistant', content: plan.pieces.join('') };
         res.json({
           id,
@@ -225,21 +248,56 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
     }
   });
 
-  const server = http.createServer(app);
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${opts.host}:${port}`,
-    port,
-    options: opts,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+  const listen = async (handler: http.RequestListener, port: number) => {
+    const server = http.createServer(handler);
+    // Engines close idle keep-alive connections (uvicorn after 5 s): a client must not reuse one late.
+    server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? (opts.engine === 'vllm' ? 5000 : 0);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, opts.host, () => resolve());
+    });
+    return server;
   };
+  const server = await listen(app, opts.port);
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${opts.host}:${port}`;
+  let metricsServer: http.Server | null = null;
+  if (opts.engine === 'triton') {
+    const metricsApp = express();
+    metricsApp.get('/metrics', serveMetrics);
+    metricsServer = await listen(metricsApp, opts.metricsPort);
+  }
+  const close = (s: http.Server) =>
+    new Promise<void>((resolve) => {
+      s.closeAllConnections();
+      s.close(() => resolve());
+    });
+  return {
+    url,
+    port,
+    metricsUrl: metricsServer ? `http://${opts.host}:${(metricsServer.address() as AddressInfo).port}/metrics` : `${url}/metrics`,
+    options: opts,
+    close: async () => {
+      await Promise.all([close(server), metricsServer ? close(metricsServer) : undefined]);
+    },
+  };
+}
+
+/**
+ * vLLM 0.32's checks of a request against the context length, before it is scheduled (its messages
+ * and `param`s verbatim). A prompt and max_tokens that each fit but not together are accepted: the
+ * engine stops the output where the context ends.
+ */
+export function contextRefusal(promptTokens: number, maxTokens: number | null, maxModelLen: number): { message: string; param: string } | null {
+  if (maxTokens != null && maxTokens > maxModelLen) {
+    return { message: `max_tokens=${maxTokens} cannot be greater than max_model_len=${maxModelLen}. Please request fewer output tokens. (parameter=max_tokens, value=${maxTokens})`, param: 'max_tokens' };
+  }
+  if (promptTokens > maxModelLen) {
+    return {
+      message: `This model's maximum context length is ${maxModelLen} tokens. However, your prompt contains at least ${promptTokens} input tokens, which exceeds this limit even without any output tokens. Please reduce the length of the input prompt. (parameter=input_tokens, value=${promptTokens})`,
+      param: 'input_tokens',
+    };
+  }
+  if (promptTokens === maxModelLen) return { message: 'max_tokens must be at least 1, got 0. (parameter=max_tokens, value=0)', param: 'max_tokens' };
+  return null;
 }

@@ -72,6 +72,8 @@ export const configSchema = z.object({
   /** Node selection: load-aware power of two choices, or round-robin (the benchmark's baseline). */
   GENIE_SELECTION: z.enum(['p2c', 'round-robin']).default('p2c'),
   GENIE_NODE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
+  /** Idle keep-alive sockets to nodes are closed after this, before the engine's own idle close (vLLM/uvicorn: 5 s). */
+  GENIE_NODE_IDLE_SOCKET_MS: z.coerce.number().int().positive().default(4000),
   /** max_tokens for a request that sets none: what the node may produce, and so what is reserved. */
   GENIE_DEFAULT_MAX_TOKENS: z.coerce.number().int().positive().default(4096),
   /** Prefixes every task queue: isolates deployments sharing one Temporal namespace (tests, canaries). */

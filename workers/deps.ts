@@ -44,8 +44,9 @@ export async function createCoreDeps(config: Config, component: string, gauges: 
   const log = createLogger(component, config.GENIE_LOG_LEVEL);
   const orm = await openOrm(config.DATABASE_URL);
   await migrate(orm, config.DATABASE_URL);
-  const vllm = new VllmClient({ requestTimeoutMs: config.GENIE_NODE_TIMEOUT_MS });
-  const triton = new TritonClient({ requestTimeoutMs: config.GENIE_NODE_TIMEOUT_MS });
+  const nodeHttp = { requestTimeoutMs: config.GENIE_NODE_TIMEOUT_MS, idleSocketMs: config.GENIE_NODE_IDLE_SOCKET_MS };
+  const vllm = new VllmClient(nodeHttp);
+  const triton = new TritonClient(nodeHttp);
   const clientFor = (node: NodeRef): NodeClient => (node.engine === 'triton' ? triton : vllm);
   const directory = new NodeDirectory(orm, config.GENIE_FLEET, config.GENIE_REGISTRY_REFRESH_MS, log);
   await directory.start();
@@ -80,6 +81,8 @@ export function configuredActivities(deps: CoreDeps, held: Pick<ActivityDeps, 'c
     webhookTimeoutMs: config.GENIE_WEBHOOK_TIMEOUT_MS,
     probeIntervalMs: config.GENIE_PROBE_INTERVAL_MS,
     metrics: deps.metrics,
+    // One keep-alive interval: the longest a stream caller hears nothing, head or comment.
+    streamHeadWaitMs: config.GENIE_SSE_KEEPALIVE_MS,
   });
 }
 

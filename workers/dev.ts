@@ -17,6 +17,7 @@ const env = z
     GENIE_POSTGRES_PORT: z.coerce.number().int().default(55432),
     GENIE_SIM_VLLM_PORT: z.coerce.number().int().default(9101),
     GENIE_SIM_TRITON_PORT: z.coerce.number().int().default(9102),
+    GENIE_SIM_TRITON_METRICS_PORT: z.coerce.number().int().default(9103),
     GENIE_METRICS_PORT: z.coerce.number().int().default(9464),
     /** Scale-out on one machine: API and worker processes sharing one Temporal and one Postgres. */
     GENIE_APIS: z.coerce.number().int().min(1).max(16).default(1),
@@ -34,7 +35,7 @@ const stack = await launchStack({
   freePorts,
   apis: env.GENIE_APIS,
   workers: env.GENIE_WORKERS,
-  ports: { api: env.GENIE_PORT, temporal: env.GENIE_TEMPORAL_PORT, ui: env.GENIE_TEMPORAL_UI_PORT, postgres: env.GENIE_POSTGRES_PORT, vllm: env.GENIE_SIM_VLLM_PORT, triton: env.GENIE_SIM_TRITON_PORT, workerMetrics: env.GENIE_METRICS_PORT },
+  ports: { api: env.GENIE_PORT, temporal: env.GENIE_TEMPORAL_PORT, ui: env.GENIE_TEMPORAL_UI_PORT, postgres: env.GENIE_POSTGRES_PORT, vllm: env.GENIE_SIM_VLLM_PORT, triton: env.GENIE_SIM_TRITON_PORT, tritonMetrics: env.GENIE_SIM_TRITON_METRICS_PORT, workerMetrics: env.GENIE_METRICS_PORT },
   simulator: { ttftMs: env.GENIE_SIM_TTFT_MS, itlMs: env.GENIE_SIM_ITL_MS },
   log: (source, line) => {
     if (verbose) process.stderr.write(`[${source}] ${line}\n`);

@@ -63,7 +63,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     // settlement below releases what was reserved.
     admitted = await CancellationScope.nonCancellable(() =>
       admit.executeWithOptions({ ...shortStep, summary: `admit: pick a node for ${input.request.model}, reserve the budget` }, [
-        { workflowId: input.workflowId, principal: input.principal, request: input.request, mode: input.mode },
+        { workflowId: input.workflowId, principal: input.principal, request: input.request, mode: input.mode, defaultMaxTokens: input.defaultMaxTokens },
       ]),
     );
     admission = { ok: true };
@@ -78,6 +78,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     throw admission.error;
   }
   const budget = admitted.budget;
+  const request = fittedRequest(input.request, admitted.maxTokens);
   // The projection only has to exist for when the workflow cannot answer (a worker outage, or after
   // retention): its first row is written beside the first node call, its last one at the end.
   // A cancelled workflow may cancel this write; the final one (guarded against older states) still lands.
@@ -121,7 +122,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       nodeName = selected.node.name;
       job.setStatus('in_progress', nodeName);
       const args: [GenerateInput] = [
-        { workflowId: input.workflowId, mode: input.mode, principal: input.principal, created: input.created, node: selected.node, request: input.request, includeUsage: input.includeUsage, attempt, budget, price: admitted.price, keepStream: input.requestHash !== null },
+        { workflowId: input.workflowId, mode: input.mode, principal: input.principal, created: input.created, node: selected.node, request, includeUsage: input.includeUsage, attempt, budget, price: admitted.price, keepStream: input.requestHash !== null },
       ];
       const summary = `${input.mode} on ${nodeName}, attempt ${attempt}`;
       try {
@@ -212,4 +213,11 @@ function messageOf(e: unknown): string {
 
 function rethrowable(e: unknown): ApplicationFailure {
   return failures.genie(errorBodyOf(e));
+}
+
+/** The request as admission fitted it: Genie's default max_tokens replaced (a number) or left out (null). */
+function fittedRequest(request: CompletionJobInput['request'], maxTokens: number | null | undefined): CompletionJobInput['request'] {
+  if (maxTokens === undefined) return request;
+  const { max_tokens: _default, ...rest } = request;
+  return maxTokens === null ? rest : { ...rest, max_tokens: maxTokens };
 }

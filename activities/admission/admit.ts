@@ -28,7 +28,7 @@ export function createAdmit(
   refresh: () => Promise<void>,
   isSaturated: (node: string) => boolean,
 ) {
-  return async function admit({ workflowId, principal, request, mode }: AdmitInput): Promise<AdmitResult> {
+  return async function admit({ workflowId, principal, request, mode, defaultMaxTokens }: AdmitInput): Promise<AdmitResult> {
     const pick = () => selectNode({ model: request.model, exclude: [], capabilities: requiredCapabilities(request) });
     let choice = await pick();
     // Interactive callers are not queued behind a saturated fleet: wait a little for a slot, then 429.
@@ -48,15 +48,44 @@ export function createAdmit(
     }
     const { node, scores, compared } = choice;
     const model = request.model;
+    const estimate = estimatePromptTokens(request.messages);
+    const fit = fitMaxTokens(request.max_tokens ?? null, defaultMaxTokens === true, node.model?.contextLength);
     const price = await budgets.price(model);
-    // max_tokens is always set by the API (the caller's, or the model default), so this is an upper bound.
-    const maxCost = costMicroUsd(price, estimatePromptTokens(request.messages), request.max_tokens ?? 0);
+    const maxCost = costMicroUsd(price, estimate, fit.outputBound);
     const outcome = await budgets.reserve(workflowId, principal, maxCost);
     if (!outcome.ok) {
       const { layer, window, resetsAt } = outcome.refusal;
       const body = GenieError.budgetCapHit(layer, window, resetsAt.toISOString()).body;
       throw failures.genie(body);
     }
-    return { reservedMicroUsd: outcome.reservation.reservedMicroUsd, price, budget: outcome.reservation.standing, node, placement: { scores, compared } };
+    return {
+      reservedMicroUsd: outcome.reservation.reservedMicroUsd,
+      price,
+      budget: outcome.reservation.standing,
+      node,
+      placement: { scores, compared },
+      ...(fit.send !== undefined ? { maxTokens: fit.send } : {}),
+    };
   };
+}
+
+/**
+ * max_tokens against the chosen node's context length (issue 14: a real vLLM refuses a max_tokens
+ * beyond `max_model_len`, even one the caller never sent; one that fits beside the prompt only together
+ * with it is accepted, the output stopping where the context ends).
+ * - The caller's own max_tokens beyond the context is Genie's 400 naming it, before any node call.
+ * - Genie's default beyond the context is not sent: the engine allows what the context leaves, and the
+ *   context length bounds the output for the reservation.
+ * Unknown context (Triton, older registrations): the request goes as it is.
+ */
+export function fitMaxTokens(maxTokens: number | null, defaulted: boolean, contextLength: number | undefined): { send?: number | null; outputBound: number } {
+  const asked = maxTokens ?? 0;
+  if (!contextLength || asked <= contextLength) return { outputBound: asked };
+  if (defaulted) return { send: null, outputBound: contextLength };
+  const body = GenieError.badRequest(
+    `max_tokens=${asked} is greater than the model's context length of ${contextLength} tokens (prompt and completion together); request fewer output tokens.`,
+    'max_tokens',
+    'context_length_exceeded',
+  ).body;
+  throw failures.genie(body);
 }

@@ -22,6 +22,12 @@ export interface GenerateDeps {
   keepStream?: (workflowId: string, record: StreamRecord) => Promise<void>;
   /** Books a caller-held completion's usage before its caller has the answer (API processes). */
   settle?: (input: SettleUsageInput) => Promise<unknown>;
+  /**
+   * How long a stream caller's head waits for the node to accept the request (its response head).
+   * Until then a node's refusal is still a plain HTTP error; past it the caller gets the head and
+   * keep-alives, and a later failure is inline.
+   */
+  streamHeadWaitMs?: number;
 }
 
 export function toFinishReason(raw: string | null | undefined): FinishReason | null {
@@ -178,27 +184,35 @@ async function streamToCaller(deps: GenerateDeps, input: GenerateInput, caller: 
     choices: [{ index: 0, delta, finish_reason: finish }],
   });
 
-  caller.open(input.budget);
-  for await (const event of deps.clientFor(input.node).stream(input.node, input.request, signal)) {
-    if (event.usage) usage = event.usage;
-    for (const c of event.choices) {
-      // The role chunk was sent by open(); nodes repeat it with empty content.
-      if (c.delta.content) {
-        ttftMs ??= Math.round(performance.now() - started);
-        progress.emitted++;
-        text += c.delta.content;
-        if (input.keepStream) sent.push({ content: c.delta.content });
-        caller.write(chunk({ content: c.delta.content }, null));
+  // The head goes out once the node accepted the request, so a node's refusal (context too long, a bad
+  // parameter) reaches the caller as the plain OpenAI error a node or OpenAI would send; a node slow to
+  // answer gets a bounded wait, then the head and keep-alives.
+  const open = () => caller.open(input.budget);
+  const headWait = setTimeout(open, deps.streamHeadWaitMs ?? 5000);
+  try {
+    for await (const event of deps.clientFor(input.node).stream(input.node, input.request, signal, open)) {
+      if (event.usage) usage = event.usage;
+      for (const c of event.choices) {
+        // The role chunk was sent by open(); nodes repeat it with empty content.
+        if (c.delta.content) {
+          ttftMs ??= Math.round(performance.now() - started);
+          progress.emitted++;
+          text += c.delta.content;
+          if (input.keepStream) sent.push({ content: c.delta.content });
+          caller.write(chunk({ content: c.delta.content }, null));
+        }
+        if (c.delta.tool_calls?.length) {
+          // Tool-call fragments pass through as OpenAI streams them (id and name first, then arguments).
+          ttftMs ??= Math.round(performance.now() - started);
+          progress.emitted++;
+          if (input.keepStream) sent.push({ tool_calls: c.delta.tool_calls });
+          caller.write(chunk({ tool_calls: c.delta.tool_calls }, null));
+        }
+        if (c.finish_reason) finishReason = toFinishReason(c.finish_reason);
       }
-      if (c.delta.tool_calls?.length) {
-        // Tool-call fragments pass through as OpenAI streams them (id and name first, then arguments).
-        ttftMs ??= Math.round(performance.now() - started);
-        progress.emitted++;
-        if (input.keepStream) sent.push({ tool_calls: c.delta.tool_calls });
-        caller.write(chunk({ tool_calls: c.delta.tool_calls }, null));
-      }
-      if (c.finish_reason) finishReason = toFinishReason(c.finish_reason);
     }
+  } finally {
+    clearTimeout(headWait);
   }
   // The finish chunk waits for the end: a strict schema's verdict is only known with the whole text.
   const invalid = structuredOutputError(input.request, text);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { toolCallDeltaSchema, usageSchema } from '../../protocol/chat-response.js';
 import { toolCallSchema } from '../../protocol/chat-request.js';
 import type { NodeRequest } from '../../protocol/chat-request.js';
-import type { NodeRef } from '../nodes/node-list.js';
+import type { NodeModel, NodeRef } from '../nodes/node-list.js';
 import type { NodeLoad } from '../../protocol/node.js';
 
 // What Genie reads back from a node, parsed leniently: engines add fields of their own.
@@ -37,8 +37,10 @@ export type NodeChunk = z.infer<typeof nodeChunkSchema>;
 /** One engine's protocol. Implementations never retry: Temporal owns retries (DESIGN §6.5). */
 export interface NodeClient {
   complete(node: NodeRef, request: NodeRequest, signal: AbortSignal): Promise<NodeCompletion>;
-  stream(node: NodeRef, request: NodeRequest, signal: AbortSignal): AsyncGenerator<NodeChunk>;
-  models(node: NodeRef, signal?: AbortSignal): Promise<string[]>;
+  /** `onAccepted` runs when the node's response head says it took the request (before any token). */
+  stream(node: NodeRef, request: NodeRequest, signal: AbortSignal, onAccepted?: () => void): AsyncGenerator<NodeChunk>;
+  /** Served models by Genie's id; `known` is what the last probe learned (facts that never change are not asked again). */
+  models(node: NodeRef, signal?: AbortSignal, known?: Record<string, NodeModel>): Promise<Record<string, NodeModel>>;
   health(node: NodeRef, signal?: AbortSignal): Promise<boolean>;
   load(node: NodeRef): Promise<NodeLoad>;
 }

@@ -1,44 +1,110 @@
 import type http from 'node:http';
 import type { Readable } from 'node:stream';
-import { RequestError, type Got } from 'got';
+import Agent, { HttpsAgent } from 'agentkeepalive';
+import got, { RequestError, type Got } from 'got';
 import type { NodeLoad } from '../../protocol/node.js';
 import { parseLoad } from '../nodes/load-metrics.js';
 import type { NodeRef } from '../nodes/node-list.js';
 import { UpstreamError } from './upstream-error.js';
 
+export interface NodeHttpOptions {
+  /**
+   * How long an idle keep-alive socket may wait for its next request. Below the engines' own idle
+   * close (uvicorn, so vLLM, closes after 5 s), so Genie never writes a request onto a socket the
+   * server is closing at that moment.
+   */
+  idleSocketMs?: number;
+}
+
+/**
+ * The HTTP client of every node call: keep-alive pools (a fresh TCP handshake per completion would
+ * sit on every request's latency) whose idle sockets are retired before the engine closes them, and
+ * no retries — Temporal owns retries (DESIGN §6.5).
+ */
+export function nodeHttp(opts: NodeHttpOptions = {}): Got {
+  const freeSocketTimeout = opts.idleSocketMs ?? 4000;
+  return got.extend({
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+    agent: {
+      http: new Agent({ keepAlive: true, maxSockets: 512, freeSocketTimeout }),
+      https: new HttpsAgent({ keepAlive: true, maxSockets: 512, freeSocketTimeout }),
+    },
+  });
+}
+
+/**
+ * A request that died on a reused keep-alive socket before any byte of an answer came back: the
+ * server closed that idle socket as the request went out, so it never saw the request. Not the node's
+ * fault, and safe to send once more on a fresh socket (Node's own advice for `reusedSocket`).
+ */
+function staleSocket(e: unknown): boolean {
+  return (
+    e instanceof RequestError &&
+    e.request?.reusedSocket === true &&
+    e.response === undefined &&
+    (e.code === 'ECONNRESET' || e.code === 'EPIPE' || e.code === 'ECONNABORTED')
+  );
+}
+
 /** Network failures (refused, reset, timeout) become one classified error; aborts pass through. */
 export async function reachable<T>(node: NodeRef, fn: () => Promise<T>): Promise<T> {
   try {
-    return await fn();
+    try {
+      return await fn();
+    } catch (e) {
+      if (!staleSocket(e)) throw e;
+      return await fn(); // the pool has dropped the dead socket: this one goes out on a fresh one
+    }
   } catch (e) {
     if (e instanceof RequestError && e.name !== 'AbortError' && e.code !== 'ERR_ABORTED') throw UpstreamError.unreachable(node.name, e);
     throw e;
   }
 }
 
-/** A node's load from its Prometheus `/metrics` (both engines expose them there in Genie's setups). */
+/**
+ * Where a node's Prometheus metrics live: where the node's config says, else vLLM's `<url>/metrics`,
+ * or Triton's own metrics port (8002 by default) on the node's host.
+ */
+export function metricsUrlOf(node: NodeRef): string {
+  if (node.metricsUrl) return node.metricsUrl;
+  if (node.engine === 'vllm') return `${node.url}/metrics`;
+  const url = new URL(node.url);
+  url.port = '8002';
+  url.pathname = '/metrics';
+  return url.toString();
+}
+
+/** A node's load from its Prometheus metrics. */
 export async function fetchLoad(http: Got, node: NodeRef): Promise<NodeLoad> {
-  const res = await reachable(node, () => http.get(`${node.url}/metrics`, { responseType: 'text', timeout: { request: 3000 } }));
+  const res = await reachable(node, () => http.get(metricsUrlOf(node), { responseType: 'text', timeout: { request: 3000 } }));
   if (res.statusCode >= 400) throw UpstreamError.fromHttp(res.statusCode, res.body);
   return parseLoad(res.body, node.engine);
 }
 
 /**
- * Waits for a streaming request's response head: a node that cannot be reached is classified, an
- * HTTP error answer becomes the node's own error (its body read in full), a 2xx leaves the body to read.
+ * Opens a streaming request and waits for its response head: a node that cannot be reached is
+ * classified (a stale keep-alive socket is retried once on a fresh one), an HTTP error answer becomes
+ * the node's own error (its body read in full and parsed by `errorOf`), a 2xx returns the body to read.
  */
-export async function awaitStreamHead(node: NodeRef, body: Readable): Promise<void> {
-  const status = await reachable(
-    node,
-    () =>
-      new Promise<number>((resolve, reject) => {
+export async function openStream(node: NodeRef, open: () => Readable, errorOf: (status: number, body: string) => UpstreamError = UpstreamError.fromHttp): Promise<Readable> {
+  const head = async (): Promise<Readable> => {
+    const body = open();
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
         body.once('response', (r: http.IncomingMessage) => resolve(r.statusCode ?? 0));
         body.once('error', reject);
-      }),
-  );
-  if (status >= 400) {
-    let text = '';
-    for await (const c of body) text += c.toString();
-    throw UpstreamError.fromHttp(status, text);
-  }
+      });
+      if (status >= 400) {
+        let text = '';
+        for await (const c of body) text += c.toString();
+        throw errorOf(status, text);
+      }
+      return body;
+    } catch (e) {
+      body.destroy();
+      throw e;
+    }
+  };
+  return reachable(node, head);
 }

@@ -11,14 +11,26 @@ export class UpstreamError extends Error {
     /** The node's HTTP status; null when the node could not be reached at all. */
     readonly status: number | null,
     readonly failover: boolean,
+    /** What the node blamed, as OpenAI names it (vLLM's error `param` / string `code`). */
+    readonly blame: { param: string | null; code: string | null } = { param: null, code: null },
   ) {
     super(message);
     this.name = 'UpstreamError';
   }
 
+  /** An OpenAI-shaped (vLLM) or plain error answer: the node's message, `param` and `code` kept. */
   static fromHttp(status: number, body: unknown): UpstreamError {
     const message = extractMessage(body) ?? `node answered HTTP ${status}`;
-    return new UpstreamError(message, status, status >= 500 || status === 429 || status === 404);
+    return new UpstreamError(message, status, status >= 500 || status === 429 || status === 404, extractBlame(body));
+  }
+
+  /**
+   * A failure of the engine itself, whatever status it came with: Triton answers every error of its
+   * generate extension with the same 400 (the model raised, rejected its inputs, failed to load…), so
+   * such an answer is not the caller's fault and another node may serve the request.
+   */
+  static engine(message: string): UpstreamError {
+    return new UpstreamError(message, 500, true);
   }
 
   static unreachable(nodeName: string, cause: unknown): UpstreamError {
@@ -26,22 +38,26 @@ export class UpstreamError extends Error {
     return new UpstreamError(`node ${nodeName} unreachable: ${code}`, null, true);
   }
 
-  /** The error the caller sees (DESIGN §3a): node status and message pass through; unreachable → 503. */
+  /** The error the caller sees (DESIGN §3a): node status, message and blame pass through; unreachable → 503. */
   toGenieError(): GenieErrorBody {
     if (this.status === null) return GenieError.unavailable(this.message).body;
-    if (this.status === 400 || this.status === 422) return GenieError.badRequest(this.message).body;
+    if (this.status === 400 || this.status === 422) return GenieError.badRequest(this.message, this.blame.param, this.blame.code).body;
     return GenieError.upstream(this.status, this.message).body;
   }
 }
 
-function extractMessage(body: unknown): string | null {
-  if (typeof body === 'string') {
-    try {
-      return extractMessage(JSON.parse(body)) ?? (body.trim() || null);
-    } catch {
-      return body.trim() || null;
-    }
+function parsed(body: unknown): unknown {
+  if (typeof body !== 'string') return body;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return body;
   }
+}
+
+function extractMessage(raw: unknown): string | null {
+  const body = parsed(raw);
+  if (typeof body === 'string') return body.trim() || null;
   if (body && typeof body === 'object') {
     const b = body as { error?: unknown; message?: unknown };
     if (b.error && typeof b.error === 'object' && typeof (b.error as { message?: unknown }).message === 'string') {
@@ -51,4 +67,14 @@ function extractMessage(body: unknown): string | null {
     if (typeof b.message === 'string') return b.message;
   }
   return null;
+}
+
+function extractBlame(raw: unknown): { param: string | null; code: string | null } {
+  const body = parsed(raw) as { error?: { param?: unknown; code?: unknown } } | null;
+  const e = body && typeof body === 'object' && body.error && typeof body.error === 'object' ? body.error : null;
+  return {
+    param: typeof e?.param === 'string' && e.param ? e.param : null,
+    // vLLM's `code` is the HTTP status as a number: only a string code is OpenAI's vocabulary.
+    code: typeof e?.code === 'string' && e.code ? e.code : null,
+  };
 }

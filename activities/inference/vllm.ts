@@ -1,21 +1,33 @@
-import http from 'node:http';
-import https from 'node:https';
-import got, { RequestError, type Got } from 'got';
+import { RequestError, type Got } from 'got';
 import { z } from 'zod';
 import type { NodeRequest } from '../../protocol/chat-request.js';
-import type { NodeRef } from '../nodes/node-list.js';
+import { reverseNames, servedName, type NodeModel, type NodeRef } from '../nodes/node-list.js';
 import { nodeChunkSchema, nodeCompletionSchema, type NodeChunk, type NodeClient, type NodeCompletion } from './node-client.js';
 import { sseData } from './sse.js';
 import { UpstreamError } from './upstream-error.js';
-import { awaitStreamHead, fetchLoad, reachable } from './node-http.js';
+import { fetchLoad, nodeHttp, openStream, reachable, type NodeHttpOptions } from './node-http.js';
 import type { NodeLoad } from '../../protocol/node.js';
 
-const modelsSchema = z.object({ data: z.array(z.object({ id: z.string() })) });
+// vLLM lists each served model with its context length (`max_model_len`).
+const modelsSchema = z.object({ data: z.array(z.object({ id: z.string(), max_model_len: z.number().int().positive().nullish() })) });
 
-export interface VllmClientOptions {
+export interface VllmClientOptions extends NodeHttpOptions {
   /** Whole-request budget of a sync call, and the wait for response headers of a stream. */
   requestTimeoutMs: number;
   connectTimeoutMs?: number;
+}
+
+/**
+ * OpenAI's shape where vLLM's differs: vLLM sends `content: ""` beside tool calls, OpenAI `null`
+ * (the SDKs' and callers' check for "a tool call, no text").
+ */
+function normalised(completion: NodeCompletion): NodeCompletion {
+  for (const c of completion.choices) if (c.message.tool_calls?.length && c.message.content === '') c.message.content = null;
+  return completion;
+}
+function normalisedChunk(chunk: NodeChunk): NodeChunk {
+  for (const c of chunk.choices) if (c.delta.tool_calls?.length && c.delta.content === '') delete c.delta.content;
+  return chunk;
 }
 
 /** vLLM's OpenAI-compatible HTTP API: `/v1/chat/completions` (sync + SSE), `/v1/models`, `/health`. */
@@ -23,38 +35,37 @@ export class VllmClient implements NodeClient {
   private readonly http: Got;
 
   constructor(private readonly opts: VllmClientOptions) {
-    // Keep-alive pools: a fresh TCP handshake per completion would sit on every request's latency.
-    this.http = got.extend({
-      retry: { limit: 0 },
-      throwHttpErrors: false,
-      agent: {
-        http: new http.Agent({ keepAlive: true, maxSockets: 512 }),
-        https: new https.Agent({ keepAlive: true, maxSockets: 512 }),
-      },
-    });
+    this.http = nodeHttp(opts);
+  }
+
+  private body(node: NodeRef, request: NodeRequest) {
+    return { ...request, model: servedName(node, request.model) };
   }
 
   async complete(node: NodeRef, request: NodeRequest, signal: AbortSignal): Promise<NodeCompletion> {
     const res = await reachable(node, () =>
       this.http.post(`${node.url}/v1/chat/completions`, {
-        json: { ...request, stream: false },
+        json: { ...this.body(node, request), stream: false },
         responseType: 'text',
         signal,
         timeout: { connect: this.opts.connectTimeoutMs ?? 5000, request: this.opts.requestTimeoutMs },
       }),
     );
     if (res.statusCode >= 400) throw UpstreamError.fromHttp(res.statusCode, res.body);
-    return nodeCompletionSchema.parse(JSON.parse(res.body));
+    return normalised(nodeCompletionSchema.parse(JSON.parse(res.body)));
   }
 
-  async *stream(node: NodeRef, request: NodeRequest, signal: AbortSignal): AsyncGenerator<NodeChunk> {
-    const body = this.http.stream.post(`${node.url}/v1/chat/completions`, {
-      json: { ...request, stream: true, stream_options: { include_usage: true } },
-      signal,
-      timeout: { connect: this.opts.connectTimeoutMs ?? 5000, response: this.opts.requestTimeoutMs },
-    });
+  async *stream(node: NodeRef, request: NodeRequest, signal: AbortSignal, onAccepted?: () => void): AsyncGenerator<NodeChunk> {
+    let body;
     try {
-      await awaitStreamHead(node, body);
+      body = await openStream(node, () =>
+        this.http.stream.post(`${node.url}/v1/chat/completions`, {
+          json: { ...this.body(node, request), stream: true, stream_options: { include_usage: true } },
+          signal,
+          timeout: { connect: this.opts.connectTimeoutMs ?? 5000, response: this.opts.requestTimeoutMs },
+        }),
+      );
+      onAccepted?.();
       for await (const data of sseData(body)) {
         if (data === '[DONE]') return;
         const event = JSON.parse(data) as Record<string, unknown>;
@@ -63,22 +74,26 @@ export class VllmClient implements NodeClient {
           const code = Number((event.error as { code?: unknown })?.code ?? (event as { code?: unknown }).code) || 500;
           throw new UpstreamError(UpstreamError.fromHttp(code, event).message, code, false);
         }
-        yield nodeChunkSchema.parse(event);
+        yield normalisedChunk(nodeChunkSchema.parse(event));
       }
     } catch (e) {
       if (e instanceof RequestError && !signal.aborted) throw UpstreamError.unreachable(node.name, e);
       throw e;
     } finally {
-      body.destroy();
+      body?.destroy();
     }
   }
 
-  async models(node: NodeRef, signal?: AbortSignal): Promise<string[]> {
-    const res = await reachable(node, () =>
-      this.http.get(`${node.url}/v1/models`, { responseType: 'text', signal, timeout: { request: 3000 } }),
-    );
+  async models(node: NodeRef, signal?: AbortSignal): Promise<Record<string, NodeModel>> {
+    const res = await reachable(node, () => this.http.get(`${node.url}/v1/models`, { responseType: 'text', signal, timeout: { request: 3000 } }));
     if (res.statusCode >= 400) throw UpstreamError.fromHttp(res.statusCode, res.body);
-    return modelsSchema.parse(JSON.parse(res.body)).data.map((m) => m.id);
+    const genieId = reverseNames(node);
+    return Object.fromEntries(
+      modelsSchema.parse(JSON.parse(res.body)).data.map((m) => {
+        const id = genieId(m.id);
+        return [id, { ...(id !== m.id ? { served: m.id } : {}), ...(m.max_model_len ? { contextLength: m.max_model_len } : {}) }];
+      }),
+    );
   }
 
   async health(node: NodeRef, signal?: AbortSignal): Promise<boolean> {

@@ -7,20 +7,39 @@ const sum = (families: ReturnType<typeof parsePrometheusTextFormat>, name: strin
   return family.metrics.reduce((acc, m) => acc + Number(m.value ?? 0), 0);
 };
 
+/** The sum of a family's series whose labels match `where`; null when there are none. */
+const sumWhere = (families: ReturnType<typeof parsePrometheusTextFormat>, name: string, where: Record<string, string>): number | null => {
+  const family = families.find((f) => f.name === name);
+  const metrics = (family?.metrics ?? []).filter((m) => Object.entries(where).every(([k, v]) => (m as { labels?: Record<string, string> }).labels?.[k] === v));
+  return metrics.length ? metrics.reduce((acc, m) => acc + Number(m.value ?? 0), 0) : null;
+};
+
 /**
- * A node's load from its Prometheus metrics: vLLM's running / waiting / KV-cache usage; Triton's
- * pending requests (it exposes no running count or KV usage).
+ * A node's load from its Prometheus metrics.
+ * - vLLM: running / waiting / KV-cache usage (one series per engine).
+ * - Triton: `nv_inference_pending_request_count` stays 0 for decoupled (streaming) models, so the
+ *   backends' own gauges come first: TensorRT-LLM's `nv_trt_llm_request_metrics` (active, waiting)
+ *   and KV-cache blocks, or the vLLM backend's `vllm:*` series; the pending count is the fallback.
  */
 export function parseLoad(text: string, engine: 'vllm' | 'triton'): NodeLoad {
   const families = parsePrometheusTextFormat(text);
-  if (engine === 'triton') {
-    return { running: null, waiting: sum(families, 'nv_inference_pending_request_count'), kvCacheUsage: null, finished: sum(families, 'nv_inference_request_success') };
-  }
   const kv = families.find((f) => f.name === 'vllm:kv_cache_usage_perc' || f.name === 'vllm:gpu_cache_usage_perc');
+  const vllmKv = kv && kv.metrics.length ? Math.max(...kv.metrics.map((m) => Number(m.value ?? 0))) : null;
+  if (engine === 'triton') {
+    const trtActive = sumWhere(families, 'nv_trt_llm_request_metrics', { request_type: 'active' });
+    const trtWaiting = sumWhere(families, 'nv_trt_llm_request_metrics', { request_type: 'waiting' });
+    const trtKv = sumWhere(families, 'nv_trt_llm_kv_cache_block_metrics', { kv_cache_block_type: 'fraction' });
+    return {
+      running: trtActive ?? sum(families, 'vllm:num_requests_running'),
+      waiting: trtWaiting ?? sum(families, 'vllm:num_requests_waiting') ?? sum(families, 'nv_inference_pending_request_count'),
+      kvCacheUsage: trtKv ?? vllmKv,
+      finished: sum(families, 'nv_inference_request_success'),
+    };
+  }
   return {
     running: sum(families, 'vllm:num_requests_running'),
     waiting: sum(families, 'vllm:num_requests_waiting'),
-    kvCacheUsage: kv && kv.metrics.length ? Math.max(...kv.metrics.map((m) => Number(m.value ?? 0))) : null,
+    kvCacheUsage: vllmKv,
     finished: sum(families, 'vllm:request_success_total'),
   };
 }

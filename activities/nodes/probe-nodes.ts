@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { listNodes, recordProbe } from '../../db/nodes.js';
 import type { NodeClient } from '../inference/node-client.js';
 import { UpstreamError } from '../inference/upstream-error.js';
-import type { NodeRef } from './node-list.js';
+import type { NodeModel, NodeRef } from './node-list.js';
+import { refOf } from './node-ref.js';
 
 export interface ProbeDeps {
   orm: MikroORM;
@@ -25,21 +26,23 @@ export function createProbeNodes(deps: ProbeDeps) {
     const nodes = await listNodes(deps.orm.em.fork(), deps.fleet);
     const verdicts = await Promise.all(
       nodes.map(async (n) => {
-        const ref: NodeRef = { name: n.name, url: n.url, engine: n.engine };
+        const ref = refOf(n);
         const client = deps.clientFor(ref);
         const started = Date.now();
         let healthy = false;
-        let models: string[] | null = null;
+        let models: Record<string, NodeModel> | null = null;
         let load = null;
         let error: string | null = null;
         let stalledSince: number | null = null;
         try {
           if (!(await client.health(ref))) throw new Error('health endpoint did not answer 200');
-          models = await client.models(ref);
+          models = await client.models(ref, undefined, n.modelInfo);
           load = await client.load(ref).catch(() => null);
-          if (models.length > 0) {
+          const first = Object.keys(models)[0];
+          if (first !== undefined) {
             try {
-              await client.complete(ref, { model: models[0], messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }, AbortSignal.timeout(deps.probeTimeoutMs));
+              const ping = { model: first, messages: [{ role: 'user' as const, content: 'ping' }], max_tokens: 1 };
+              await client.complete({ ...ref, model: models[first] }, ping, AbortSignal.timeout(deps.probeTimeoutMs));
             } catch (e) {
               // No answer in time. A node whose finished-request counter moved since the last probe is
               // busy, not hung (its queue delayed the ping); one that has made no progress for three

@@ -3,6 +3,7 @@ import { failures } from '../../protocol/failures.js';
 import type { NodeRecord } from '../../protocol/node.js';
 import type { NodeRef } from './node-list.js';
 import type { NodeDirectory } from './node-directory.js';
+import { refOf } from './node-ref.js';
 
 export interface SelectNodeInput {
   model: string;
@@ -72,14 +73,15 @@ export function createSelectNode(
     const scores = Object.fromEntries(candidates.map((c) => [c.name, loadScore(c, inFlight(c.name))]));
     // Power of two choices: two random candidates, the less loaded wins — near-best placement without
     // every router stampeding onto the same "least loaded" node between two metric scrapes.
+    const ref = (n: NodeRecord): NodeRef => refOf(n, model);
     if (policy === 'round-robin') {
       const next = candidates[turn++ % candidates.length];
-      return { node: { name: next.name, url: next.url, engine: next.engine }, candidates: candidates.length, scores, compared: [next.name] };
+      return { node: ref(next), candidates: candidates.length, scores, compared: [next.name] };
     }
     const a = candidates[Math.floor(random() * candidates.length)];
     const rest = candidates.filter((c) => c !== a);
     const b = rest.length ? rest[Math.floor(random() * rest.length)] : a;
     const chosen = scores[b.name] < scores[a.name] ? b : a;
-    return { node: { name: chosen.name, url: chosen.url, engine: chosen.engine }, candidates: candidates.length, scores, compared: [...new Set([a.name, b.name])] };
+    return { node: ref(chosen), candidates: candidates.length, scores, compared: [...new Set([a.name, b.name])] };
   };
 }

@@ -37,6 +37,7 @@ export function completionInput(call: CompletionCall, mode: CompletionMode, mode
     created: Math.floor(Date.now() / 1000),
     principal: call.principal,
     request: { ...toNodeRequest(req, model), max_tokens: req.max_completion_tokens ?? req.max_tokens ?? settings.defaultMaxTokens },
+    defaultMaxTokens: (req.max_completion_tokens ?? req.max_tokens) == null,
     generateQueue: callerHeld ? settings.apiQueue : settings.queues.inference,
     callerHeld,
     includeUsage: req.stream_options?.include_usage === true,

@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
-import { estimatePromptTokens, generateTokens } from '../../simulator/text.js';
+import { generateTokens } from '../../simulator/text.js';
+import { countPromptTokens } from '../../simulator/prompt-tokens.js';
 import { openai, testStack } from '../support/stack.js';
 
 // The official OpenAI SDK is the client: if it parses our answers, OpenAI apps will too.
@@ -20,7 +21,7 @@ describe('sync chat completions through the real stack', () => {
     expect(res.choices).toHaveLength(1);
     expect(res.choices[0].message).toEqual({ role: 'assistant', content: expected.tokens.join('') });
     expect(res.choices[0].finish_reason).toBe('stop');
-    const prompt = estimatePromptTokens(messages);
+    const prompt = countPromptTokens({ messages }); // the node's count (template included), passed through
     expect(res.usage).toEqual({ prompt_tokens: prompt, completion_tokens: expected.tokens.length, total_tokens: prompt + expected.tokens.length });
   });
 

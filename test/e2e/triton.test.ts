@@ -91,10 +91,14 @@ describe('Triton failures', () => {
     expect(finish).toBe('error');
   });
 
-  it('a model that fails to load on Triton answers 500 with its message (sync)', async () => {
+  it('a model that failed to load leaves the node up: its other models are served, that one is not (404)', async () => {
+    // Strict readiness makes the whole server's /v2/health/ready answer 400 here; Genie judges per model.
+    expect((await fetch(`${midStream.url}/v2/health/ready`)).status).toBe(400);
     const client = new OpenAI({ baseURL: `${genie.apiUrl}/v1`, apiKey: testStack().apiKey, maxRetries: 0 });
     const err = await client.chat.completions.create({ model: 'tri-broken', messages }).catch((e) => e);
-    expect(err).toBeInstanceOf(OpenAI.InternalServerError);
-    expect(err.message).toContain('model failed to load: tri-broken');
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(err.code).toBe('model_not_found');
+    const nodes = (await (await fetch(`${genie.apiUrl}/admin/v1/nodes`, { headers: { authorization: `Bearer ${testStack().adminToken}` } })).json()) as { data: Array<{ healthy: boolean; state: string; models: string[] }> };
+    expect(nodes.data[0]).toMatchObject({ healthy: true, state: 'active', models: ['tri-model'] });
   });
 });

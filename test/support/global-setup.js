@@ -16,6 +16,9 @@ export default async function globalSetup() {
       ...process.env,
       NODE_OPTIONS: '',
       GENIE_DATA_DIR: dataDir,
+      // The suite's fleet is the stack's simulators, whatever a developer's shell exports.
+      GENIE_NODES: '',
+      GENIE_NODES_FILE: '',
       GENIE_SIM_TTFT_MS: '5',
       GENIE_SIM_ITL_MS: '1',
       GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,300ms,300ms,300ms,300ms',

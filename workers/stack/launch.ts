@@ -16,7 +16,7 @@ export interface StackOptions {
   dataDir: string;
   /** Pick free loopback ports for everything (tests); otherwise the documented dev ports. */
   freePorts: boolean;
-  ports: { api: number; temporal: number; ui: number; postgres: number; vllm: number; triton: number; workerMetrics: number };
+  ports: { api: number; temporal: number; ui: number; postgres: number; vllm: number; triton: number; tritonMetrics: number; workerMetrics: number };
   simulator: { ttftMs: number; itlMs: number };
   /** How many API and worker processes (scale-out on one machine; default one each). */
   apis?: number;
@@ -98,7 +98,7 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
       startPostgres({ dataDir: path.join(opts.dataDir, 'postgres'), port: pgPort, database: 'genie', log: (l) => opts.log('postgres', l) }),
       startTemporal({ dataDir: path.join(opts.dataDir, 'temporal'), port: temporalPort, uiPort, namespace, log: (l) => opts.log('temporal', l) }),
       simulator('vllm', opts.freePorts ? 0 : opts.ports.vllm, DEV_MODELS, ['--fail-load-model', 'broken:latest']),
-      simulator('triton', opts.freePorts ? 0 : opts.ports.triton, TRITON_MODELS, []),
+      simulator('triton', opts.freePorts ? 0 : opts.ports.triton, TRITON_MODELS, ['--metrics-port', String(opts.freePorts ? 0 : opts.ports.tritonMetrics)]),
       // Bundled once here, while the services start, instead of in every API and worker.
       writeWorkflowBundle(path.join(opts.dataDir, 'workflow-bundle.js')),
     ]);
@@ -116,7 +116,12 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
       await orm.close();
     }
 
-    const nodes = `vllm=${sim.ready.url as string},triton=${tritonSim.ready.url as string}`;
+    // Your own engines (GENIE_NODES / GENIE_NODES_FILE) replace the simulators in the fleet; the
+    // simulators still run on their ports, outside it.
+    const simulated = `vllm=${sim.ready.url as string},triton=${tritonSim.ready.url as string};metrics=${tritonSim.ready.metricsUrl as string}`;
+    const ownNodes = Boolean(process.env.GENIE_NODES || process.env.GENIE_NODES_FILE);
+    const nodes = ownNodes ? (process.env.GENIE_NODES ?? '') : simulated;
+    if (ownNodes) opts.log('stack', `fleet: your nodes (GENIE_NODES=${process.env.GENIE_NODES ?? ''} GENIE_NODES_FILE=${process.env.GENIE_NODES_FILE ?? ''}); the simulators are not in it`);
     const env: NodeJS.ProcessEnv = {
       DATABASE_URL: postgres.url,
       TEMPORAL_ADDRESS: temporal.address,
