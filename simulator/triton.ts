@@ -56,7 +56,10 @@ export function mountTriton(app: Express, ctx: TritonContext): void {
   const loaded = (m: string) => served.has(m) && !opts.failLoadModel.includes(m);
   app.get('/v2/health/live', (_req, res) => void res.status(200).end());
   app.get('/v2/health/ready', (_req, res) => void res.status(opts.models.every(loaded) ? 200 : 400).end());
-  app.get(/^\/v2\/models\/[^/]+\/ready$/, (req, res) => void (loaded(rawModel(req)) ? res.status(200).end() : res.status(400).json({ error: 'Model version not ready' })));
+  // Triton's own quirk, kept: this JSON error comes as text/plain.
+  app.get(/^\/v2\/models\/[^/]+\/ready$/, (req, res) =>
+    void (loaded(rawModel(req)) ? res.status(200).end() : res.status(400).type('text/plain').send(JSON.stringify({ error: 'Model version not ready' }))),
+  );
   app.get(/^\/v2\/models\/[^/]+\/config$/, (req, res) => {
     const model = rawModel(req);
     if (!loaded(model)) return void res.status(400).json({ error: `Request for unknown model: '${model}' is not found` });

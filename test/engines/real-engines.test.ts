@@ -72,6 +72,8 @@ beforeAll(async () => {
         { name: 'qwen3:8b', kind: 'trtllm', contextLimit: 8192 },
         { name: 'vllm-shaped', kind: 'vllm-backend', contextLimit: 8192 },
         { name: 'broken', kind: 'broken' },
+        // Slow enough for a probe to see it generating (it publishes TensorRT-LLM's request gauges).
+        { name: 'qwen3:slow', kind: 'trtllm', contextLimit: 8192, tokenDelayMs: 150 },
       ],
     }),
   ]);
@@ -260,16 +262,60 @@ describe('the simulator answers like the real vLLM where tests rely on it', () =
   });
 });
 
+describe('the simulator answers like the real Triton where tests rely on it', () => {
+  const call = async (base: string, method: string, route: string, body?: unknown) => {
+    const res = await fetch(`${base}${route}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, type: res.headers.get('content-type')?.split(';')[0] ?? null, body: text };
+  };
+
+  it('matches the raw path, strict readiness, parameter types and seed range as Triton does', async () => {
+    const sim = await startSimulator({ engine: 'triton', port: 0, models: ['qwen3:8b', 'broken'], failLoadModel: ['broken'] });
+    extras.push(sim);
+    const same = async (method: string, route: string, body?: unknown) => {
+      const [real, simulated] = [await call(triton.url, method, route, body), await call(sim.url, method, route, body)];
+      expect({ route, ...simulated }).toEqual({ route, ...real });
+    };
+    await same('POST', '/v2/models/qwen3%3A8b/generate_stream', { text_input: 'hi', max_tokens: 2 });
+    await same('POST', '/v2/models/qwen3:8b/generate_stream', { text_input: 'hi', max_tokens: 2, parameters: { stop: ['x'] } });
+    await same('POST', '/v2/models/qwen3:8b/generate_stream', { text_input: 'hi', parameters: { max_tokens: 2, random_seed: -1 } });
+    await same('GET', '/v2/models/broken/ready');
+    expect((await call(sim.url, 'GET', '/v2/health/ready')).status).toBe((await call(triton.url, 'GET', '/v2/health/ready')).status);
+    const states = async (base: string) =>
+      ((await (await fetch(`${base}/v2/repository/index`, { method: 'POST', body: '{}' })).json()) as Array<{ name: string; state: string }>)
+        .filter((m) => m.name !== 'vllm-shaped')
+        .map((m) => `${m.name}:${m.state}`)
+        .sort();
+    expect(await states(sim.url)).toEqual(await states(triton.url));
+    // Metrics live on their own port, not on the HTTP one.
+    expect((await fetch(`${sim.url}/metrics`)).status).toBeGreaterThanOrEqual(400);
+    expect((await fetch(`${triton.url}/metrics`)).status).toBeGreaterThanOrEqual(400);
+    expect((await fetch(sim.metricsUrl)).status).toBe(200);
+  });
+});
+
 describe('a real Triton behind Genie', () => {
   it('judges readiness per model: one model that failed to load leaves the node and its other models up', async () => {
     expect((await fetch(`${triton.url}/v2/health/ready`)).status).toBe(400); // strict readiness
     const t = await node('real-triton');
     expect(t).toMatchObject({ healthy: true, state: 'active' });
-    expect(t.models.sort()).toEqual(['qwen3:8b', 'tiny-triton']);
+    expect(t.models.sort()).toEqual(['qwen3:8b', 'qwen3:slow', 'tiny-triton']);
     // Inputs learned from each model's config, load from the metrics port.
     expect(t.modelInfo['qwen3:8b'].inputs).toEqual(expect.arrayContaining(['text_input', 'max_tokens', 'stop_words', 'random_seed']));
     expect(t.modelInfo['tiny-triton']).toMatchObject({ served: 'vllm-shaped', inputs: expect.arrayContaining(['sampling_parameters']) });
     expect(t.load?.finished).toEqual(expect.any(Number));
+  });
+
+  it('reads a load that moves while a stream is generating (Triton’s pending count stays 0 for decoupled models)', async () => {
+    const stream = await client.chat.completions.create({ model: 'qwen3:slow', messages: say, max_tokens: 40, stream: true });
+    const drained = (async () => {
+      let n = 0;
+      for await (const c of stream) if (c.choices[0]?.delta.content) n++;
+      return n;
+    })();
+    await until('the probe to see the stream running', async () => ((await node('real-triton')).load?.running ?? 0) >= 1, 30_000);
+    expect(await drained).toBe(40);
+    await until('the probe to see it done', async () => (await node('real-triton')).load?.running === 0, 30_000);
   });
 
   it('serves a model whose name has a colon (raw in the path), sync and stream, with usage that adds up', async () => {

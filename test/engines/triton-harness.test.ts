@@ -330,6 +330,45 @@ test('metrics while decoupled streams are in flight; cancellation', async () => 
   expect(triton.logs().some((l) => /trtllm test model: request cancelled after \d+ tokens/.test(l))).toBe(true);
 });
 
+test('TensorRT-LLM custom gauges: nv_trt_llm_request_metrics active follows a stream in flight', async () => {
+  const M = 'slow-trtllm';
+  const ours = (text: string) => text.split('\n').filter((l) => /^nv_trt_llm_\w+\{/.test(l) && l.includes(`model="${M}"`));
+  const rawMetrics = async () => (await fetch(`${triton.metricsUrl}/metrics`)).text();
+  const active = (s: Scrape) => metric(s, 'nv_trt_llm_request_metrics', M, { request_type: 'active' });
+  // Polls the metrics port until `ok` holds (no fixed sleeps to wait on the condition).
+  const until = async (ok: (s: Scrape) => boolean, what: string, ms = 20_000) => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const text = await rawMetrics();
+      const s = parseExposition(text);
+      if (ok(s)) return { s, text };
+      if (Date.now() > deadline) throw new Error(`metrics never showed ${what}:\n${ours(text).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  await until((s) => active(s) === 0, 'active 0 before the stream'); // earlier streams (the cancelled one) gone
+  let ended = false;
+  const stream = gen(M, { text_input: 'gauge me', parameters: { stream: true, max_tokens: 15 } }).finally(() => (ended = true));
+  const during = await until((s) => active(s) === 1, 'active 1 during the stream');
+  const inFlight = !ended;
+  const done = await stream;
+  const after = await until((s) => active(s) === 0, 'active 0 after the stream');
+  observed.trtllmGauges = { during: ours(during.text), after: ours(after.text) };
+  expect(inFlight).toBe(true);
+  expect(done.events).toHaveLength(15);
+  const series = during.s.filter((x) => x.name === 'nv_trt_llm_request_metrics' && x.labels.model === M);
+  expect(series.map((x) => x.labels).sort((a, b) => a.request_type.localeCompare(b.request_type))).toEqual(
+    ['active', 'context', 'max', 'scheduled', 'waiting'].map((request_type) => ({ model: M, request_type, version: '1' })),
+  );
+  expect(ours(during.text)).toContain(`nv_trt_llm_request_metrics{model="${M}",request_type="active",version="1"} 1`);
+  const req = (s: Scrape, t: string) => metric(s, 'nv_trt_llm_request_metrics', M, { request_type: t });
+  const kv = (s: Scrape, t: string) => metric(s, 'nv_trt_llm_kv_cache_block_metrics', M, { kv_cache_block_type: t });
+  expect(['active', 'scheduled', 'waiting', 'context', 'max'].map((t) => req(during.s, t))).toEqual([1, 1, 0, 0, 64]);
+  expect(['used', 'free', 'max', 'fraction'].map((t) => kv(during.s, t))).toEqual([1, 63, 64, 1 / 64]);
+  expect(['active', 'scheduled', 'max'].map((t) => req(after.s, t))).toEqual([0, 0, 64]);
+  expect(['used', 'free', 'fraction'].map((t) => kv(after.s, t))).toEqual([0, 64, 0]);
+});
+
 test('keep-alive connections are reused after streams, errors and mid-stream errors', async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const one = (path: string, body: unknown) =>

@@ -7,7 +7,7 @@ export interface Job {
   created: number;
   model: string;
   metadata?: Record<string, string>;
-  result?: { id: string; choices: Array<{ message: { content: string } }>; usage: { completion_tokens: number } };
+  result?: { id: string; choices: Array<{ message: { content: string } }>; usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } };
   error?: { message: string; status: number };
   webhook?: { status: string; attempts: number; last_status_code: number | null; last_error: string | null; delivered_at: string | null };
 }

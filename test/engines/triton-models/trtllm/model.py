@@ -63,6 +63,49 @@ class TritonPythonModel:
         # (as vllm_backend's asyncio loop and TensorRT-LLM's in-flight batcher do).
         self.inline = params.get("execute_inline", "false").lower() == "true"
         self.batched = config.get("max_batch_size", 0) > 0
+        self.max_active = config.get("max_batch_size", 0) or 64
+        self.active = 0
+        self.lock = threading.Lock()
+        self.create_metrics(args["model_name"], args["model_version"])
+
+    def create_metrics(self, model, version):
+        # The gauges tensorrtllm_backend's tensorrt_llm model publishes (same families, descriptions and
+        # labels), through the Python backend's custom metrics API. Here "active" counts requests that
+        # are generating; nothing queues inside the model (a request Triton holds back is in
+        # nv_inference_pending_request_count), so "waiting" stays 0. KV cache: one block per active
+        # request, a block holding a whole sequence (context_limit tokens).
+        self.request_family = pb_utils.MetricFamily(
+            name="nv_trt_llm_request_metrics", description="TRT LLM request metrics", kind=pb_utils.MetricFamily.GAUGE)
+        self.kv_family = pb_utils.MetricFamily(
+            name="nv_trt_llm_kv_cache_block_metrics", description="TRT LLM KV cache block metrics",
+            kind=pb_utils.MetricFamily.GAUGE)
+        common = {"model": model, "version": version}
+        self.gauges = {
+            **{t: self.request_family.Metric(labels={"request_type": t, **common})
+               for t in ("active", "max", "scheduled", "context", "waiting")},
+            **{"kv_" + t: self.kv_family.Metric(labels={"kv_cache_block_type": t, **common})
+               for t in ("max", "free", "used", "tokens_per", "fraction")},
+        }
+        self.gauges["max"].set(self.max_active)
+        self.gauges["kv_max"].set(self.max_active)
+        self.gauges["kv_tokens_per"].set(self.limit)
+        self.publish()
+
+    def publish(self):  # with self.lock held (or before any request)
+        g = self.gauges
+        if not g:  # finalized
+            return
+        for t in ("active", "scheduled", "kv_used"):
+            g[t].set(self.active)
+        g["context"].set(0)
+        g["waiting"].set(0)
+        g["kv_free"].set(self.max_active - self.active)
+        g["kv_fraction"].set(self.active / self.max_active)
+
+    def track(self, delta):
+        with self.lock:
+            self.active += delta
+            self.publish()
 
     def execute(self, requests):
         for request in requests:
@@ -82,10 +125,15 @@ class TritonPythonModel:
                 raise pb_utils.TritonModelException(
                     f"[TensorRT-LLM][ERROR] Assertion failed: inputLen ({prompt_len}) + maxNewTokens ({max_tokens}) "
                     f"exceeds maxSequenceLen ({self.limit})")
+            self.track(+1)  # generate() takes it back, however the request ends
             if self.inline:
                 self.generate(request, prompt, max_tokens)
             else:
-                threading.Thread(target=self.generate, args=(request, prompt, max_tokens), daemon=True).start()
+                try:
+                    threading.Thread(target=self.generate, args=(request, prompt, max_tokens), daemon=True).start()
+                except Exception:
+                    self.track(-1)
+                    raise
         return None
 
     def generate(self, request, prompt, max_tokens):
@@ -138,6 +186,10 @@ class TritonPythonModel:
                 sender.send(error_response(f"trtllm test model: {e}"), flags=final)
             except Exception:
                 pass
+        finally:
+            self.track(-1)
 
     def finalize(self):
-        pass
+        # A MetricFamily must outlive its Metrics.
+        self.gauges = {}
+        self.request_family = self.kv_family = None
