@@ -55,6 +55,12 @@ export function createMetrics(opts: { nodes?: () => NodeRecord[]; heldCallers?: 
       labelNames: ['model'] as const,
       registers,
     }),
+    budgetOvershoots: new Counter({
+      name: 'genie_budget_overshoot_micro_usd_total',
+      help: 'Settled cost above what admission reserved (a node that reported more tokens than it was allowed), by model and node. Booked all the same; should stay 0.',
+      labelNames: ['model', 'node'] as const,
+      registers,
+    }),
     budgetRefusals: new Counter({
       name: 'genie_budget_refusals_total',
       help: 'Requests refused with 402 by a budget cap, by the layer and window that tripped.',

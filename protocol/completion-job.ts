@@ -49,6 +49,8 @@ export const generateInputSchema = z.object({
   budget: budgetStandingSchema.nullable(),
   /** The price admitted at, for the settlement a caller-held `generate` makes before answering. */
   price: priceSchema.optional(),
+  /** What admission reserved: a settlement above it is an overshoot, booked and reported. */
+  reservedMicroUsd: z.number().int().optional(),
   /** Keyed stream: keep what was sent (in Postgres) so a retry with the same key can replay it. */
   keepStream: z.boolean().default(false),
 });
@@ -127,5 +129,7 @@ export const settleUsageInputSchema = z.object({
   outcome: completionStatusSchema,
   /** The price the completion was admitted at (its reservation's), so settlement needs no lookup. */
   price: priceSchema.optional(),
+  /** What admission reserved for it (absent for a completion refused before its reservation). */
+  reservedMicroUsd: z.number().int().optional(),
 });
 export type SettleUsageInput = z.infer<typeof settleUsageInputSchema>;

@@ -122,7 +122,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       nodeName = selected.node.name;
       job.setStatus('in_progress', nodeName);
       const args: [GenerateInput] = [
-        { workflowId: input.workflowId, mode: input.mode, principal: input.principal, created: input.created, node: selected.node, request, includeUsage: input.includeUsage, attempt, budget, price: admitted.price, keepStream: input.requestHash !== null },
+        { workflowId: input.workflowId, mode: input.mode, principal: input.principal, created: input.created, node: selected.node, request, includeUsage: input.includeUsage, attempt, budget, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd, keepStream: input.requestHash !== null },
       ];
       const summary = `${input.mode} on ${nodeName}, attempt ${attempt}`;
       try {
@@ -176,7 +176,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       result?.settled
         ? undefined
         : settleUsage.executeWithOptions({ ...shortStep, summary: `settle ${outcome}: ${usage.prompt_tokens} in / ${usage.completion_tokens} out` }, [
-            { workflowId: input.workflowId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome, price: admitted.price },
+            { workflowId: input.workflowId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd },
           ]),
       project(),
     ]);

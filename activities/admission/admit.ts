@@ -2,14 +2,14 @@ import { costMicroUsd } from '../../protocol/budget.js';
 import type { AdmitInput, AdmitResult } from '../../protocol/completion-job.js';
 import { GenieError } from '../../protocol/errors.js';
 import { failures } from '../../protocol/failures.js';
-import { estimatePromptTokens } from '../../protocol/token-estimate.js';
+import { promptTokenBound } from '../../protocol/token-estimate.js';
 import { requiredCapabilities } from '../../protocol/capabilities.js';
 import type { BudgetStore } from '../budget/budget-store.js';
 import type { SelectNodeInput, SelectNodeResult } from '../nodes/select-node.js';
 
 /**
  * Admission, decided before the API answers anything (DESIGN §2): a node can serve the model (404 /
- * 503 otherwise), and the request's maximum cost (prompt estimate + max_tokens at the model's price) is
+ * 503 otherwise), and the request's maximum cost (prompt bound + max_tokens at the model's price) is
  * reserved in every applicable cap of the four layers — or nothing is, and the request is refused with
  * 402. The node is chosen first because choosing has no side effect; one local activity instead of two
  * keeps a workflow task off the request's critical path.
@@ -48,10 +48,11 @@ export function createAdmit(
     }
     const { node, scores, compared } = choice;
     const model = request.model;
-    const estimate = estimatePromptTokens(request.messages);
     const fit = fitMaxTokens(request.max_tokens ?? null, defaultMaxTokens === true, node.model?.contextLength);
     const price = await budgets.price(model);
-    const maxCost = costMicroUsd(price, estimate, fit.outputBound);
+    // What the completion can at most cost: a prompt bound no engine's count exceeds, and the output
+    // the node is allowed (max_tokens as sent, or the context length when none is).
+    const maxCost = costMicroUsd(price, promptTokenBound(request), fit.outputBound);
     const outcome = await budgets.reserve(workflowId, principal, maxCost);
     if (!outcome.ok) {
       const { layer, window, resetsAt } = outcome.refusal;

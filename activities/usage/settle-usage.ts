@@ -16,6 +16,13 @@ export function createSettleUsage(budgets: BudgetStore, metrics?: GenieMetrics) 
     const { recorded, booked } = await budgets.recordAndSettle(input.workflowId, cost, [
       input.workflowId, p.orgId, p.applicationId, p.memberId, p.userId, input.model, input.node, input.mode, usage.prompt_tokens, usage.completion_tokens, input.outcome, cost,
     ]);
+    // The reservation bounds what a node may generate, so this should never happen; when a node reports
+    // more anyway it is booked (the tokens were produced) and never silent.
+    const overshoot = input.reservedMicroUsd !== undefined ? cost - input.reservedMicroUsd : 0;
+    if (recorded && overshoot > 0) {
+      metrics?.budgetOvershoots.inc({ model: input.model, node: input.node ?? 'none' }, overshoot);
+      activityLog().warn('settled above the reservation', { node: input.node, model: input.model, costMicroUsd: cost, reservedMicroUsd: input.reservedMicroUsd, overshootMicroUsd: overshoot, promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens });
+    }
     // Counted by the attempt that recorded the usage: a retried activity counts nothing twice.
     if (recorded && metrics) {
       metrics.completions.inc({ mode: input.mode, model: input.model, outcome: input.outcome });
