@@ -10,12 +10,13 @@ import { createSelectNode, type SelectionPolicy } from './nodes/select-node.js';
 import { InFlight } from './nodes/in-flight.js';
 import { markSuspect } from '../db/nodes.js';
 import { createSettleUsage } from './usage/settle-usage.js';
+import { createSweepReservations } from './budget/sweep-reservations.js';
 import { createAdmit, type SaturationPolicy } from './admission/admit.js';
 import { createProjectJob } from './jobs/project-job.js';
 import { createProbeFleetRounds } from './nodes/probe-rounds.js';
 import { createDeliverWebhook } from './webhooks/deliver-webhook.js';
 import type { WebhookUrlGuard } from './webhooks/url-guard.js';
-import type { BudgetStore } from './budget/budget-store.js';
+import type { BudgetStore } from '../db/budget-store.js';
 import type { GenieMetrics } from './metrics.js';
 import { activityLog } from './log.js';
 
@@ -41,6 +42,8 @@ export interface ActivityDeps {
   metrics?: GenieMetrics;
   /** A stream caller's head waits this long at most for the node to accept the request. */
   streamHeadWaitMs?: number;
+  /** Unpriced models served free on purpose (GENIE_FREE_MODELS). */
+  freeModels?: string[];
 }
 
 /** Every activity, built from its dependencies (temporalio/samples-typescript, activities-dependency-injection). */
@@ -52,7 +55,7 @@ export function createActivities(deps: ActivityDeps) {
   const admit = createAdmit(selectNode, deps.budgets, saturation, () => deps.directory.refresh(), (name) => {
     const n = deps.directory.snapshot().find((x) => x.name === name);
     return (n?.load?.waiting ?? 0) >= saturation.waitingThreshold;
-  });
+  }, deps.freeModels);
   const settleUsage = createSettleUsage(deps.budgets, metrics);
   return {
     async admit(input: Parameters<typeof admit>[0]) {
@@ -85,6 +88,8 @@ export function createActivities(deps: ActivityDeps) {
     settleUsage,
     projectJob: createProjectJob(deps.orm),
     deliverWebhook: createDeliverWebhook({ orm: deps.orm, guard: deps.webhookGuard, timeoutMs: deps.webhookTimeoutMs, metrics }),
+    /** The budget sweeper's: releases reservations whose workflow closed without settling. */
+    sweepReservations: createSweepReservations({ orm: deps.orm, metrics }),
   };
 }
 

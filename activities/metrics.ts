@@ -61,6 +61,20 @@ export function createMetrics(opts: { nodes?: () => NodeRecord[]; heldCallers?: 
       labelNames: ['model', 'node'] as const,
       registers,
     }),
+    // The budget sweeper (activities/budget/sweep-reservations.ts): reservations of workflows that closed
+    // without settling, released with no spend booked. By how the workflow ended (TERMINATED, NOT_FOUND, …).
+    budgetSweptReservations: new Counter({
+      name: 'genie_budget_swept_reservations_total',
+      help: 'Leaked reservations (their workflow closed without settling) released by the sweeper, by the workflow status seen.',
+      labelNames: ['workflow_status'] as const,
+      registers,
+    }),
+    budgetSweptMicroUsd: new Counter({
+      name: 'genie_budget_swept_micro_usd_total',
+      help: 'Micro-USD released by the sweeper from leaked reservations (the amount each held in its caps), by the workflow status seen.',
+      labelNames: ['workflow_status'] as const,
+      registers,
+    }),
     budgetRefusals: new Counter({
       name: 'genie_budget_refusals_total',
       help: 'Requests refused with 402 by a budget cap, by the layer and window that tripped.',

@@ -19,7 +19,7 @@ import { docsPageRoute } from './routes/docs-page.js';
 import { openApiRoute } from './routes/openapi.js';
 import { adminTenancyRoute } from './routes/admin/tenancy.js';
 import { adminBudgetsRoute } from './routes/admin/budgets.js';
-import type { BudgetStore } from '../activities/budget/budget-store.js';
+import type { BudgetStore } from '../db/budget-store.js';
 import type { PersonaCache } from './personas.js';
 import { adminPersonasRoute } from './routes/admin/personas.js';
 import { adminNodesRoute } from './routes/admin/nodes.js';

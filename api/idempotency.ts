@@ -22,9 +22,4 @@ export function requestHash(body: Record<string, unknown>): string {
   return createHash('sha256').update(canonicalJson(hashed)).digest('hex');
 }
 
-/** The job id an (org, key) pair always maps to, so a retried request finds its workflow. */
-export function idempotentJobId(orgId: string, key: string): string {
-  return 'k' + createHash('sha256').update(`${orgId}\u0000${key}`).digest('hex').slice(0, 31);
-}
-
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;

@@ -33,6 +33,8 @@ export const DEV_PRICES: Record<string, Price> = {
   'qwen3:8b': { inputMicroUsdPerMTok: 200_000, outputMicroUsdPerMTok: 600_000 },
   'qwen2.5-coder:7b': { inputMicroUsdPerMTok: 200_000, outputMicroUsdPerMTok: 600_000 },
   'llama3.3:70b': { inputMicroUsdPerMTok: 600_000, outputMicroUsdPerMTok: 1_800_000 },
+  // Free on purpose: it never produces a token (it fails to load), but it is a served, callable model.
+  'broken:latest': { inputMicroUsdPerMTok: 0, outputMicroUsdPerMTok: 0 },
 };
 
 export async function seedDevPrices(em: EntityManager): Promise<void> {

@@ -12,6 +12,7 @@ import { Migration20261125040000_fleet } from './migrations/Migration20261125040
 import { Migration20261125050000_node_fleets } from './migrations/Migration20261125050000_node_fleets.js';
 import { Migration20261125060000_stream_results } from './migrations/Migration20261125060000_stream_results.js';
 import { Migration20261201000000_node_models } from './migrations/Migration20261201000000_node_models.js';
+import { Migration20261201010000_idempotency_keys } from './migrations/Migration20261201010000_idempotency_keys.js';
 
 export const entities = [UserSchema, OrgSchema, MemberSchema, ApplicationSchema, ApiKeySchema, UsageRecordSchema, JobRecordSchema, WebhookSecretSchema];
 
@@ -25,6 +26,7 @@ const migrationsList = [
   { name: 'Migration20261125050000_node_fleets', class: Migration20261125050000_node_fleets },
   { name: 'Migration20261125060000_stream_results', class: Migration20261125060000_stream_results },
   { name: 'Migration20261201000000_node_models', class: Migration20261201000000_node_models },
+  { name: 'Migration20261201010000_idempotency_keys', class: Migration20261201010000_idempotency_keys },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {

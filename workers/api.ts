@@ -9,7 +9,7 @@ import { CallerRegistry } from '../api/completion/held-callers.js';
 import { keepStreamRecord } from '../db/stream-results.js';
 import { createJobService } from '../api/jobs.js';
 import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
-import { BudgetStore } from '../activities/budget/budget-store.js';
+import { BudgetStore } from '../db/budget-store.js';
 import { PersonaCache } from '../api/personas.js';
 import { newId } from '../db/ids.js';
 import { taskQueues } from '../workflows/definitions.js';
@@ -83,6 +83,7 @@ const completions = createCompletionService({
   webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
   webhookScheduleMs: config.GENIE_WEBHOOK_RETRY_SCHEDULE,
   defaultMaxTokens: config.GENIE_DEFAULT_MAX_TOKENS,
+  idempotencyTtlMs: config.GENIE_IDEMPOTENCY_TTL_HOURS * 3_600_000,
   callerHeldTaskTimeoutMs: config.GENIE_CALLER_HELD_TASK_TIMEOUT_MS,
   log: deps.log,
   metrics: deps.metrics,

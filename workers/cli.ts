@@ -1,12 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BudgetStore } from '../activities/budget/budget-store.js';
+import { Client, Connection } from '@temporalio/client';
+import { msToNumber } from '@temporalio/common';
+import { BudgetStore } from '../db/budget-store.js';
+import { findLeakedReservations, workflowStateFrom } from '../activities/budget/sweep-reservations.js';
+import { openReservations } from '../db/budget-sweep.js';
 import { openOrm } from '../db/orm.js';
 import { ROOT } from './stack/processes.js';
 
 // `genie` — a small CLI over the admin API (and the ledger check, which reads Postgres directly).
 // Env: GENIE_URL (default http://127.0.0.1:8080), GENIE_ADMIN_TOKEN (default: .genie/admin-token),
-// DATABASE_URL for `budget-check`.
+// DATABASE_URL, TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE for `budget-check`.
 
 const usage = `usage: npm run genie -- <command>
   org create <name>                          user create <email>
@@ -17,7 +21,8 @@ const usage = `usage: npm run genie -- <command>
   node add <name> <url> <vllm|triton>        node list
   node drain|activate <nodeId>               node remove <nodeId>
   persona set <alias> <model>
-  budget-check                               (counters vs ledger; exit 1 on any mismatch)`;
+  budget-check [--older-than <duration>]     (counters vs ledger, and open reservations whose workflow
+                                             is not running; exit 1 on either)`;
 
 const base = process.env.GENIE_URL ?? 'http://127.0.0.1:8080';
 function adminToken(): string {
@@ -59,14 +64,39 @@ switch (`${a} ${b}`) {
     if (a === 'usage') {
       await call('GET', `/usage${q({ layer: b, subjectId: rest[0], window: rest[1] })}`);
     } else if (a === 'budget-check') {
-      const url = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:55432/genie';
-      const orm = await openOrm(url, 2);
-      const mismatches = await new BudgetStore(orm).check();
-      await orm.close();
-      console.log(mismatches.length === 0 ? 'ok: every counter equals the sum of its ledger rows' : JSON.stringify(mismatches, null, 2));
-      process.exitCode = mismatches.length === 0 ? 0 : 1;
+      process.exitCode = await budgetCheck(b === '--older-than' ? msToNumber(rest[0] as Parameters<typeof msToNumber>[0]) : 0);
     } else {
       console.error(usage);
       process.exitCode = 2;
     }
+}
+
+/**
+ * The ledger audit: every counter equals the sum of its ledger rows, and no reservation is left open
+ * by a workflow that is not running (closed, or unknown to Temporal) — a leak the sweeper has not
+ * released (yet). `olderThanMs` ignores reservations younger than that. 0 = consistent, 1 = not.
+ */
+async function budgetCheck(olderThanMs: number): Promise<number> {
+  const orm = await openOrm(process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:55432/genie', 2);
+  const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
+  try {
+    const mismatches = await new BudgetStore(orm).check();
+    const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
+    const { leaked } = await findLeakedReservations(orm.em.fork(), workflowStateFrom(client), { olderThanMs, limit: 10_000 });
+    // A workflow that settled between the ledger read and Temporal's answer is not a leak.
+    const stillOpen = new Set(
+      leaked.length ? (await openReservations(orm.em.fork(), { olderThanMs: 0, limit: leaked.length, workflowIds: leaked.map((r) => r.workflowId) })).map((r) => r.workflowId) : [],
+    );
+    const leaks = leaked.filter((r) => stillOpen.has(r.workflowId));
+    console.log(mismatches.length === 0 ? 'ok: every counter equals the sum of its ledger rows' : `counters differing from their ledger rows:\n${JSON.stringify(mismatches, null, 2)}`);
+    console.log(
+      leaks.length === 0
+        ? 'ok: no open reservation of a workflow that is not running'
+        : `leaked reservations (open, their workflow not running; the sweeper releases them):\n${JSON.stringify(leaks, null, 2)}`,
+    );
+    return mismatches.length === 0 && leaks.length === 0 ? 0 : 1;
+  } finally {
+    await connection.close();
+    await orm.close();
+  }
 }

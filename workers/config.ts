@@ -76,6 +76,21 @@ export const configSchema = z.object({
   GENIE_NODE_IDLE_SOCKET_MS: z.coerce.number().int().positive().default(4000),
   /** max_tokens for a request that sets none: what the node may produce, and so what is reserved. */
   GENIE_DEFAULT_MAX_TOKENS: z.coerce.number().int().positive().default(4096),
+  /** How long an Idempotency-Key names its job; keep Temporal's namespace retention at least this long. */
+  GENIE_IDEMPOTENCY_TTL_HOURS: z.coerce.number().positive().default(24),
+  /**
+   * Models served without a price row that are free on purpose (comma-separated, `*` for all): any other
+   * unpriced model is refused at admission. An admin can also mark one free with a 0/0 price.
+   */
+  GENIE_FREE_MODELS: z.string().default('').transform((s) => s.split(',').map((m) => m.trim()).filter(Boolean)),
+  /**
+   * The budget sweeper (a Temporal Schedule every worker start creates or updates): how often it looks
+   * for reservations whose completion workflow closed without settling (terminated, timed out), and how
+   * old one must be before it is looked at. The grace leaves a node call that outlives its terminated
+   * workflow (up to GENIE_NODE_TIMEOUT_MS) the time to settle what it produced itself.
+   */
+  GENIE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
+  GENIE_SWEEP_GRACE_MS: z.coerce.number().int().nonnegative().default(120_000),
   /** Prefixes every task queue: isolates deployments sharing one Temporal namespace (tests, canaries). */
   GENIE_TASK_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]*$/).default(''),
   /** SSE comment interval while a stream waits for its first token, so proxies keep the connection. */

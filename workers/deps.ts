@@ -14,7 +14,7 @@ import type { Config } from './config.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type GenieMetrics } from '../activities/metrics.js';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
-import { BudgetStore } from '../activities/budget/budget-store.js';
+import { BudgetStore } from '../db/budget-store.js';
 import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
 import { taskQueues } from '../workflows/definitions.js';
 import { workflowSandboxOptions } from './workflow-sandbox.js';
@@ -83,6 +83,7 @@ export function configuredActivities(deps: CoreDeps, held: Pick<ActivityDeps, 'c
     metrics: deps.metrics,
     // One keep-alive interval: the longest a stream caller hears nothing, head or comment.
     streamHeadWaitMs: config.GENIE_SSE_KEEPALIVE_MS,
+    freeModels: config.GENIE_FREE_MODELS,
   });
 }
 

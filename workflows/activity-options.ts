@@ -9,6 +9,21 @@ export const shortStep: LocalActivityOptions = {
 };
 
 /**
+ * Writes to Postgres that must land however long Postgres is away — settlement, the job projection, a
+ * webhook attempt's secret lookup: giving up would leave a reservation held, a job reading stale and a
+ * webhook unsent, and all three are idempotent per workflow, so retrying costs nothing but time.
+ * Unlimited attempts (a bug that fails every attempt shows as a local activity retrying in the
+ * Temporal UI, never as a lost settlement); backoff capped at 30 s, so a Postgres back after an outage
+ * is seen within 30 s. The cap must stay below the SDK's local retry threshold (1 min): past it a
+ * retry becomes a workflow timer, i.e. new commands in the history of workflows already running.
+ * While the attempts go on, the SDK heartbeats the workflow task; nothing else changes in the history.
+ */
+export const untilPostgresAnswers: LocalActivityOptions = {
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
+};
+
+/**
  * The node call. One attempt per node: a failure is either fatal or a reason to select another node,
  * which is the workflow's failover loop, not an activity retry.
  */

@@ -8,6 +8,7 @@ import {
   condition,
   isCancellation,
   log,
+  type LocalActivityOptions,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -18,7 +19,7 @@ import type { Usage } from '../protocol/chat-response.js';
 import type { Admission, AdmitResult, CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateInput, GenerateResult } from '../protocol/completion-job.js';
 import { errorBodyOf, failures, readFailure } from '../protocol/failures.js';
 import { requiredCapabilities } from '../protocol/capabilities.js';
-import { callerHeldHere, callerHeldNodeCall, nodeCall, shortStep } from './activity-options.js';
+import { callerHeldHere, callerHeldNodeCall, nodeCall, shortStep, untilPostgresAnswers } from './activity-options.js';
 import { admitUpdate, jobQuery } from './definitions.js';
 import { JobState } from './job-state.js';
 import { deliverOnSchedule } from './webhook-delivery.js';
@@ -44,9 +45,11 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   const job = new JobState(input);
   setHandler(jobQuery, () => ({ orgId: input.principal.orgId, job: job.view }));
   // Only async jobs are polled after the fact; sync and stream callers hold their answer already.
-  const project = () =>
+  // Every projection after the node call waits for Postgres however long it is away (a job must not
+  // read stale once its workflow is gone); the first one, beside the node call, is best-effort.
+  const project = (options: LocalActivityOptions = untilPostgresAnswers) =>
     input.mode === 'async'
-      ? projectJob.executeWithOptions({ ...shortStep, summary: `project job (${job.view.status}) to Postgres` }, [{ workflowId: input.workflowId, orgId: input.principal.orgId, requestHash: input.requestHash, job: job.view }])
+      ? projectJob.executeWithOptions({ ...options, summary: `project job (${job.view.status}) to Postgres` }, [{ workflowId: input.workflowId, orgId: input.principal.orgId, requestHash: input.requestHash, job: job.view }])
       : Promise.resolve();
 
   let admission: { ok: true } | { ok: false; error: ApplicationFailure } | null = null;
@@ -82,7 +85,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   // The projection only has to exist for when the workflow cannot answer (a worker outage, or after
   // retention): its first row is written beside the first node call, its last one at the end.
   // A cancelled workflow may cancel this write; the final one (guarded against older states) still lands.
-  const queuedProjection = project().catch(() => undefined);
+  const queuedProjection = project(shortStep).catch(() => undefined);
 
   const generateOptions = {
     ...(input.callerHeld ? callerHeldNodeCall : nodeCall),
@@ -166,7 +169,8 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
 
   // What the caller, the job view and ops read of a failure (a cancelled completion's is the 499 body).
   const errorBody = outcome === 'completed' ? null : errorBodyOf(failure);
-  // Settlement and the job's final state must be recorded even when the workflow is being cancelled.
+  // Settlement and the job's final state must be recorded even when the workflow is being cancelled,
+  // and however long Postgres is away: neither may fail the workflow here (untilPostgresAnswers).
   await CancellationScope.nonCancellable(async () => {
     if (outcome === 'completed') job.complete(result!.completion);
     else job.fail(outcome === 'cancelled' ? 'cancelled' : 'failed', errorBody!);
@@ -175,7 +179,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       // A caller-held `generate` settled before it answered; every other ending settles here.
       result?.settled
         ? undefined
-        : settleUsage.executeWithOptions({ ...shortStep, summary: `settle ${outcome}: ${usage.prompt_tokens} in / ${usage.completion_tokens} out` }, [
+        : settleUsage.executeWithOptions({ ...untilPostgresAnswers, summary: `settle ${outcome}: ${usage.prompt_tokens} in / ${usage.completion_tokens} out` }, [
             { workflowId: input.workflowId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd },
           ]),
       project(),
@@ -198,7 +202,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       payload: outcome === 'completed' ? result!.completion : job.view,
       scheduleMs: input.webhookScheduleMs,
       job,
-      onAttempt: project,
+      onAttempt: () => project(),
     });
   }
   await condition(allHandlersFinished);

@@ -1,3 +1,4 @@
 // The workflow bundle's entry: every workflow the worker serves.
 export { chatCompletion } from './chat-completion.js';
 export { probeFleet } from './probe-fleet.js';
+export { budgetSweep } from './budget-sweep.js';

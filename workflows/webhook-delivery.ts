@@ -1,12 +1,16 @@
 import { proxyLocalActivities, sleep, type LocalActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { JobState } from './job-state.js';
+import { untilPostgresAnswers } from './activity-options.js';
 
 // Each attempt is a local activity: it runs in the workflow task that decided it (after the node call,
 // that is the same task as settlement and the projection), so delivering costs no activity dispatch
-// and no extra workflow task. One attempt per activity: the schedule below is the retry policy
-// (Svix-like fixed delays, not backoff), its waits durable timers.
-const attempt: LocalActivityOptions = { startToCloseTimeout: '1m', retry: { maximumAttempts: 1 } };
+// and no extra workflow task. One delivery per slot of the schedule below, which is the receiver's
+// retry policy (Svix-like fixed delays, not backoff), its waits durable timers: whatever the receiver
+// does comes back as a value, never as an activity failure. What does fail the activity is Genie's own
+// side — the webhook secret's lookup in Postgres — and that is retried until Postgres answers, so an
+// outage of Genie's database never uses up the receiver's slots (the webhook would be lost).
+const attempt: LocalActivityOptions = { ...untilPostgresAnswers, startToCloseTimeout: '1m' };
 const { deliverWebhook } = proxyLocalActivities<Activities>(attempt);
 
 /**

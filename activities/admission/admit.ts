@@ -4,7 +4,8 @@ import { GenieError } from '../../protocol/errors.js';
 import { failures } from '../../protocol/failures.js';
 import { promptTokenBound } from '../../protocol/token-estimate.js';
 import { requiredCapabilities } from '../../protocol/capabilities.js';
-import type { BudgetStore } from '../budget/budget-store.js';
+import { FREE, type BudgetStore } from '../../db/budget-store.js';
+import type { Price } from '../../protocol/budget.js';
 import type { SelectNodeInput, SelectNodeResult } from '../nodes/select-node.js';
 
 /**
@@ -27,6 +28,8 @@ export function createAdmit(
   saturation: SaturationPolicy,
   refresh: () => Promise<void>,
   isSaturated: (node: string) => boolean,
+  /** Unpriced models that are free on purpose (GENIE_FREE_MODELS; `*` for all). */
+  freeModels: string[] = [],
 ) {
   return async function admit({ workflowId, principal, request, mode, defaultMaxTokens }: AdmitInput): Promise<AdmitResult> {
     const pick = () => selectNode({ model: request.model, exclude: [], capabilities: requiredCapabilities(request) });
@@ -49,7 +52,7 @@ export function createAdmit(
     const { node, scores, compared } = choice;
     const model = request.model;
     const fit = fitMaxTokens(request.max_tokens ?? null, defaultMaxTokens === true, node.model?.contextLength);
-    const price = await budgets.price(model);
+    const price = (await budgets.price(model)) ?? freeOnPurpose(model, freeModels);
     // What the completion can at most cost: a prompt bound no engine's count exceeds, and the output
     // the node is allowed (max_tokens as sent, or the context length when none is).
     const maxCost = costMicroUsd(price, promptTokenBound(request), fit.outputBound);
@@ -68,6 +71,20 @@ export function createAdmit(
       ...(fit.send !== undefined ? { maxTokens: fit.send } : {}),
     };
   };
+}
+
+/**
+ * No model is free by accident (issue 15): a node serving a model nobody priced (one added through
+ * the admin API, say) would otherwise serve outside every cap.
+ */
+function freeOnPurpose(model: string, freeModels: string[]): Price {
+  if (freeModels.includes('*') || freeModels.includes(model)) return FREE;
+  const body = GenieError.badRequest(
+    `The model \`${model}\` has no price yet, so it cannot be billed: an admin must set one (PUT /admin/v1/prices/{model}; 0/0 marks it free) before it can be used.`,
+    'model',
+    'model_not_priced',
+  ).body;
+  throw failures.genie(body);
 }
 
 /**

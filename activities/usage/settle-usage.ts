@@ -1,6 +1,6 @@
 import { costMicroUsd } from '../../protocol/budget.js';
 import type { SettleUsageInput } from '../../protocol/completion-job.js';
-import type { BudgetStore } from '../budget/budget-store.js';
+import { FREE, type BudgetStore } from '../../db/budget-store.js';
 import type { GenieMetrics } from '../metrics.js';
 import { activityLog } from '../log.js';
 
@@ -12,7 +12,8 @@ export function createSettleUsage(budgets: BudgetStore, metrics?: GenieMetrics) 
   return async function settleUsage(input: SettleUsageInput): Promise<{ booked: boolean; costMicroUsd: number }> {
     const { principal: p, usage } = input;
     // The admission's price when the workflow has it (no lookup, and the reservation's own price).
-    const cost = costMicroUsd(input.price ?? (await budgets.price(input.model)), usage.prompt_tokens, usage.completion_tokens);
+    // (No price at all only for a completion refused before admission priced it: it produced nothing.)
+    const cost = costMicroUsd(input.price ?? (await budgets.price(input.model)) ?? FREE, usage.prompt_tokens, usage.completion_tokens);
     const { recorded, booked } = await budgets.recordAndSettle(input.workflowId, cost, [
       input.workflowId, p.orgId, p.applicationId, p.memberId, p.userId, input.model, input.node, input.mode, usage.prompt_tokens, usage.completion_tokens, input.outcome, cost,
     ]);

@@ -16,6 +16,8 @@ import type { PersonaCache } from '../personas.js';
 import type { AdmissionOutcome, CallerRegistry, Hold } from './held-callers.js';
 import { SseSink } from './sse-sink.js';
 import { completionInput, startOptions, type CompletionCall, type StartSettings } from './start-options.js';
+import { claimIdempotentJobId } from '../../db/idempotency-keys.js';
+import { newId } from '../../db/ids.js';
 
 export type { CompletionCall } from './start-options.js';
 
@@ -30,6 +32,8 @@ export interface CompletionServiceDeps extends StartSettings {
   metrics?: GenieMetrics;
   /** How long an eagerly started async request waits for `admit` here before asking the workflow instead. */
   admissionHandbackMs?: number;
+  /** How long an Idempotency-Key names its job (then the same key starts a new one). */
+  idempotencyTtlMs: number;
 }
 
 type Handle = WorkflowHandle<typeof chatCompletion>;
@@ -45,6 +49,11 @@ const keyInUse = GenieError.idempotencyKeyInUse;
  * and the stream's chunks come from the node straight to the socket, never through Temporal.
  */
 export function createCompletionService(deps: CompletionServiceDeps) {
+  /** The job a request is: a fresh one, or the one its org's live Idempotency-Key names. */
+  async function jobIdFor(orgId: string, key: string | undefined): Promise<string> {
+    return key === undefined ? newId() : claimIdempotentJobId(deps.orm.em.fork(), orgId, key, deps.idempotencyTtlMs);
+  }
+
   async function inputFor(call: CompletionCall, mode: CompletionMode): Promise<CompletionJobInput> {
     // Persona aliases resolve here, so the workflow, the node and the response all see the model id.
     return completionInput(call, mode, await deps.personas.resolve(call.request.model), deps);
@@ -120,6 +129,8 @@ export function createCompletionService(deps: CompletionServiceDeps) {
   }
 
   return {
+    jobIdFor,
+
     /** Sync: the body comes from `generate` in memory as soon as the node answered (already settled). */
     async sync(call: CompletionCall, res: Response): Promise<Delivery> {
       const input = await inputFor(call, 'sync');

@@ -3,11 +3,10 @@ import type { Logger } from 'pino';
 import { resolveMode } from '../../protocol/chat-request.js';
 import { GenieError } from '../../protocol/errors.js';
 import type { CompletionService } from '../completion/service.js';
-import { IDEMPOTENCY_KEY_PATTERN, idempotentJobId, requestHash } from '../idempotency.js';
+import { IDEMPOTENCY_KEY_PATTERN, requestHash } from '../idempotency.js';
 import { principalOf } from '../middleware/auth.js';
 import { validateChatRequest } from '../middleware/validate.js';
 import { budgetHeaders } from '../budget-headers.js';
-import { newId } from '../../db/ids.js';
 
 /** The request's own logger: pino-http's (request id) plus the completion id once chosen. */
 function requestLog(res: Response, fallback: Logger): Logger {
@@ -23,7 +22,7 @@ export function chatCompletionsRoute(completions: CompletionService, log: Logger
     }
     const principal = principalOf(res.locals);
     // The id exists before validation, so even a refused request's log lines name it.
-    const jobId = key ? idempotentJobId(principal.orgId, key) : newId();
+    const jobId = await completions.jobIdFor(principal.orgId, key);
     res.locals.completionId = `chatcmpl-${jobId}`;
     // On every answer, errors included: the id ops look up in the Temporal UI and the logs.
     res.set('x-genie-completion-id', res.locals.completionId);

@@ -1,4 +1,4 @@
-import { BudgetStore } from '../../activities/budget/budget-store.js';
+import { BudgetStore } from '../../db/budget-store.js';
 import { generateApiKey, hashApiKey } from '../../db/api-keys.js';
 import { newId } from '../../db/ids.js';
 import { openOrm } from '../../db/orm.js';

@@ -17,6 +17,7 @@ async function deployment(stack: StackRefs, name: string, nodes: string, selecti
     GENIE_FLEET: name,
     GENIE_TASK_QUEUE_PREFIX: `${name}-`,
     GENIE_SELECTION: selection,
+    GENIE_FREE_MODELS: 'placement-model', // the bench's fixture model, free on purpose
     GENIE_PROBE_INTERVAL_MS: '1000',
     GENIE_REGISTRY_REFRESH_MS: '250',
     GENIE_PROBE_TIMEOUT_MS: '5000',

@@ -3,7 +3,7 @@ import { tryItDefaults } from '../../protocol/examples.js';
 import { generateTokens } from '../../simulator/text.js';
 import { startSimulator } from '../../simulator/server.js';
 import { testStack } from '../support/stack.js';
-import { createTenant, putCap } from '../support/tenants.js';
+import { createTenant, putCap, putPrice } from '../support/tenants.js';
 import { launchBrowser, openDocs, originOf, paneText, screenshot, signIn, type BrowserSession } from './browser.js';
 
 // The docs page's "Try it" widget in a real Chromium against the real stack: anonymous state,
@@ -135,6 +135,7 @@ describe('the docs page "Try it" widget in Chromium', () => {
     // A node of its own at 60 ms a token (registered in the shared fleet through the admin API), so a
     // pane that only filled once the whole response had arrived cannot pass for a stream.
     const slow = await startSimulator({ port: 0, models: ['tryit-slow'], timeToFirstToken: 50, interTokenLatency: 60 });
+    await putPrice('tryit-slow'); // a fixture model, free on purpose
     const node = await fetch(`${testStack().apiUrl}/admin/v1/nodes`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().adminToken}` },

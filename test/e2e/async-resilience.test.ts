@@ -4,7 +4,7 @@ import { api, pollJob } from '../support/jobs.js';
 import { temporalClient, testStack, withDb } from '../support/stack.js';
 import { estimatePromptTokens } from '../../protocol/token-estimate.js';
 import { startReceiver } from '../support/webhook-receiver.js';
-import { budgetCheck } from '../support/budget-check.js';
+import { ledgerCheck } from '../support/budget-check.js';
 import { createTenant, putCap, type Tenant } from '../support/tenants.js';
 
 const counters = async (t: Tenant) =>
@@ -99,7 +99,7 @@ describe('async jobs under failure', () => {
       // The reservation made before the crash was settled once, at the actual usage; nothing leaked.
       // The node's own counts (its template included), not Genie's estimate.
       expect(await counters(t)).toEqual({ spent: job.result!.usage.completion_tokens + job.result!.usage.prompt_tokens, reserved: 0 });
-      expect(budgetCheck().ok).toBe(true);
+      expect(ledgerCheck().ok).toBe(true);
     } finally {
       await aliasGenie.stop();
       await receiver.close();

@@ -1,7 +1,7 @@
 import { promptTokenBound } from '../../protocol/token-estimate.js';
 import { countPromptTokens } from '../../simulator/prompt-tokens.js';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
-import { budgetCheck } from '../support/budget-check.js';
+import { ledgerCheck } from '../support/budget-check.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { testStack, withDb } from '../support/stack.js';
 import { awayFromWindowReset, createTenant, putCap } from '../support/tenants.js';
@@ -78,7 +78,7 @@ describe('budget race across replicas', () => {
     // Spend is what the node counted, never past the cap; nothing is left reserved.
     expect(counters).toEqual({ spent: ok.length * actual, reserved: 0 });
     expect(counters!.spent).toBeLessThanOrEqual(k * reservation);
-    const check = budgetCheck();
+    const check = ledgerCheck();
     expect(check.ok).toBe(true);
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { api, pollJob } from '../support/jobs.js';
-import { budgetCheck } from '../support/budget-check.js';
+import { ledgerCheck } from '../support/budget-check.js';
 import { testStack, withDb } from '../support/stack.js';
 import { awayFromWindowReset, createTenant, putCap } from '../support/tenants.js';
 
@@ -143,7 +143,7 @@ describe('budget gating through the API', () => {
     expect((await api('/v1/chat/completions', { key: t.apiKey, body: { model: 'qwen3:0.6b', messages } })).status).toBe(402);
     expect((await admin('DELETE', `/caps?layer=org&subjectId=${t.orgId}&window=day`)).status).toBe(204);
     expect((await api('/v1/chat/completions', { key: t.apiKey, body: { model: 'qwen3:0.6b', messages } })).status).toBe(200);
-    const check = budgetCheck();
+    const check = ledgerCheck();
     expect(check.output).toContain('ok: every counter equals the sum of its ledger rows');
     expect(check.ok).toBe(true);
   });

@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { startSimulator } from '../../simulator/server.js';
 import { api, pollJob } from '../support/jobs.js';
 import { temporalClient, testStack } from '../support/stack.js';
+import { putPrice } from '../support/tenants.js';
 
 // The shared stack runs two APIs and two workers on one Temporal and one Postgres (global-setup.js),
 // and testStack() spreads every test's requests over both APIs. This file checks the scale-out
@@ -30,6 +31,7 @@ describe('scale-out: two APIs and two workers on one Temporal and one Postgres',
     // A slow node of its own in the shared fleet (registered through the admin API, which probes it):
     // its job runs for seconds, so the cancel lands mid-generation.
     const slow = await startSimulator({ port: 0, models: ['scale-slow-model'], timeToFirstToken: 50, interTokenLatency: 300 });
+    await putPrice('scale-slow-model'); // a fixture model, free on purpose
     const added = await api('/admin/v1/nodes', { base: a, key: testStack().adminToken, body: { name: `scale-slow-${Date.now()}`, url: slow.url, engine: 'vllm' } });
     expect(added.status).toBe(201);
     try {

@@ -7,7 +7,9 @@ import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { startTriton, type TritonServer } from '../support/engines/triton.js';
 import { startVllm, type VllmServer } from '../support/engines/vllm.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
-import { temporalClient, testStack } from '../support/stack.js';
+import { ledgerCheck } from '../support/budget-check.js';
+import { temporalClient, testStack, withDb } from '../support/stack.js';
+import { awayFromWindowReset, createTenant, putCap, putPrice } from '../support/tenants.js';
 
 // Genie on real engines (issue 14): a real vLLM (CPU build, a tiny random-weight Qwen2 the harness
 // makes) and a real Triton 2.51 (decoupled Python models shaped like TensorRT-LLM's ensemble and the
@@ -240,6 +242,43 @@ describe('a real vLLM behind Genie', () => {
   }, 90_000);
 });
 
+describe('budgets against a real engine’s token counts', () => {
+  it('a race of 40 against one cap on the real vLLM: spend ≤ cap, nothing left reserved, the ledger agrees', async () => {
+    await awayFromWindowReset();
+    // The engine counts the chat template (43 tokens for "Say hi"), Genie's estimate says 8: the
+    // reservation must hold the engine's count, whatever it is.
+    await putPrice('tiny-vllm', 1_000_000, 2_000_000);
+    try {
+      const t = await createTenant();
+      const cap = 2_000;
+      await putCap('org', t.orgId, 'day', cap);
+      const tenantClient = new OpenAI({ baseURL: `${genie.apiUrl}/v1`, apiKey: t.apiKey, maxRetries: 0, timeout: 120_000 });
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          tenantClient.chat.completions
+            .create({ model: 'tiny-vllm', messages: [{ role: 'user', content: `race ${i}` }], max_tokens: 8 })
+            .then((r) => ({ status: 200, usage: r.usage! }), (e) => ({ status: e.status as number, usage: null })),
+        ),
+      );
+      expect(results.filter((r) => r.status !== 200 && r.status !== 402)).toEqual([]);
+      const ok = results.filter((r) => r.status === 200);
+      expect(ok.length).toBeGreaterThan(0);
+      expect(results.some((r) => r.status === 402)).toBe(true);
+      const billed = ok.reduce((n, r) => n + r.usage!.prompt_tokens + 2 * r.usage!.completion_tokens, 0);
+      let counters: { spent: number; reserved: number } | undefined;
+      await until('every settlement', async () => {
+        counters = (await withDb((db) => db.query(`select spent_micro_usd::int as spent, reserved_micro_usd::int as reserved from cap_usage where layer = 'org' and subject_id = $1`, [t.orgId]))).rows[0];
+        return counters?.reserved === 0;
+      });
+      expect(counters!.spent).toBe(billed); // what the engine counted, booked
+      expect(counters!.spent).toBeLessThanOrEqual(cap);
+      expect(ledgerCheck().ok).toBe(true);
+    } finally {
+      await putPrice('tiny-vllm', 0, 0);
+    }
+  });
+});
+
 describe('the simulator answers like the real vLLM where tests rely on it', () => {
   const ask = (url: string, body: unknown) =>
     fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
@@ -283,7 +322,7 @@ describe('the simulator answers like the real Triton where tests rely on it', ()
     expect((await call(sim.url, 'GET', '/v2/health/ready')).status).toBe((await call(triton.url, 'GET', '/v2/health/ready')).status);
     const states = async (base: string) =>
       ((await (await fetch(`${base}/v2/repository/index`, { method: 'POST', body: '{}' })).json()) as Array<{ name: string; state: string }>)
-        .filter((m) => m.name !== 'vllm-shaped')
+        .filter((m) => m.name === 'qwen3:8b' || m.name === 'broken')
         .map((m) => `${m.name}:${m.state}`)
         .sort();
     expect(await states(sim.url)).toEqual(await states(triton.url));

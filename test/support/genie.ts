@@ -41,6 +41,9 @@ export async function startIsolatedGenie(opts: {
     GENIE_PROBE_INTERVAL_MS: '1000',
     GENIE_PROBE_TIMEOUT_MS: '5000',
     GENIE_LOG_LEVEL: 'warn',
+    // A test's own fleet serves fixture models nobody prices: free on purpose (a test of the refusal
+    // of unpriced models sets this to '').
+    GENIE_FREE_MODELS: '*',
     GENIE_PORT: '0',
     GENIE_METRICS_PORT: '0',
     GENIE_ADMIN_TOKEN: s.adminToken,

@@ -44,3 +44,13 @@ export async function awayFromWindowReset(marginMs = 45_000): Promise<void> {
   const toNextHour = 3_600_000 - (Date.now() % 3_600_000);
   if (toNextHour < marginMs) await new Promise((r) => setTimeout(r, toNextHour + 1000));
 }
+
+/** Prices a model through the admin API (0/0 marks a test fixture model free on purpose). */
+export async function putPrice(model: string, inputMicroUsdPerMTok = 0, outputMicroUsdPerMTok = 0, base = testStack().apiUrl): Promise<void> {
+  const res = await fetch(`${base}/admin/v1/prices/${encodeURIComponent(model)}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().adminToken}` },
+    body: JSON.stringify({ inputMicroUsdPerMTok, outputMicroUsdPerMTok }),
+  });
+  if (res.status !== 200) throw new Error(`PUT /admin/v1/prices answered ${res.status}: ${await res.text()}`);
+}

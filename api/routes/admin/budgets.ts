@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { BudgetStore } from '../../../activities/budget/budget-store.js';
+import type { BudgetStore } from '../../../db/budget-store.js';
 import { deleteCap, setPrice, upsertCap } from '../../../db/budget-admin.js';
 import { capKeySchema, priceParamsSchema, putCapSchema, putPriceSchema } from '../../../protocol/admin.js';
 import { GenieError } from '../../../protocol/errors.js';

@@ -1,4 +1,4 @@
-import type { CapWindow } from '../../protocol/budget.js';
+import type { CapWindow } from '../protocol/budget.js';
 
 /** Start of the calendar-aligned UTC window containing `at`. */
 export function windowStart(window: CapWindow, at: Date): Date {

@@ -1,8 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Knex } from '@mikro-orm/knex';
-import type { CapLayer, CapWindow, Price, Reservation, UsageView } from '../../protocol/budget.js';
-import type { Principal } from '../../protocol/principal.js';
-import { windowEnd, windowStart } from './windows.js';
+import type { CapLayer, CapWindow, Price, Reservation, UsageView } from '../protocol/budget.js';
+import type { Principal } from '../protocol/principal.js';
+import { windowEnd, windowStart } from './budget-windows.js';
 
 export interface CapRefusal {
   layer: CapLayer;
@@ -20,7 +20,7 @@ interface ReserveRow {
   remaining_resets_at: Date | string | null;
 }
 
-const FREE: Price = { inputMicroUsdPerMTok: 0, outputMicroUsdPerMTok: 0 };
+export const FREE: Price = { inputMicroUsdPerMTok: 0, outputMicroUsdPerMTok: 0 };
 
 export function subjectsOf(p: Principal): Array<[CapLayer, string]> {
   return [
@@ -49,13 +49,14 @@ export class BudgetStore {
     return this.orm.em.getKnex();
   }
 
-  async price(model: string): Promise<Price> {
+  /** The model's price; null when it has none (an unpriced model is refused unless marked free). */
+  async price(model: string): Promise<Price | null> {
     const rows = await this.knex.raw<{ rows: Array<{ input_micro_usd_per_mtok: string; output_micro_usd_per_mtok: string }> }>(
       'select input_micro_usd_per_mtok, output_micro_usd_per_mtok from model_prices where model = ?',
       [model],
     );
     const r = rows.rows[0];
-    return r ? { inputMicroUsdPerMTok: Number(r.input_micro_usd_per_mtok), outputMicroUsdPerMTok: Number(r.output_micro_usd_per_mtok) } : FREE;
+    return r ? { inputMicroUsdPerMTok: Number(r.input_micro_usd_per_mtok), outputMicroUsdPerMTok: Number(r.output_micro_usd_per_mtok) } : null;
   }
 
   /** Reserves `amount` in every applicable cap, or nothing at all. Idempotent on the workflow id. */
