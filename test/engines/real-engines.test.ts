@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { estimatePromptTokens } from '../../protocol/token-estimate.js';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
+import { ROOT } from '../../workers/stack/processes.js';
 import { startTriton, type TritonServer } from '../support/engines/triton.js';
 import { startVllm, type VllmServer } from '../support/engines/vllm.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
@@ -240,6 +242,24 @@ describe('a real vLLM behind Genie', () => {
     const v = await node('real-vllm');
     expect(v.healthy).toBe(true);
   }, 90_000);
+});
+
+describe('the official Python openai package against the real vLLM', () => {
+  it('runs sync, stream and a strict tools round trip', () => {
+    const r = spawnSync(path.join(ROOT, '.venv/bin/python'), [path.join(ROOT, 'test/python/openai_client.py')], {
+      env: { ...process.env, GENIE_BASE_URL: `${genie.apiUrl}/v1`, GENIE_API_KEY: testStack().apiKey, GENIE_MODEL: 'tiny-vllm', GENIE_REAL_ENGINE: '1' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(typeof out.sync).toBe('string');
+    expect(['stop', 'length']).toContain(out.stream_finish);
+    expect(out).toMatchObject({ tool_finish: 'tool_calls', tool_name: 'lookup' });
+    expect(['a', 'b']).toContain(out.tool_args.q);
+    expect(['stop', 'length']).toContain(out.final_finish);
+  });
 });
 
 describe('budgets against a real engine’s token counts', () => {
