@@ -91,7 +91,7 @@ beforeAll(async () => {
       { name: 'real-triton', engine: 'triton', url: triton.url, metricsUrl: `${triton.metricsUrl}/metrics`, modelNames: { 'tiny-triton': 'vllm-shaped' } },
     ]),
   );
-  genie = await startIsolatedGenie({ nodes: '', env: { GENIE_NODES_FILE: file, GENIE_PROBE_TIMEOUT_MS: '20000', GENIE_NODE_TIMEOUT_MS: '120000' } });
+  genie = await startIsolatedGenie({ nodes: '', apis: 2, env: { GENIE_NODES_FILE: file, GENIE_PROBE_TIMEOUT_MS: '20000', GENIE_NODE_TIMEOUT_MS: '120000' } });
   client = new OpenAI({ baseURL: `${genie.apiUrl}/v1`, apiKey: testStack().apiKey, maxRetries: 0, timeout: 120_000 });
   await until('both real nodes probed healthy', async () => {
     const [v, t] = [await node('real-vllm'), await node('real-triton')];
@@ -263,7 +263,7 @@ describe('the official Python openai package against the real vLLM', () => {
 });
 
 describe('budgets against a real engine’s token counts', () => {
-  it('a race of 40 against one cap on the real vLLM: spend ≤ cap, nothing left reserved, the ledger agrees', async () => {
+  it('a race of 300 across two APIs against one cap on the real vLLM: spend ≤ cap, nothing left reserved, the ledger agrees', async () => {
     await awayFromWindowReset();
     // The engine counts the chat template (43 tokens for "Say hi"), Genie's estimate says 8: the
     // reservation must hold the engine's count, whatever it is.
@@ -272,10 +272,10 @@ describe('budgets against a real engine’s token counts', () => {
       const t = await createTenant();
       const cap = 2_000;
       await putCap('org', t.orgId, 'day', cap);
-      const tenantClient = new OpenAI({ baseURL: `${genie.apiUrl}/v1`, apiKey: t.apiKey, maxRetries: 0, timeout: 120_000 });
+      const clients = genie.apiUrls.map((url) => new OpenAI({ baseURL: `${url}/v1`, apiKey: t.apiKey, maxRetries: 0, timeout: 120_000 }));
       const results = await Promise.all(
-        Array.from({ length: 40 }, (_, i) =>
-          tenantClient.chat.completions
+        Array.from({ length: 300 }, (_, i) =>
+          clients[i % clients.length].chat.completions
             .create({ model: 'tiny-vllm', messages: [{ role: 'user', content: `race ${i}` }], max_tokens: 8 })
             .then((r) => ({ status: 200, usage: r.usage! }), (e) => ({ status: e.status as number, usage: null })),
         ),
