@@ -11,6 +11,7 @@ import { spawnEntrypoint } from './processes.js';
 import { startPostgres } from './postgres.js';
 import { startTemporal } from './temporal.js';
 import { writeWorkflowBundle } from '../workflow-bundle.js';
+import { devFleet } from './dev-fleet.js';
 
 export interface StackOptions {
   dataDir: string;
@@ -119,8 +120,7 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
     // Your own engines (GENIE_NODES / GENIE_NODES_FILE) replace the simulators in the fleet; the
     // simulators still run on their ports, outside it.
     const simulated = `vllm=${sim.ready.url as string},triton=${tritonSim.ready.url as string};metrics=${tritonSim.ready.metricsUrl as string}`;
-    const ownNodes = Boolean(process.env.GENIE_NODES || process.env.GENIE_NODES_FILE);
-    const nodes = ownNodes ? (process.env.GENIE_NODES ?? '') : simulated;
+    const { nodes, own: ownNodes } = devFleet(simulated, process.env);
     if (ownNodes) opts.log('stack', `fleet: your nodes (GENIE_NODES=${process.env.GENIE_NODES ?? ''} GENIE_NODES_FILE=${process.env.GENIE_NODES_FILE ?? ''}); the simulators are not in it`);
     const env: NodeJS.ProcessEnv = {
       DATABASE_URL: postgres.url,
