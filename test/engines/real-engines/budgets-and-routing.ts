@@ -1,0 +1,70 @@
+import OpenAI from 'openai';
+import { startSimulator } from '../../../simulator/server.js';
+import { ledgerCheck } from '../../support/budget-check.js';
+import { testStack, withDb } from '../../support/stack.js';
+import { awayFromWindowReset, createTenant, putCap, putPrice } from '../../support/tenants.js';
+import { admin, client, extras, genie, node, placement, say, until } from './fleet.js';
+
+/** Budgets against a real engine's token counts. */
+export function budgetsOnRealCounts(): void {
+  describe('budgets against a real engine’s token counts', () => {
+    it('a race of 300 across two APIs against one cap on the real vLLM: spend ≤ cap, nothing left reserved, the ledger agrees', async () => {
+      await awayFromWindowReset();
+      // The engine counts the chat template (43 tokens for "Say hi"), Genie's estimate says 8: the
+      // reservation must hold the engine's count, whatever it is.
+      await putPrice('tiny-vllm', 1_000_000, 2_000_000);
+      try {
+        const t = await createTenant();
+        const cap = 2_000;
+        await putCap('org', t.orgId, 'day', cap);
+        const clients = genie.apiUrls.map((url) => new OpenAI({ baseURL: `${url}/v1`, apiKey: t.apiKey, maxRetries: 0, timeout: 120_000 }));
+        const results = await Promise.all(
+          Array.from({ length: 300 }, (_, i) =>
+            clients[i % clients.length].chat.completions
+              .create({ model: 'tiny-vllm', messages: [{ role: 'user', content: `race ${i}` }], max_tokens: 8 })
+              .then((r) => ({ status: 200, usage: r.usage! }), (e) => ({ status: e.status as number, usage: null })),
+          ),
+        );
+        expect(results.filter((r) => r.status !== 200 && r.status !== 402)).toEqual([]);
+        const ok = results.filter((r) => r.status === 200);
+        expect(ok.length).toBeGreaterThan(0);
+        expect(results.some((r) => r.status === 402)).toBe(true);
+        const billed = ok.reduce((n, r) => n + r.usage!.prompt_tokens + 2 * r.usage!.completion_tokens, 0);
+        let counters: { spent: number; reserved: number } | undefined;
+        await until('every settlement', async () => {
+          counters = (await withDb((db) => db.query(`select spent_micro_usd::int as spent, reserved_micro_usd::int as reserved from cap_usage where layer = 'org' and subject_id = $1`, [t.orgId]))).rows[0];
+          return counters?.reserved === 0;
+        });
+        expect(counters!.spent).toBe(billed); // what the engine counted, booked
+        expect(counters!.spent).toBeLessThanOrEqual(cap);
+        expect(ledgerCheck().ok).toBe(true);
+      } finally {
+        await putPrice('tiny-vllm', 0, 0);
+      }
+    });
+  });
+}
+
+/** Load-aware routing across a real and a simulated node. */
+export function loadAwareRouting(): void {
+  describe('load-aware routing across a real and a simulated node', () => {
+    it('a saturated simulator beside the real vLLM gets nothing new', async () => {
+      const busy = await startSimulator({ port: 0, models: ['tiny-vllm'], maxNumSeqs: 1, timeToFirstToken: 500 });
+      extras.push(busy);
+      const backlog = Array.from({ length: 20 }, () =>
+        fetch(`${busy.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny-vllm', messages: say }) }),
+      );
+      const added = await admin('POST', '/nodes', { name: 'sim-busy', url: busy.url, engine: 'vllm' });
+      try {
+        await until('the probe to see the backlog', async () => ((await node('sim-busy'))?.load?.waiting ?? 0) >= 5);
+        await new Promise((r) => setTimeout(r, 700)); // every process re-reads the registry within 300 ms
+        const ids: string[] = [];
+        for (let i = 0; i < 6; i++) ids.push((await client.chat.completions.create({ model: 'tiny-vllm', messages: say, max_tokens: 2 })).id);
+        for (const id of ids) expect(await placement(id)).toBe('real-vllm');
+      } finally {
+        await admin('DELETE', `/nodes/${added.json.id}`);
+        await Promise.all(backlog);
+      }
+    });
+  });
+}
