@@ -1,14 +1,10 @@
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import type { NodeLoad } from '../../protocol/node.js';
 
-const sum = (families: ReturnType<typeof parsePrometheusTextFormat>, name: string): number | null => {
-  const family = families.find((f) => f.name === name);
-  if (!family || family.metrics.length === 0) return null;
-  return family.metrics.reduce((acc, m) => acc + Number(m.value ?? 0), 0);
-};
+type Families = ReturnType<typeof parsePrometheusTextFormat>;
 
-/** The sum of a family's series whose labels match `where`; null when there are none. */
-const sumWhere = (families: ReturnType<typeof parsePrometheusTextFormat>, name: string, where: Record<string, string>): number | null => {
+/** The sum of a family's series whose labels match `where` (all of them by default); null when there are none. */
+const sum = (families: Families, name: string, where: Record<string, string> = {}): number | null => {
   const family = families.find((f) => f.name === name);
   const metrics = (family?.metrics ?? []).filter((m) => Object.entries(where).every(([k, v]) => (m as { labels?: Record<string, string> }).labels?.[k] === v));
   return metrics.length ? metrics.reduce((acc, m) => acc + Number(m.value ?? 0), 0) : null;
@@ -26,9 +22,9 @@ export function parseLoad(text: string, engine: 'vllm' | 'triton'): NodeLoad {
   const kv = families.find((f) => f.name === 'vllm:kv_cache_usage_perc' || f.name === 'vllm:gpu_cache_usage_perc');
   const vllmKv = kv && kv.metrics.length ? Math.max(...kv.metrics.map((m) => Number(m.value ?? 0))) : null;
   if (engine === 'triton') {
-    const trtActive = sumWhere(families, 'nv_trt_llm_request_metrics', { request_type: 'active' });
-    const trtWaiting = sumWhere(families, 'nv_trt_llm_request_metrics', { request_type: 'waiting' });
-    const trtKv = sumWhere(families, 'nv_trt_llm_kv_cache_block_metrics', { kv_cache_block_type: 'fraction' });
+    const trtActive = sum(families, 'nv_trt_llm_request_metrics', { request_type: 'active' });
+    const trtWaiting = sum(families, 'nv_trt_llm_request_metrics', { request_type: 'waiting' });
+    const trtKv = sum(families, 'nv_trt_llm_kv_cache_block_metrics', { kv_cache_block_type: 'fraction' });
     return {
       running: trtActive ?? sum(families, 'vllm:num_requests_running'),
       waiting: trtWaiting ?? sum(families, 'vllm:num_requests_waiting') ?? sum(families, 'nv_inference_pending_request_count'),

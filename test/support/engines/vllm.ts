@@ -14,10 +14,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort } from '../../../workers/stack/free-port.js';
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
 const INSTALL_SH = path.join(REPO, 'test/engines/install.sh');
@@ -67,17 +67,6 @@ class Ring {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs a command to completion, collecting stdout; rejects with the output's tail on failure. */
 function run(cmd: string, args: string[], opts: { timeoutMs: number; ring: Ring; log?: (l: string) => void; env?: NodeJS.ProcessEnv }) {
