@@ -44,6 +44,12 @@ export interface ActivityDeps {
   streamHeadWaitMs?: number;
   /** Unpriced models served free on purpose (GENIE_FREE_MODELS). */
   freeModels?: string[];
+  /**
+   * Aborted when this process begins shutting down. The runtime cancels activities only once the grace
+   * period is over; an activity that merely waits (the prober) hands over at once instead, so a worker
+   * with no node call in flight exits right away rather than after the whole grace period.
+   */
+  stopping?: AbortSignal;
 }
 
 /** Every activity, built from its dependencies (temporalio/samples-typescript, activities-dependency-injection). */
@@ -84,7 +90,7 @@ export function createActivities(deps: ActivityDeps) {
       return chosen;
     },
     ...createGenerate({ clientFor: deps.clientFor, inFlight, callers: deps.callers, keepStream: deps.keepStream, settle: (input) => settleUsage(input), streamHeadWaitMs: deps.streamHeadWaitMs }),
-    probeFleetRounds: createProbeFleetRounds(deps.probeNodes, deps.probeIntervalMs ?? 5000, (e) => activityLog().warn('probe round failed', { error: (e as Error).message })),
+    probeFleetRounds: createProbeFleetRounds(deps.probeNodes, deps.probeIntervalMs ?? 5000, (e) => activityLog().warn('probe round failed', { error: (e as Error).message }), deps.stopping),
     settleUsage,
     projectJob: createProjectJob(deps.orm),
     deliverWebhook: createDeliverWebhook({ orm: deps.orm, guard: deps.webhookGuard, timeoutMs: deps.webhookTimeoutMs, metrics }),

@@ -68,7 +68,7 @@ export async function createCoreDeps(config: Config, component: string, gauges: 
 }
 
 /** Every activity, configured from this process's settings (`held`: what an API process adds). */
-export function configuredActivities(deps: CoreDeps, held: Pick<ActivityDeps, 'callers' | 'onAdmission' | 'keepStream'> = {}) {
+export function configuredActivities(deps: CoreDeps, held: Pick<ActivityDeps, 'callers' | 'onAdmission' | 'keepStream' | 'stopping'> = {}) {
   const { config } = deps;
   return createActivities({
     ...deps,

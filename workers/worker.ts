@@ -24,7 +24,9 @@ await registerStaticNodes(deps.orm, config);
 await deps.probeNodes();
 await deps.directory.refresh();
 const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-const activities = configuredActivities(deps);
+const stopping = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stopping.abort());
+const activities = configuredActivities(deps, { stopping: stopping.signal });
 const queues = taskQueues(config.GENIE_TASK_QUEUE_PREFIX);
 const shutdown = { shutdownGraceTime: config.GENIE_SHUTDOWN_GRACE_MS, shutdownForceTime: config.GENIE_SHUTDOWN_GRACE_MS + 10_000 };
 

@@ -52,6 +52,22 @@ async function generateAttempts(workflowId: string): Promise<number> {
   }
 }
 
+/** The prober workflow's pending `probeFleetRounds`, once `until` holds for it. */
+async function proberActivity(workflowId: string, until: (a: { lastWorkerIdentity?: string | null }) => boolean) {
+  const { client, close } = await temporalClient();
+  try {
+    for (let i = 0; ; i++) {
+      const desc = await client.workflow.getHandle(workflowId).describe();
+      const a = desc.raw.pendingActivities?.find((p) => p.activityType?.name === 'probeFleetRounds');
+      if (a && until(a) && (a.lastWorkerIdentity ?? '') !== '') return a;
+      if (i > 300) throw new Error(`the prober's activity never moved: ${JSON.stringify(a)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await close();
+  }
+}
+
 describe('graceful shutdown (SIGTERM)', () => {
   let sim: Simulator, slower: Simulator;
   beforeAll(async () => {
@@ -115,6 +131,10 @@ describe('graceful shutdown (SIGTERM)', () => {
       expect(done.map((j) => j.status)).toEqual(['completed', 'completed', 'completed']);
       expect(await exited(worker0.child)).toBe(0);
       for (const j of jobs) expect(await generateAttempts(j.id)).toBe(1);
+      // The fleet's prober, which only waits between rounds, did not hold the shutdown for the grace
+      // period (20 s here): it handed over at the signal, and the replacement probes now.
+      const prober = await proberActivity(`genie-fleet-probe-${genie.env.GENIE_FLEET}`, (a) => !a.lastWorkerIdentity?.startsWith(`${worker0.child.pid}@`)); // identities are "<pid>@host"
+      expect(prober.lastFailure?.message).toMatch(/shutting down: another worker takes the prober over/);
     }, 60_000);
   });
 

@@ -42,6 +42,10 @@ export async function startTemporal(opts: {
     '--namespace', opts.namespace,
     // New search attributes must be visible to the very next start, not after a cache refresh.
     '--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true',
+    // A worker that shuts down (every deploy) tells the server, which answers its outstanding polls
+    // empty instead of handing them a task the worker would then drop: without it, an activity matched
+    // to a poll the SDK was cancelling sat until its heartbeat timeout (15 s) before running elsewhere.
+    '--dynamic-config-value', 'frontend.enableCancelWorkerPollsOnShutdown=true',
     // WAL + normal sync: a dev/test server need not fsync every history write (survives process crashes,
     // not power loss), which is most of a workflow task's latency on a small disk.
     '--sqlite-pragma', 'journal_mode=wal',
