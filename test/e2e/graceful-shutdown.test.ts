@@ -117,6 +117,18 @@ describe('graceful shutdown (SIGTERM)', () => {
       expect(await exited(api0.child)).toBe(0);
     });
 
+    it('the server answers a stopping worker\'s polls empty (no task is matched to a poll the worker then drops)', async () => {
+      // Without it, a `generate` matched at the moment of SIGTERM sat until its heartbeat timeout and ran
+      // a second time elsewhere (seen on CI). The SDK uses it whenever the namespace advertises it.
+      const { client, close } = await temporalClient();
+      try {
+        const d = await client.workflowService.describeNamespace({ namespace: client.options.namespace });
+        expect(d.namespaceInfo?.capabilities?.workerPollCompleteOnShutdown).toBe(true);
+      } finally {
+        await close();
+      }
+    });
+
     it('a worker finishes the node calls it holds before it exits 0; the jobs complete, each generated once', async () => {
       const base = await liveApi(genie);
       const jobs = await Promise.all(
