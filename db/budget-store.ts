@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Knex } from '@mikro-orm/knex';
-import type { CapLayer, CapWindow, Price, Reservation, UsageView } from '../protocol/budget.js';
+import type { CapLayer, CapWindow, CompletionRun, Price, Reservation, UsageView } from '../protocol/budget.js';
 import type { Principal } from '../protocol/principal.js';
 import { windowEnd, windowStart } from './budget-windows.js';
 
@@ -20,6 +20,19 @@ interface ReserveRow {
   remaining_resets_at: Date | string | null;
 }
 
+/** What a usage record says of a run besides its cost. */
+export interface UsageRow {
+  principal: Principal;
+  model: string;
+  node: string | null;
+  mode: string;
+  promptTokens: number;
+  completionTokens: number;
+  outcome: string;
+  /** What admission reserved (null for a completion refused before its reservation). */
+  reservedMicroUsd: number | null;
+}
+
 export const FREE: Price = { inputMicroUsdPerMTok: 0, outputMicroUsdPerMTok: 0 };
 
 export function subjectsOf(p: Principal): Array<[CapLayer, string]> {
@@ -37,7 +50,7 @@ export function subjectsOf(p: Principal): Array<[CapLayer, string]> {
  * application → member → user, minute → month). Postgres re-checks the guard after waiting on a row
  * lock, so concurrent requests can never overshoot; rows of unrelated tenants are never touched (no
  * lock serializes them); the fixed order rules out deadlocks; a refusal rolls back every cap. Every
- * counter movement is also a ledger row unique per (workflow, step, cap instance).
+ * counter movement is also a ledger row unique per (workflow, run, step, cap instance).
  */
 export class BudgetStore {
   constructor(
@@ -59,11 +72,12 @@ export class BudgetStore {
     return r ? { inputMicroUsdPerMTok: Number(r.input_micro_usd_per_mtok), outputMicroUsdPerMTok: Number(r.output_micro_usd_per_mtok) } : null;
   }
 
-  /** Reserves `amount` in every applicable cap, or nothing at all. Idempotent on the workflow id. */
-  async reserve(workflowId: string, principal: Principal, amount: number): Promise<{ ok: true; reservation: Reservation } | { ok: false; refusal: CapRefusal }> {
+  /** Reserves `amount` in every applicable cap, or nothing at all. Idempotent per run. */
+  async reserve(run: CompletionRun, principal: Principal, amount: number): Promise<{ ok: true; reservation: Reservation } | { ok: false; refusal: CapRefusal }> {
     const subjects = subjectsOf(principal);
-    const res = await this.knex.raw<{ rows: ReserveRow[] }>('select * from genie_reserve(?, ?::text[], ?::text[], ?, ?)', [
-      workflowId,
+    const res = await this.knex.raw<{ rows: ReserveRow[] }>('select * from genie_reserve(?, ?, ?::text[], ?::text[], ?, ?)', [
+      run.workflowId,
+      run.runId,
       subjects.map(([layer]) => layer),
       subjects.map(([, id]) => id),
       amount,
@@ -77,29 +91,31 @@ export class BudgetStore {
 
   /**
    * Books the actual cost and releases the reservation, in the windows it was made in. Idempotent:
-   * the settle ledger rows are unique per workflow and cap instance.
+   * the settle ledger rows are unique per run and cap instance.
    */
-  async settle(workflowId: string, cost: number): Promise<{ booked: boolean }> {
-    const res = await this.knex.raw<{ rows: Array<{ booked: boolean }> }>('select genie_settle(?, ?) as booked', [workflowId, cost]);
+  async settle(run: CompletionRun, cost: number): Promise<{ booked: boolean }> {
+    const res = await this.knex.raw<{ rows: Array<{ booked: boolean }> }>('select genie_settle(?, ?, ?) as booked', [run.workflowId, run.runId, cost]);
     return { booked: res.rows[0].booked };
   }
 
   /**
    * The usage row and the settlement in one round trip (the caller-held path runs this before its
-   * answer). Both idempotent: the row is unique per workflow, the settle ledger rows per cap instance.
-   * `row`: workflow_id, org, application, member, user, model, node, mode, prompt and completion
-   * tokens, outcome, cost.
+   * answer). Both idempotent: the row is unique per run, the settle ledger rows per cap instance.
    */
-  async recordAndSettle(workflowId: string, cost: number, row: Array<string | number | null>): Promise<{ recorded: boolean; booked: boolean }> {
+  async recordAndSettle(run: CompletionRun, cost: number, row: UsageRow): Promise<{ recorded: boolean; booked: boolean }> {
     const res = await this.knex.raw<{ rows: Array<{ recorded: boolean; booked: boolean }> }>(
       `with rec as (
          insert into usage_records
-           (workflow_id, org_id, application_id, member_id, user_id, model, node, mode, prompt_tokens, completion_tokens, outcome, cost_micro_usd)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         on conflict (workflow_id) do nothing
+           (workflow_id, run_id, org_id, application_id, member_id, user_id, model, node, mode, prompt_tokens, completion_tokens, outcome, cost_micro_usd, reserved_micro_usd)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         on conflict (workflow_id, run_id) do nothing
          returning 1)
-       select exists (select 1 from rec) as recorded, genie_settle(?, ?) as booked`,
-      [...row, workflowId, cost],
+       select exists (select 1 from rec) as recorded, genie_settle(?, ?, ?) as booked`,
+      [
+        run.workflowId, run.runId, row.principal.orgId, row.principal.applicationId, row.principal.memberId, row.principal.userId,
+        row.model, row.node, row.mode, row.promptTokens, row.completionTokens, row.outcome, cost, row.reservedMicroUsd,
+        run.workflowId, run.runId, cost,
+      ],
     );
     return res.rows[0];
   }

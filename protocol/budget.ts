@@ -29,6 +29,13 @@ export type Price = z.infer<typeof priceSchema>;
 export const budgetStandingSchema = z.object({ remainingMicroUsd: z.number().int(), resetsAt: z.string() });
 export type BudgetStanding = z.infer<typeof budgetStandingSchema>;
 
+/**
+ * One run of one completion: what ledger rows and usage records belong to. A workflow id started
+ * again (after Temporal's retention, or reset) is another run, reserved and gated afresh.
+ */
+export const completionRunSchema = z.object({ workflowId: z.string(), runId: z.string() });
+export type CompletionRun = z.infer<typeof completionRunSchema>;
+
 export const reservationSchema = z.object({
   reservedMicroUsd: z.number().int().nonnegative(),
   /** null when no cap applies to the caller. */

@@ -37,6 +37,8 @@ export type CompletionJobInput = z.infer<typeof completionJobInputSchema>;
 
 export const generateInputSchema = z.object({
   workflowId: z.string(),
+  /** This run's id (workflowInfo().runId): ledger rows and usage belong to one run. */
+  runId: z.string(),
   mode: completionModeSchema,
   /** Who is billed: a caller-held `generate` settles before it answers (see `GenerateResult.settled`). */
   principal: principalSchema,
@@ -94,6 +96,8 @@ export type CompletionJobOutput = z.infer<typeof completionJobOutputSchema>;
 
 export const admitInputSchema = z.object({
   workflowId: z.string(),
+  /** This run's id (workflowInfo().runId): ledger rows and usage belong to one run. */
+  runId: z.string(),
   principal: principalSchema,
   request: nodeRequestSchema,
   mode: completionModeSchema,
@@ -121,6 +125,8 @@ export type Admission = z.infer<typeof admissionSchema>;
 
 export const settleUsageInputSchema = z.object({
   workflowId: z.string(),
+  /** This run's id (workflowInfo().runId): ledger rows and usage belong to one run. */
+  runId: z.string(),
   mode: completionModeSchema,
   principal: principalSchema,
   model: z.string(),

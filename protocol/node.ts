@@ -34,7 +34,14 @@ export const nodeRecordSchema = z.object({
   probedAt: z.string().nullable(),
 });
 export type NodeRecord = z.infer<typeof nodeRecordSchema>;
-export const nodeListSchema = z.object({ data: z.array(nodeRecordSchema) });
+/**
+ * What ops read per node: completions it served in the last 24 h that cost more than their reservation
+ * (the node reported more tokens than the bound Genie reserved for; booked all the same, never silent).
+ */
+export const nodeOvershootSchema = z.object({ completions: z.number().int(), microUsd: z.number().int(), sinceHours: z.number().int() });
+export type NodeOvershoot = z.infer<typeof nodeOvershootSchema>;
+export const nodeViewSchema = nodeRecordSchema.extend({ overshoot: nodeOvershootSchema });
+export const nodeListSchema = z.object({ data: z.array(nodeViewSchema) });
 
 export const createNodeSchema = z.object({
   name: storedText().min(1).max(100),

@@ -28,6 +28,8 @@ export const simulatorOptionsSchema = z.object({
   metricsPort: z.coerce.number().int().min(0).max(65535).default(0),
   /** Idle keep-alive connections are closed after this (uvicorn's default, so vLLM's: 5 s; Triton keeps them, 0). */
   keepAliveTimeoutMs: z.coerce.number().int().nonnegative().optional(),
+  /** A fault: usage reports this many prompt tokens more than the node counted (a buggy or lying engine). */
+  overReportPromptTokens: z.coerce.number().int().nonnegative().default(0),
 });
 export type SimulatorOptions = z.infer<typeof simulatorOptionsSchema>;
 export type SimulatorFlags = z.input<typeof simulatorOptionsSchema>;
@@ -50,6 +52,7 @@ export const usage = `genie node simulator — a GPU-free vLLM-compatible server
   --max-model-len N                context length: prompt + max_tokens beyond it is a 400, as vLLM answers
   --metrics-port N                 triton: Prometheus metrics on their own port, as Triton serves them (0 = free)
   --keep-alive-timeout MS          idle keep-alive connections close after this (default 5000, uvicorn's)
+  --over-report-prompt-tokens N    fault: usage reports N prompt tokens more than were counted
   --help`;
 
 export function parseSimulatorArgs(argv: string[]): SimulatorOptions | 'help' {
@@ -71,6 +74,7 @@ export function parseSimulatorArgs(argv: string[]): SimulatorOptions | 'help' {
       'max-model-len': { type: 'string' },
       'metrics-port': { type: 'string' },
       'keep-alive-timeout': { type: 'string' },
+      'over-report-prompt-tokens': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -91,5 +95,6 @@ export function parseSimulatorArgs(argv: string[]): SimulatorOptions | 'help' {
     maxModelLen: values['max-model-len'],
     metricsPort: values['metrics-port'],
     keepAliveTimeoutMs: values['keep-alive-timeout'],
+    overReportPromptTokens: values['over-report-prompt-tokens'],
   });
 }

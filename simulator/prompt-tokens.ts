@@ -2,8 +2,11 @@ import { Template } from '@huggingface/jinja';
 
 // prompt_tokens as an engine counts them, independently of Genie's own estimator: the chat template
 // rendered (Qwen2.5's ChatML, tools and their JSON schemas in the system turn, as vLLM renders them),
-// then tokenized. A real BPE gives about one token per GPT-2 pre-token of English text and JSON; runs
-// longer than 4 characters are split as a vocabulary would split rare words. Special tokens are one each.
+// then tokenized by Qwen2's pre-tokenizer rules: a word of up to 10 letters is one token (a 150k
+// vocabulary holds common words whole, with their leading space), a longer one splits every 4 letters
+// as a rare word does, every digit is a token of its own, other runs split every 4 characters; special
+// tokens are one each. So the count differs from Genie's estimate (characters / 4) both ways: prose of
+// long words counts fewer tokens, numbers many more.
 
 const QWEN25 = `{%- if tools %}
 {{- '<|im_start|>system\\n' }}
@@ -30,7 +33,10 @@ const QWEN25 = `{%- if tools %}
 
 const template = new Template(QWEN25);
 const SPECIAL = /(<\|im_start\|>|<\|im_end\|>|<\|endoftext\|>|<tool_call>|<\/tool_call>)/;
-const PRE_TOKEN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+const PRE_TOKEN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+const WORD = /^ ?(\p{L}+)$/u;
+/** Letters a vocabulary holds as one token. */
+const WHOLE_WORD = 10;
 
 function text(content: unknown): string {
   if (typeof content === 'string') return content;
@@ -47,7 +53,10 @@ export function countTokens(rendered: string): number {
       n++;
       continue;
     }
-    for (const piece of part.match(PRE_TOKEN) ?? []) n += Math.ceil(piece.length / 4);
+    for (const piece of part.match(PRE_TOKEN) ?? []) {
+      const word = WORD.exec(piece)?.[1];
+      n += word && word.length <= WHOLE_WORD ? 1 : Math.ceil(piece.length / 4);
+    }
   }
   return n;
 }

@@ -156,6 +156,8 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? null;
     const refusal = contextRefusal(promptTokens, maxTokens, opts.maxModelLen);
     if (refusal) return vllmError(res, 400, refusal.message, 'BadRequestError', refusal.param);
+    // What the usage says: a node may report more than it counted (a fault Genie must book, never hide).
+    const reportedPrompt = promptTokens + opts.overReportPromptTokens;
 
     const failure = pickFailure();
     if (failure === 'server_error') return vllmError(res, 500, 'injected failure: server error', 'InternalServerError');
@@ -211,7 +213,7 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
           created: createdAt,
           model,
           choices: [{ index: 0, message, finish_reason: finishReason, logprobs: null }],
-          usage: { prompt_tokens: promptTokens, completion_tokens: emitted, total_tokens: promptTokens + emitted },
+          usage: { prompt_tokens: reportedPrompt, completion_tokens: emitted, total_tokens: reportedPrompt + emitted },
         });
         success.inc({ model_name: model, finished_reason: finishReason });
         return;
@@ -237,7 +239,7 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
       }
       chunk({}, finishReason);
       if (includeUsage) {
-        send({ id, object: 'chat.completion.chunk', created: createdAt, model, choices: [], usage: { prompt_tokens: promptTokens, completion_tokens: emitted, total_tokens: promptTokens + emitted } });
+        send({ id, object: 'chat.completion.chunk', created: createdAt, model, choices: [], usage: { prompt_tokens: reportedPrompt, completion_tokens: emitted, total_tokens: reportedPrompt + emitted } });
       }
       res.end('data: [DONE]\n\n');
       success.inc({ model_name: model, finished_reason: finishReason });

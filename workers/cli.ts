@@ -84,10 +84,11 @@ async function budgetCheck(olderThanMs: number): Promise<number> {
     const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
     const { leaked } = await findLeakedReservations(orm.em.fork(), workflowStateFrom(client), { olderThanMs, limit: 10_000 });
     // A workflow that settled between the ledger read and Temporal's answer is not a leak.
+    const runKey = (r: { workflowId: string; runId: string }) => `${r.workflowId}/${r.runId}`;
     const stillOpen = new Set(
-      leaked.length ? (await openReservations(orm.em.fork(), { olderThanMs: 0, limit: leaked.length, workflowIds: leaked.map((r) => r.workflowId) })).map((r) => r.workflowId) : [],
+      leaked.length ? (await openReservations(orm.em.fork(), { olderThanMs: 0, limit: 10_000, workflowIds: leaked.map((r) => r.workflowId) })).map(runKey) : [],
     );
-    const leaks = leaked.filter((r) => stillOpen.has(r.workflowId));
+    const leaks = leaked.filter((r) => stillOpen.has(runKey(r)));
     console.log(mismatches.length === 0 ? 'ok: every counter equals the sum of its ledger rows' : `counters differing from their ledger rows:\n${JSON.stringify(mismatches, null, 2)}`);
     console.log(
       leaks.length === 0

@@ -13,6 +13,7 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { Usage } from '../protocol/chat-response.js';
@@ -43,6 +44,8 @@ const { admit, selectNode, settleUsage, projectJob, generateHere } = proxyLocalA
  */
 export async function chatCompletion(input: CompletionJobInput): Promise<CompletionJobOutput> {
   const job = new JobState(input);
+  // The budget ledger and usage belong to this run: the same workflow id started again is gated afresh.
+  const runId = workflowInfo().runId;
   setHandler(jobQuery, () => ({ orgId: input.principal.orgId, job: job.view }));
   // Only async jobs are polled after the fact; sync and stream callers hold their answer already.
   // Every projection after the node call waits for Postgres however long it is away (a job must not
@@ -66,7 +69,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     // settlement below releases what was reserved.
     admitted = await CancellationScope.nonCancellable(() =>
       admit.executeWithOptions({ ...shortStep, summary: `admit: pick a node for ${input.request.model}, reserve the budget` }, [
-        { workflowId: input.workflowId, principal: input.principal, request: input.request, mode: input.mode, defaultMaxTokens: input.defaultMaxTokens },
+        { workflowId: input.workflowId, runId, principal: input.principal, request: input.request, mode: input.mode, defaultMaxTokens: input.defaultMaxTokens },
       ]),
     );
     admission = { ok: true };
@@ -125,7 +128,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       nodeName = selected.node.name;
       job.setStatus('in_progress', nodeName);
       const args: [GenerateInput] = [
-        { workflowId: input.workflowId, mode: input.mode, principal: input.principal, created: input.created, node: selected.node, request, includeUsage: input.includeUsage, attempt, budget, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd, keepStream: input.requestHash !== null },
+        { workflowId: input.workflowId, runId, mode: input.mode, principal: input.principal, created: input.created, node: selected.node, request, includeUsage: input.includeUsage, attempt, budget, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd, keepStream: input.requestHash !== null },
       ];
       const summary = `${input.mode} on ${nodeName}, attempt ${attempt}`;
       try {
@@ -180,7 +183,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       result?.settled
         ? undefined
         : settleUsage.executeWithOptions({ ...untilPostgresAnswers, summary: `settle ${outcome}: ${usage.prompt_tokens} in / ${usage.completion_tokens} out` }, [
-            { workflowId: input.workflowId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd },
+            { workflowId: input.workflowId, runId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd },
           ]),
       project(),
     ]);

@@ -31,7 +31,7 @@ export function createAdmit(
   /** Unpriced models that are free on purpose (GENIE_FREE_MODELS; `*` for all). */
   freeModels: string[] = [],
 ) {
-  return async function admit({ workflowId, principal, request, mode, defaultMaxTokens }: AdmitInput): Promise<AdmitResult> {
+  return async function admit({ workflowId, runId, principal, request, mode, defaultMaxTokens }: AdmitInput): Promise<AdmitResult> {
     const pick = () => selectNode({ model: request.model, exclude: [], capabilities: requiredCapabilities(request) });
     let choice = await pick();
     // Interactive callers are not queued behind a saturated fleet: wait a little for a slot, then 429.
@@ -56,7 +56,7 @@ export function createAdmit(
     // What the completion can at most cost: a prompt bound no engine's count exceeds, and the output
     // the node is allowed (max_tokens as sent, or the context length when none is).
     const maxCost = costMicroUsd(price, promptTokenBound(request), fit.outputBound);
-    const outcome = await budgets.reserve(workflowId, principal, maxCost);
+    const outcome = await budgets.reserve({ workflowId, runId }, principal, maxCost);
     if (!outcome.ok) {
       const { layer, window, resetsAt } = outcome.refusal;
       const body = GenieError.budgetCapHit(layer, window, resetsAt.toISOString()).body;

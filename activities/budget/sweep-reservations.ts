@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { openReservations, releaseReservation, type OpenReservation } from '../../db/budget-sweep.js';
+import type { CompletionRun } from '../../protocol/budget.js';
 import type { GenieMetrics } from '../metrics.js';
 import { activityLog } from '../log.js';
 
@@ -12,9 +13,9 @@ import { activityLog } from '../log.js';
 // and then never heard the answer. The sweeper finds those and releases them; `genie budget-check`
 // reports them.
 
-/** What Temporal says of a reservation's workflow: running, closed (how), or unknown (never, or past retention). */
+/** What Temporal says of a reservation's run: running, closed (how), or unknown (never, or past retention). */
 export type WorkflowState = { state: 'running' } | { state: 'closed'; status: string } | { state: 'unknown' };
-export type WorkflowStateOf = (workflowId: string) => Promise<WorkflowState>;
+export type WorkflowStateOf = (run: CompletionRun) => Promise<WorkflowState>;
 
 export interface LeakedReservation extends OpenReservation {
   /** How its workflow ended (`TERMINATED`, `TIMED_OUT`, …), or `NOT_FOUND`. */
@@ -40,11 +41,15 @@ export interface SweepResult {
 
 const DESCRIBE_CONCURRENCY = 16;
 
-/** Reads workflow states through a Temporal client: the workflow's latest run (a reset's new run counts). */
+/**
+ * Reads run states through a Temporal client: the reservation's own run (a reset closes it, and its new
+ * run reserves for itself); a reservation written before runs were recorded (run '') asks for the
+ * workflow's latest run.
+ */
 export function workflowStateFrom(client: Client): WorkflowStateOf {
-  return async (workflowId) => {
+  return async ({ workflowId, runId }) => {
     try {
-      const status = (await client.workflow.getHandle(workflowId).describe()).status.name;
+      const status = (await client.workflow.getHandle(workflowId, runId || undefined).describe()).status.name;
       return status === 'RUNNING' ? { state: 'running' } : { state: 'closed', status };
     } catch (e) {
       // NOT_FOUND = 5; a client over the worker's NativeConnection may not map it to WorkflowNotFoundError.
@@ -54,7 +59,7 @@ export function workflowStateFrom(client: Client): WorkflowStateOf {
   };
 }
 
-/** Open reservations at least `olderThanMs` old whose workflow is not running. */
+/** Open reservations at least `olderThanMs` old whose run is not running. */
 export async function findLeakedReservations(
   em: EntityManager,
   stateOf: WorkflowStateOf,
@@ -65,7 +70,7 @@ export async function findLeakedReservations(
   let running = 0;
   for (let i = 0; i < open.length; i += DESCRIBE_CONCURRENCY) {
     const batch = open.slice(i, i + DESCRIBE_CONCURRENCY);
-    const states = await Promise.all(batch.map((r) => stateOf(r.workflowId)));
+    const states = await Promise.all(batch.map((r) => stateOf(r)));
     states.forEach((s, j) => {
       if (s.state === 'running') running++;
       else leaked.push({ ...batch[j], workflowStatus: s.state === 'closed' ? s.status : 'NOT_FOUND' });
@@ -95,7 +100,7 @@ export function createSweepReservations(deps: SweepDeps) {
     let released = 0;
     let releasedMicroUsd = 0;
     for (const r of leaked) {
-      if (!(await releaseReservation(em, r.workflowId))) continue;
+      if (!(await releaseReservation(em, r))) continue;
       released++;
       releasedMicroUsd += r.reservedMicroUsd;
       // Counted by the sweep that released it: a retried or concurrent one books and counts nothing twice.
@@ -103,6 +108,7 @@ export function createSweepReservations(deps: SweepDeps) {
       deps.metrics?.budgetSweptMicroUsd.inc({ workflow_status: r.workflowStatus }, r.reservedMicroUsd);
       activityLog().warn('released a leaked reservation', {
         releasedWorkflowId: r.workflowId,
+        releasedRunId: r.runId,
         workflowStatus: r.workflowStatus,
         reservedMicroUsd: r.reservedMicroUsd,
         reservedAt: r.reservedAt.toISOString(),

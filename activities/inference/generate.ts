@@ -132,7 +132,7 @@ async function answerCaller(deps: GenerateDeps, input: GenerateInput, caller: He
 async function settleFirst(deps: GenerateDeps, input: GenerateInput, usage: Usage): Promise<boolean> {
   if (!deps.settle) return false;
   try {
-    await deps.settle({ workflowId: input.workflowId, mode: input.mode, principal: input.principal, model: input.request.model, node: input.node.name, usage, outcome: 'completed', price: input.price, reservedMicroUsd: input.reservedMicroUsd });
+    await deps.settle({ workflowId: input.workflowId, runId: input.runId, mode: input.mode, principal: input.principal, model: input.request.model, node: input.node.name, usage, outcome: 'completed', price: input.price, reservedMicroUsd: input.reservedMicroUsd });
     return true;
   } catch (e) {
     activityLog().warn('settling before the answer failed; the workflow settles instead', { error: (e as Error).message });

@@ -7,16 +7,23 @@ import { activityLog } from '../log.js';
 export function createSettleUsage(budgets: BudgetStore, metrics?: GenieMetrics) {
   /**
    * Books the actual cost of the tokens produced (zero for a refused or failed request) and releases
-   * the rest of the reservation. Idempotent on the workflow id: a retried settlement books nothing twice.
+   * the rest of the reservation. Idempotent per run: a retried settlement books nothing twice.
    */
   return async function settleUsage(input: SettleUsageInput): Promise<{ booked: boolean; costMicroUsd: number }> {
     const { principal: p, usage } = input;
     // The admission's price when the workflow has it (no lookup, and the reservation's own price).
     // (No price at all only for a completion refused before admission priced it: it produced nothing.)
     const cost = costMicroUsd(input.price ?? (await budgets.price(input.model)) ?? FREE, usage.prompt_tokens, usage.completion_tokens);
-    const { recorded, booked } = await budgets.recordAndSettle(input.workflowId, cost, [
-      input.workflowId, p.orgId, p.applicationId, p.memberId, p.userId, input.model, input.node, input.mode, usage.prompt_tokens, usage.completion_tokens, input.outcome, cost,
-    ]);
+    const { recorded, booked } = await budgets.recordAndSettle(input, cost, {
+      principal: p,
+      model: input.model,
+      node: input.node,
+      mode: input.mode,
+      promptTokens: usage.prompt_tokens,
+      completionTokens: usage.completion_tokens,
+      outcome: input.outcome,
+      reservedMicroUsd: input.reservedMicroUsd ?? null,
+    });
     // The reservation bounds what a node may generate, so this should never happen; when a node reports
     // more anyway it is booked (the tokens were produced) and never silent.
     const overshoot = input.reservedMicroUsd !== undefined ? cost - input.reservedMicroUsd : 0;

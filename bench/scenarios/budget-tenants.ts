@@ -39,7 +39,7 @@ export async function budgetTenantsScenario(databaseUrl: string, total: number, 
       Array.from({ length: concurrency }, async () => {
         while (next < total) {
           const i = next++;
-          const wf = newId('bench-');
+          const wf = { workflowId: newId('bench-'), runId: newId('run-') };
           const s = performance.now();
           const r = await store.reserve(wf, principals[i % principals.length], 10);
           lat.push(performance.now() - s);

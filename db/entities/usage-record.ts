@@ -1,8 +1,9 @@
 import { EntitySchema } from '@mikro-orm/core';
 
-/** One row per completion, written by `settleUsage`; the workflow id as key makes retries book nothing twice. */
+/** One row per run of a completion, written by `settleUsage`; (workflow, run) as key makes retries book nothing twice. */
 export interface UsageRecord {
   workflowId: string;
+  runId: string;
   orgId: string;
   applicationId: string;
   memberId: string;
@@ -20,6 +21,7 @@ export const UsageRecordSchema = new EntitySchema<UsageRecord>({
   tableName: 'usage_records',
   properties: {
     workflowId: { type: 'string', primary: true },
+    runId: { type: 'string', primary: true },
     orgId: { type: 'string', index: true },
     applicationId: { type: 'string' },
     memberId: { type: 'string' },

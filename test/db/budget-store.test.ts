@@ -7,6 +7,8 @@ import { createTenant, type Tenant } from '../support/tenants.js';
 
 // The cap stack on the real Postgres of the test stack, with an injected clock for window boundaries.
 
+/** One run of a made-up completion (ledger rows belong to a run). */
+const run = () => ({ workflowId: newId('wf-'), runId: newId('run-') });
 const principal = (t: Tenant) => ({ keyId: t.keyId, orgId: t.orgId, applicationId: t.applicationId, memberId: t.memberId, userId: t.userId });
 const cap = (layer: string, subject: string, window: string, limit: number) =>
   withDb((db) =>
@@ -29,8 +31,8 @@ describe('BudgetStore on Postgres', () => {
     // This file reserves for made-up workflow ids that never settle: release them, so the suite's
     // budget-check (which reports reservations of workflows Temporal does not know as leaks) stays clean.
     await orm.em.getConnection().execute(
-      `select genie_settle(workflow_id, 0) from (select distinct workflow_id from budget_ledger l where workflow_id like 'wf-%' and step = 'reserve'
-         and not exists (select 1 from budget_ledger s where s.workflow_id = l.workflow_id and s.step = 'settle')) open`,
+      `select genie_settle(workflow_id, run_id, 0) from (select distinct workflow_id, run_id from budget_ledger l where workflow_id like 'wf-%' and step = 'reserve'
+         and not exists (select 1 from budget_ledger s where s.workflow_id = l.workflow_id and s.run_id = l.run_id and s.step = 'settle')) open`,
     );
     await orm.close();
   });
@@ -46,8 +48,8 @@ describe('BudgetStore on Postgres', () => {
   ] as const)('the %s layer trips on its own and reports itself', async (layer, subject) => {
     const t = await createTenant();
     await cap(layer, subject(t), 'hour', 1000);
-    expect((await store.reserve(newId('wf-'), principal(t), 600)).ok).toBe(true);
-    const refused = await store.reserve(newId('wf-'), principal(t), 600);
+    expect((await store.reserve(run(), principal(t), 600)).ok).toBe(true);
+    const refused = await store.reserve(run(), principal(t), 600);
     expect(refused).toEqual({ ok: false, refusal: { layer, window: 'hour', resetsAt: new Date('2026-04-01T00:00:00Z') } });
   });
 
@@ -56,7 +58,7 @@ describe('BudgetStore on Postgres', () => {
     await cap('user', t.userId, 'day', 100);
     await cap('member', t.memberId, 'day', 100);
     await cap('application', t.applicationId, 'month', 10_000);
-    const refused = await store.reserve(newId('wf-'), principal(t), 500);
+    const refused = await store.reserve(run(), principal(t), 500);
     expect(refused).toMatchObject({ ok: false, refusal: { layer: 'member', window: 'day' } });
     // The application cap had room, but the transaction rolled back: nothing is held anywhere.
     expect(await store.usage('application', t.applicationId, 'month')).toMatchObject({ reservedMicroUsd: 0, spentMicroUsd: 0 });
@@ -66,22 +68,22 @@ describe('BudgetStore on Postgres', () => {
     const a = await createTenant();
     const b = await createTenant(undefined, { userId: a.userId });
     await cap('user', a.userId, 'day', 1000);
-    expect((await store.reserve(newId('wf-'), principal(a), 700)).ok).toBe(true);
-    expect(await store.reserve(newId('wf-'), principal(b), 700)).toMatchObject({ ok: false, refusal: { layer: 'user' } });
+    expect((await store.reserve(run(), principal(a), 700)).ok).toBe(true);
+    expect(await store.reserve(run(), principal(b), 700)).toMatchObject({ ok: false, refusal: { layer: 'user' } });
   });
 
   it('reports the tightest cap’s remaining room and reset time', async () => {
     const t = await createTenant();
     await cap('org', t.orgId, 'month', 10_000);
     await cap('member', t.memberId, 'minute', 1_000);
-    const ok = await store.reserve(newId('wf-'), principal(t), 300);
+    const ok = await store.reserve(run(), principal(t), 300);
     expect(ok).toEqual({ ok: true, reservation: { reservedMicroUsd: 300, standing: { remainingMicroUsd: 700, resetsAt: '2026-04-01T00:00:00.000Z' } } });
   });
 
   it('settles the actual cost and releases the rest, exactly once however often it is retried', async () => {
     const t = await createTenant();
     await cap('org', t.orgId, 'day', 10_000);
-    const wf = newId('wf-');
+    const wf = run();
     await store.reserve(wf, principal(t), 900);
     await store.reserve(wf, principal(t), 900); // a retried activity reserves nothing twice
     expect(await store.usage('org', t.orgId, 'day')).toMatchObject({ reservedMicroUsd: 900, spentMicroUsd: 0, limitMicroUsd: 10_000 });
@@ -95,12 +97,12 @@ describe('BudgetStore on Postgres', () => {
     const t = await createTenant();
     await cap('org', t.orgId, 'minute', 1000);
     await cap('org', t.orgId, 'month', 1_000_000);
-    const before = newId('wf-');
+    const before = run();
     expect((await store.reserve(before, principal(t), 800)).ok).toBe(true); // 23:59:30, March
-    expect((await store.reserve(newId('wf-'), principal(t), 800)).ok).toBe(false);
+    expect((await store.reserve(run(), principal(t), 800)).ok).toBe(false);
     clock = new Date('2026-04-01T00:00:00Z'); // new minute, new month
     expect(await store.usage('org', t.orgId, 'minute')).toMatchObject({ spentMicroUsd: 0, reservedMicroUsd: 0, resetsAt: '2026-04-01T00:01:00.000Z' });
-    const after = newId('wf-');
+    const after = run();
     expect((await store.reserve(after, principal(t), 800)).ok).toBe(true);
     await store.settle(before, 500); // books into March's windows, not April's
     const rows = await withDb((db) =>
@@ -118,7 +120,7 @@ describe('BudgetStore on Postgres', () => {
     const t = await createTenant();
     const k = 37;
     await cap('application', t.applicationId, 'day', k * 100);
-    const results = await Promise.all(Array.from({ length: 200 }, () => store.reserve(newId('wf-'), principal(t), 100)));
+    const results = await Promise.all(Array.from({ length: 200 }, () => store.reserve(run(), principal(t), 100)));
     expect(results.filter((r) => r.ok)).toHaveLength(k);
     expect(results.filter((r) => !r.ok).every((r) => !r.ok && r.refusal.layer === 'application')).toBe(true);
     expect(await store.usage('application', t.applicationId, 'day')).toMatchObject({ reservedMicroUsd: k * 100 });
@@ -129,13 +131,13 @@ describe('BudgetStore on Postgres', () => {
     const b = await createTenant();
     await cap('org', a.orgId, 'day', 10_000);
     await cap('org', b.orgId, 'day', 10_000);
-    await store.reserve(newId('wf-'), principal(a), 1); // creates a's counter row
+    await store.reserve(run(), principal(a), 1); // creates a's counter row
     await withDb(async (db) => {
       await db.query('begin');
       await db.query(`select * from cap_usage where layer = 'org' and subject_id = $1 for update`, [a.orgId]);
       let aDone = false;
-      const aPending = store.reserve(newId('wf-'), principal(a), 1).then((r) => ((aDone = true), r));
-      const bResult = await store.reserve(newId('wf-'), principal(b), 1); // must not wait for a's lock
+      const aPending = store.reserve(run(), principal(a), 1).then((r) => ((aDone = true), r));
+      const bResult = await store.reserve(run(), principal(b), 1); // must not wait for a's lock
       expect(bResult.ok).toBe(true);
       expect(aDone).toBe(false); // a really is blocked on its own row
       await db.query('rollback');

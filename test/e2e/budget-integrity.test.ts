@@ -1,7 +1,9 @@
 import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { ledgerCheck } from '../support/budget-check.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
-import { testStack, withDb } from '../support/stack.js';
+import { pollJob } from '../support/jobs.js';
+import { sample, scrape } from '../support/prometheus.js';
+import { temporalClient, testStack, withDb } from '../support/stack.js';
 import { awayFromWindowReset, createTenant, putCap } from '../support/tenants.js';
 
 // Budgets nobody can beat (issue 15): no free inference through an expired Idempotency-Key, none
@@ -9,7 +11,9 @@ import { awayFromWindowReset, createTenant, putCap } from '../support/tenants.js
 
 describe('budget integrity', () => {
   let sim: Simulator;
+  let liar: Simulator;
   let genie: IsolatedGenie;
+  const lines: string[] = [];
   const admin = (method: string, path: string, body?: unknown) =>
     fetch(`${testStack().apiUrl}/admin/v1${path}`, {
       method,
@@ -18,13 +22,15 @@ describe('budget integrity', () => {
     });
   beforeAll(async () => {
     sim = await startSimulator({ port: 0, models: ['priced-model', 'unpriced-model', 'free-model'] });
+    // A node whose usage claims 5,000 prompt tokens more than it was sent: more than any bound allows.
+    liar = await startSimulator({ port: 0, models: ['lying-model'], overReportPromptTokens: 5000 });
     // Keys live one second here, and no model is free unless marked so.
-    genie = await startIsolatedGenie({ nodes: `n:vllm=${sim.url}`, env: { GENIE_IDEMPOTENCY_TTL_HOURS: String(1 / 3600), GENIE_FREE_MODELS: '' } });
-    expect((await admin('PUT', '/prices/priced-model', { inputMicroUsdPerMTok: 1_000_000, outputMicroUsdPerMTok: 1_000_000 })).status).toBe(200);
+    genie = await startIsolatedGenie({ nodes: `n:vllm=${sim.url},liar:vllm=${liar.url}`, onLine: (_, line) => lines.push(line), env: { GENIE_IDEMPOTENCY_TTL_HOURS: String(1 / 3600), GENIE_FREE_MODELS: '' } });
+    for (const model of ['priced-model', 'lying-model']) expect((await admin('PUT', `/prices/${model}`, { inputMicroUsdPerMTok: 1_000_000, outputMicroUsdPerMTok: 1_000_000 })).status).toBe(200);
   });
   afterAll(async () => {
     await genie?.stop();
-    await sim?.close();
+    await Promise.all([sim, liar].map((s) => s?.close()));
   });
   const chat = (key: string, model: string, body: Record<string, unknown> = {}, idempotencyKey?: string) =>
     fetch(`${genie.apiUrl}/v1/chat/completions`, {
@@ -74,12 +80,86 @@ describe('budget integrity', () => {
     expect(ledgerCheck().ok).toBe(true);
   });
 
+  it('a workflow id started again (Temporal forgot it, or a reset) is a new run, reserved and gated from nothing: never free', async () => {
+    await awayFromWindowReset();
+    const t = await createTenant();
+    await putCap('org', t.orgId, 'day', 1_000_000);
+    const accepted = await chat(t.apiKey, 'priced-model', { mode: 'async' });
+    expect(accepted.status).toBe(202);
+    expect((await pollJob(accepted.json.poll_url, undefined, { key: t.apiKey, base: genie.apiUrl })).status).toBe('completed');
+    const spent = async () => Number((await withDb((db) => db.query(`select coalesce(sum(spent_micro_usd), 0) as s from cap_usage where layer = 'org' and subject_id = $1`, [t.orgId]))).rows[0].s);
+    const afterFirst = await spent();
+    expect(afterFirst).toBeGreaterThan(0);
+    await putCap('org', t.orgId, 'day', afterFirst); // spent to the last µUSD
+
+    // What Temporal does once retention has passed: the same workflow id, the same input, a new run.
+    const { client, close } = await temporalClient();
+    try {
+      const first = client.workflow.getHandle(accepted.json.id);
+      const firstRunId = (await first.describe()).runId;
+      const started = (await first.fetchHistory()).events![0].workflowExecutionStartedEventAttributes!;
+      const input = client.options.loadedDataConverter.payloadConverter.fromPayload(started.input!.payloads![0]);
+      const runAgain = () =>
+        client.workflow.start('chatCompletion', { workflowId: accepted.json.id, taskQueue: started.taskQueue!.name!, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
+      // The first run's ledger rows do not make the second one "already reserved": the cap refuses it.
+      const second = await runAgain();
+      await expect(second.result()).rejects.toThrow();
+      const refusal = await second.describe();
+      expect(refusal.status.name).toBe('FAILED');
+      expect(JSON.stringify((await second.fetchHistory()).events!.at(-1)?.workflowExecutionFailedEventAttributes?.failure)).toMatch(/402|budget/i);
+      expect(await spent()).toBe(afterFirst);
+
+      // With room again, another run is admitted and billed like any completion: its own ledger rows.
+      await putCap('org', t.orgId, 'day', 1_000_000);
+      const third = await runAgain();
+      await third.result();
+      expect(await spent()).toBe(afterFirst * 2);
+      const runs = await withDb((db) => db.query(`select run_id, step from budget_ledger where workflow_id = $1 and layer = 'org' order by created_at, step`, [accepted.json.id]));
+      expect(runs.rows).toEqual([
+        { run_id: firstRunId, step: 'reserve' },
+        { run_id: firstRunId, step: 'settle' },
+        { run_id: third.firstExecutionRunId, step: 'reserve' },
+        { run_id: third.firstExecutionRunId, step: 'settle' },
+      ]);
+      const usage = await withDb((db) => db.query(`select count(*)::int as n from usage_records where workflow_id = $1`, [accepted.json.id]));
+      expect(usage.rows[0].n).toBe(2);
+    } finally {
+      await close();
+    }
+    expect(ledgerCheck().ok).toBe(true);
+  });
+
+  it('a node that reports more than the reservation allowed is booked in full, counted, logged and shown on the node', async () => {
+    await awayFromWindowReset();
+    const t = await createTenant();
+    await putCap('org', t.orgId, 'day', 1_000_000);
+    const res = await chat(t.apiKey, 'lying-model');
+    expect(res.status).toBe(200);
+    const row = (await withDb((db) => db.query(`select node, cost_micro_usd::int as cost, reserved_micro_usd::int as reserved from usage_records where workflow_id = $1`, [res.json.id]))).rows[0];
+    // Booked at what the node reported (1 µUSD a token), past what was reserved for it.
+    expect(row.cost).toBe(res.json.usage.prompt_tokens + res.json.usage.completion_tokens);
+    expect(row.cost).toBeGreaterThan(row.reserved);
+    const spent = await withDb((db) => db.query(`select spent_micro_usd::int as spent from cap_usage where layer = 'org' and subject_id = $1`, [t.orgId]));
+    expect(spent.rows[0].spent).toBe(row.cost);
+    // The API that held the caller settled it: its metric counts the overshoot on the node's label.
+    const metrics = await scrape(genie.apis[0].ready.metricsUrl as string);
+    expect(sample(metrics, 'genie_budget_overshoot_micro_usd_total', { node: 'liar', model: 'lying-model' })).toBe(row.cost - row.reserved);
+    expect(lines.some((l) => l.includes('settled above the reservation') && l.includes(res.json.id))).toBe(true);
+    // And ops see it on the node in the admin API, beside the honest node's clean record.
+    const nodes = (await (await fetch(`${genie.apiUrl}/admin/v1/nodes`, { headers: { authorization: `Bearer ${testStack().adminToken}` } })).json()) as { data: Array<{ name: string; overshoot: unknown }> };
+    expect(Object.fromEntries(nodes.data.map((n) => [n.name, n.overshoot]))).toEqual({
+      liar: { completions: 1, microUsd: row.cost - row.reserved, sinceHours: 24 },
+      n: { completions: 0, microUsd: 0, sinceHours: 24 },
+    });
+    expect(ledgerCheck().ok).toBe(true);
+  });
+
   it('a model nobody priced is refused at admission; an admin marks it free explicitly with a 0/0 price', async () => {
     const t = await createTenant();
     const refused = await chat(t.apiKey, 'unpriced-model');
     expect(refused.status).toBe(400);
     expect(refused.json.error).toMatchObject({ code: 'model_not_priced', param: 'model', type: 'invalid_request_error' });
-    const jobs = await withDb((db) => db.query(`select count(*)::int as n from budget_ledger l join usage_records u using (workflow_id) where u.org_id = $1 and u.outcome = 'completed'`, [t.orgId]));
+    const jobs = await withDb((db) => db.query(`select count(*)::int as n from budget_ledger l join usage_records u using (workflow_id, run_id) where u.org_id = $1 and u.outcome = 'completed'`, [t.orgId]));
     expect(jobs.rows[0].n).toBe(0);
 
     expect((await admin('PUT', '/prices/free-model', { inputMicroUsdPerMTok: 0, outputMicroUsdPerMTok: 0 })).status).toBe(200);

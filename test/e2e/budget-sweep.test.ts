@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,8 +95,9 @@ describe('the budget sweeper', () => {
       await schedule.pause('test: budget-check first');
       // What an admission does, for a workflow Temporal never knew.
       await withDb((db) =>
-        db.query(`select * from genie_reserve($1, $2::text[], $3::text[], $4, now())`, [
+        db.query(`select * from genie_reserve($1, $2, $3::text[], $4::text[], $5, now())`, [
           leaked,
+          randomUUID(), // a run id Temporal never issued
           ['org', 'application', 'member', 'user'],
           [t.orgId, t.applicationId, t.memberId, t.userId],
           777,

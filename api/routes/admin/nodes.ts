@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { NodeDirectory } from '../../../activities/nodes/node-directory.js';
 import { listNodes, removeNode, setNodeState, upsertNode } from '../../../db/nodes.js';
+import { overshootsByNode } from '../../../db/overshoots.js';
 import { GenieError } from '../../../protocol/errors.js';
 import { nodeParamsSchema } from '../../../protocol/admin.js';
 import { createNodeSchema, patchNodeSchema } from '../../../protocol/node.js';
@@ -19,7 +20,9 @@ export function adminNodesRoute(deps: AdminNodesDeps): Router {
   const router = Router();
   const em = () => deps.orm.em.fork();
   router.get('/nodes', async (_req, res) => {
-    res.json({ data: await listNodes(em(), deps.fleet) });
+    const nodes = await listNodes(em(), deps.fleet);
+    const overshoots = await overshootsByNode(em(), nodes.map((n) => n.name));
+    res.json({ data: nodes.map((n) => ({ ...n, overshoot: overshoots.get(n.name)! })) });
   });
   router.post('/nodes', async (req, res) => {
     const node = parseWith(createNodeSchema, req.body);
