@@ -2,7 +2,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { NodeClient } from './inference/node-client.js';
 import type { AdmissionOutcome, HeldCallers } from './inference/held-caller.js';
 import type { StreamRecord } from '../protocol/completion-job.js';
-import { readFailure } from '../protocol/failures.js';
+import { failures, readFailure } from '../protocol/failures.js';
+import { dependencyDown, isPostgresUnavailable } from '../protocol/dependency-down.js';
 import { createGenerate } from './inference/generate.js';
 import type { NodeDirectory } from './nodes/node-directory.js';
 import type { NodeRef } from './nodes/node-list.js';
@@ -69,6 +70,9 @@ export function createActivities(deps: ActivityDeps) {
       try {
         admitted = await admit(input);
       } catch (e) {
+        // Postgres away: retried by the step's policy (it may be back), then the caller's 503 — never
+        // the driver's message, which can carry the SQL and its parameters.
+        if (isPostgresUnavailable(e)) throw failures.unavailable(dependencyDown('postgres').body);
         const refusal = readFailure(e);
         if (refusal.kind === 'genie') deps.onAdmission?.(input.workflowId, { ok: false, error: refusal.body });
         throw e;

@@ -27,6 +27,8 @@ import type { GenieMetrics } from '../activities/metrics.js';
 import { requestMetrics } from './middleware/request-metrics.js';
 import { PERSONA_ALIASES } from '../db/personas.js';
 import { metricsRoute } from './routes/metrics.js';
+import type { DependencyMonitor } from './dependency-monitor.js';
+import { requireDependencies } from './middleware/require-dependencies.js';
 
 export interface ApiDeps {
   orm: MikroORM;
@@ -41,6 +43,8 @@ export interface ApiDeps {
   log: Logger;
   adminToken?: string;
   metrics: GenieMetrics;
+  /** Postgres and Temporal as this process last saw them (/healthz, the completions gate). */
+  dependencies: DependencyMonitor;
   /** True once SIGTERM arrived: /healthz answers 503 so load balancers stop sending new requests. */
   draining?: () => boolean;
   /** Runs before each /metrics scrape (drains the Temporal runtime's metric buffer). */
@@ -67,14 +71,14 @@ export function createApp(deps: ApiDeps): express.Express {
   );
   app.use(express.json({ limit: '4mb' }));
   app.use(metricsRoute(deps.metrics.registry, deps.beforeScrape));
-  app.use(healthRoute(deps.orm, deps.temporal, deps.draining));
+  app.use(healthRoute(deps.dependencies, deps.draining));
   app.use(openApiRoute()); // /openapi.json and /docs: public, before the /v1 key check
   app.use(docsPageRoute()); // `/` (the docs page with "Try it") and its /assets: public
 
   const v1 = Router();
   v1.use(authenticate(deps.orm));
   const isServed = (model: string) => PERSONA_ALIASES.includes(model as never) || deps.directory.snapshot().some((n) => n.models.includes(model));
-  v1.use('/chat/completions', requestMetrics(deps.metrics, isServed));
+  v1.use('/chat/completions', requestMetrics(deps.metrics, isServed), requireDependencies(deps.dependencies));
   v1.use(chatCompletionsRoute(deps.completions, deps.log));
   v1.use(modelsRoute(deps.directory, deps.personas));
   v1.use(jobsRoute(deps.jobs));
@@ -92,6 +96,6 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/admin/v1', admin);
 
   app.use((req, _res, next) => next(GenieError.notFound(`Unknown route: ${req.method} ${req.path}`)));
-  app.use(errorMapper(deps.log, deps.metrics));
+  app.use(errorMapper(deps.log, deps.metrics, deps.dependencies));
   return app;
 }

@@ -109,14 +109,14 @@ export class GenieError extends Error {
     const s = status >= 500 && status <= 599 ? status : 500;
     return new GenieError({ status: s, message, type: 'server_error', code: null, param: null });
   }
-  static unavailable(message: string): GenieError {
+  static unavailable(message: string, retryAfterSeconds = 1): GenieError {
     return new GenieError({
       status: 503,
       message,
       type: 'service_unavailable',
       code: 'service_unavailable',
       param: null,
-      headers: { 'retry-after': '1' },
+      headers: { 'retry-after': String(retryAfterSeconds) },
     });
   }
   static internal(message = 'internal server error'): GenieError {

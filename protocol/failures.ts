@@ -13,6 +13,8 @@ export const FAILURE_TYPES = {
   aborted: 'GenerationAborted',
   /** The process running `generate` shut down past its grace period: not the caller's fault, nor the node's. */
   shutdown: 'WorkerShutdown',
+  /** Postgres (or another dependency) could not be reached: retried by the step's policy, then a 503. */
+  unavailable: 'DependencyUnavailable',
 } as const;
 
 /** A node's failure, as the workflow's failover loop reads it. */
@@ -33,6 +35,10 @@ export const failures = {
   shutdown(usage: Usage, body: GenieErrorBody): ApplicationFailure {
     return ApplicationFailure.create({ type: FAILURE_TYPES.shutdown, message: body.message, nonRetryable: true, details: [{ usage, body }] });
   },
+  /** Retryable: the dependency may be back by the next attempt; once attempts run out, `body` is the answer. */
+  unavailable(body: GenieErrorBody): ApplicationFailure {
+    return ApplicationFailure.create({ type: FAILURE_TYPES.unavailable, message: body.message, nonRetryable: false, details: [body] });
+  },
 };
 
 export type ReadFailure =
@@ -51,7 +57,7 @@ export function readFailure(e: unknown): ReadFailure {
   const cause = e instanceof ActivityFailure && e.cause ? e.cause : e;
   if (cause instanceof ApplicationFailure) {
     const [first, second] = (cause.details ?? []) as unknown[];
-    if (cause.type === FAILURE_TYPES.genie && isBody(first)) return { kind: 'genie', body: first, node: (second as NodeFailure | undefined) ?? null };
+    if ((cause.type === FAILURE_TYPES.genie || cause.type === FAILURE_TYPES.unavailable) && isBody(first)) return { kind: 'genie', body: first, node: (second as NodeFailure | undefined) ?? null };
     if (cause.type === FAILURE_TYPES.aborted) return { kind: 'aborted', usage: (first as { usage?: Usage } | undefined)?.usage ?? ZERO };
     if (cause.type === FAILURE_TYPES.shutdown) {
       const d = first as { usage?: Usage; body?: GenieErrorBody } | undefined;

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
-import { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
 import { createCompletionService } from '../api/completion/service.js';
@@ -18,6 +18,7 @@ import { configuredActivities, createCoreDeps, workflowQueueWorkerOptions } from
 import { exitWithParent } from './exit-with-parent.js';
 import { installTemporalRuntime } from './telemetry/runtime.js';
 import { drainHttp } from './drain.js';
+import { DependencyMonitor } from '../api/dependency-monitor.js';
 
 // The API process: the express edge, and a Temporal worker for the completions it holds callers for.
 // Its starts are eager, so a sync or stream completion's workflow task runs here, and its `generate`
@@ -56,7 +57,9 @@ const workflowWorker = config.GENIE_API_EAGER_START
       // No thread hop per activation (GENIE_API_WORKFLOW_THREAD): the SDK names running workflows on the
       // main thread debug mode; its other effect, no deadlock timeout, the lean sandbox has already.
       debugMode: config.GENIE_API_WORKFLOW_THREAD === 'main',
-      shutdownGraceTime: 1000,
+      // Async completions started here keep their workflow tasks here (sticky): settlement, projections
+      // and webhook attempts run as local activities of this worker, so they get the whole grace period.
+      shutdownGraceTime: config.GENIE_SHUTDOWN_GRACE_MS,
     })
   : null;
 const workflowRun = workflowWorker?.run() ?? Promise.resolve();
@@ -90,6 +93,14 @@ const completions = createCompletionService({
   eagerStart: config.GENIE_API_EAGER_START,
 });
 let draining = false;
+// Its own connection without the client's retries: a check must learn "unreachable" at once, not after
+// the backoff meant for calls that must succeed.
+const probeConnection = Connection.lazy({ address: config.TEMPORAL_ADDRESS, interceptors: [] });
+const dependencies = new DependencyMonitor(
+  { postgres: () => deps.orm.em.fork().getConnection().execute('select 1'), temporal: () => probeConnection.workflowService.getSystemInfo({}) },
+  { intervalMs: config.GENIE_DEPENDENCY_CHECK_MS, timeoutMs: 2000 },
+);
+dependencies.start();
 const jobs = createJobService({ temporal, orm: deps.orm, cancelWaitMs: 5000 });
 const app = createApp({
   orm: deps.orm,
@@ -104,6 +115,7 @@ const app = createApp({
   log: deps.log,
   adminToken: config.GENIE_ADMIN_TOKEN,
   metrics: deps.metrics,
+  dependencies,
   draining: () => draining,
   beforeScrape: temporalMetrics.drain,
 });
@@ -114,27 +126,32 @@ const { port } = server.address() as AddressInfo;
 console.log(JSON.stringify({ event: 'api.ready', url: `http://${config.GENIE_HOST}:${port}`, taskQueue: apiQueue, metricsUrl: `http://${config.GENIE_HOST}:${port}/metrics` }));
 
 /**
- * SIGTERM: stop accepting connections, let requests in flight (streams above all) finish within the
- * grace period, then stop the activity worker (its `generate` activities belong to those requests),
- * then the connections. Async jobs never depended on this process after their 202.
+ * SIGTERM: /healthz turns 503 (draining); after GENIE_DRAIN_DELAY_MS (for load balancers to notice) the
+ * listener closes; requests in flight (streams above all) finish within the grace period; then the
+ * activity worker stops (its `generate` activities belong to those requests), then the connections.
+ * The workflow worker stops taking tasks at once — the workers take the next ones — and finishes what
+ * it runs (an async job's settlement or webhook attempt) within the same grace period.
  */
 let stopping: Promise<void> | null = null;
 const shutdown = (signal: string) =>
   (stopping ??= (async () => {
     draining = true;
-    deps.log.info({ signal, graceMs: config.GENIE_SHUTDOWN_GRACE_MS }, 'draining: no new connections; waiting for requests in flight');
+    workflowWorker?.shutdown();
+    deps.log.info({ signal, graceMs: config.GENIE_SHUTDOWN_GRACE_MS, drainDelayMs: config.GENIE_DRAIN_DELAY_MS }, 'draining: /healthz says so; waiting for requests in flight');
+    if (config.GENIE_DRAIN_DELAY_MS > 0) await new Promise((r) => setTimeout(r, config.GENIE_DRAIN_DELAY_MS));
     const { unfinished } = await drainHttp(server, config.GENIE_SHUTDOWN_GRACE_MS);
     if (unfinished > 0) deps.log.warn({ unfinished }, 'grace period over: cutting the requests still running');
     // Every generation still running here tells its caller 503 (inline for a stream) and settles.
     callers.shutdown();
     await Promise.race([callers.drained(), new Promise((r) => setTimeout(r, 5000))]);
     worker.shutdown();
-    workflowWorker?.shutdown();
     await Promise.all([workerRun, workflowRun]).catch((e) => deps.log.error({ err: (e as Error).message }, 'a worker stopped with an error'));
     // The activities just cut wrote their callers an inline error or a 503: let those answers out.
     await drainHttp(server, 1000);
     server.closeAllConnections();
     temporalMetrics.stop();
+    dependencies.stop();
+    await probeConnection.close();
     await nativeConnection.close();
     await deps.close();
     deps.log.info('stopped');

@@ -55,6 +55,10 @@ export const configSchema = z.object({
   /** No deadlock watchdog and no stack-trace hook in the workflow sandbox: less CPU per workflow task (patches/README.md). */
   GENIE_LEAN_WORKFLOW_SANDBOX: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** SIGTERM: how long in-flight streams and activities may run on before the process exits anyway. */
+  /** How often an API checks Postgres and Temporal (a down one makes new completions a fast 503). */
+  GENIE_DEPENDENCY_CHECK_MS: z.coerce.number().int().positive().default(1000),
+  /** After SIGTERM, an API keeps accepting (its /healthz already 503 "draining") this long, for load balancers to notice. */
+  GENIE_DRAIN_DELAY_MS: z.coerce.number().int().nonnegative().default(0),
   GENIE_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(30_000),
   GENIE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Which fleet of the node registry this deployment uses (deployments sharing a Postgres stay apart). */

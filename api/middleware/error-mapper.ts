@@ -4,11 +4,16 @@ import type { Logger } from 'pino';
 import type { GenieMetrics } from '../../activities/metrics.js';
 import { GenieError } from '../../protocol/errors.js';
 import { errorBodyOf } from '../../protocol/failures.js';
+import { dependencyDown, unavailableDependency } from '../../protocol/dependency-down.js';
+import type { DependencyMonitor } from '../dependency-monitor.js';
 
 /** Anything thrown on the request path → the one caller-facing error (DESIGN §3a). */
 export function toGenieError(e: unknown): GenieError {
   if (e instanceof GenieError) return e;
   if (e instanceof WorkflowFailedError || e instanceof WorkflowUpdateFailedError) return new GenieError(errorBodyOf(e.cause));
+  // Postgres or Temporal unreachable (auth of a key not cached, a workflow start): an honest 503.
+  const down = unavailableDependency(e);
+  if (down) return dependencyDown(down);
   if (isBodyParserError(e)) {
     if (e.type === 'entity.parse.failed') return GenieError.badRequest(`request body is not valid JSON: ${e.message}`);
     if (e.type === 'entity.too.large') return new GenieError({ ...GenieError.badRequest('request body too large').body, status: 413 });
@@ -37,8 +42,10 @@ export function sendError(res: Response, err: GenieError): void {
   res.status(err.body.status).json(err.toEnvelope());
 }
 
-export function errorMapper(log: Logger, metrics?: GenieMetrics): ErrorRequestHandler {
+export function errorMapper(log: Logger, metrics?: GenieMetrics, dependencies?: DependencyMonitor): ErrorRequestHandler {
   return (e, req, res, _next) => {
+    // What a request met tells the monitor at once; the next gate refuses without waiting for a check.
+    dependencies?.observe(e);
     const err = toGenieError(e);
     if (err.body.code === 'budget-cap-hit' && err.body.extra) {
       metrics?.budgetRefusals.inc({ layer: String(err.body.extra.capLayer), window: String(err.body.extra.capWindow) });

@@ -6,14 +6,14 @@ import pg from 'pg';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { startPostgres, type RunningPostgres } from '../../workers/stack/postgres.js';
 import { freePort } from '../../workers/stack/free-port.js';
-import { generateApiKey, hashApiKey } from '../../db/api-keys.js';
 import { newId } from '../../db/ids.js';
 import { budgetCheck } from '../support/budget-check.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { api, pollJob, type Job } from '../support/jobs.js';
 import { sample, scrape } from '../support/prometheus.js';
 import { temporalClient, testStack, withDb } from '../support/stack.js';
-import { createTenant, putCap, type Tenant } from '../support/tenants.js';
+import { createTenant, createTenantIn, putCap } from '../support/tenants.js';
+import { waitFor } from '../support/wait-for.js';
 import { startReceiver } from '../support/webhook-receiver.js';
 
 // Reservations nobody settles (issue 15): a workflow closed from outside leaves its reservation held
@@ -21,16 +21,6 @@ import { startReceiver } from '../support/webhook-receiver.js';
 // while one is left; settlement itself retries through a Postgres outage instead of giving up.
 
 const GRACE_MS = 5000;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 const orgCounters = (db: pg.Client, orgId: string) =>
   db
@@ -163,24 +153,6 @@ describe('the budget sweeper', () => {
     await waitFor('budget-check to pass', async () => budgetCheck().ok, 60_000, 1000);
   }, 120_000);
 });
-
-/** A tenant written into a database of the test's own (createTenant writes into the shared one). */
-async function createTenantIn(databaseUrl: string): Promise<Tenant> {
-  const apiKey = generateApiKey();
-  const ids = { orgId: newId('org_'), userId: newId('usr_'), memberId: newId('mem_'), applicationId: newId('app_'), keyId: newId('key_') };
-  const db = new pg.Client({ connectionString: databaseUrl });
-  await db.connect();
-  try {
-    await db.query('insert into orgs (id, name) values ($1, $2)', [ids.orgId, `org-${ids.orgId}`]);
-    await db.query('insert into users (id, email) values ($1, $2)', [ids.userId, `${ids.userId}@example.test`]);
-    await db.query('insert into members (id, org_id, user_id) values ($1, $2, $3)', [ids.memberId, ids.orgId, ids.userId]);
-    await db.query('insert into applications (id, org_id, name) values ($1, $2, $3)', [ids.applicationId, ids.orgId, 'app']);
-    await db.query('insert into api_keys (id, application_id, member_id, key_hash, prefix) values ($1, $2, $3, $4, $5)', [ids.keyId, ids.applicationId, ids.memberId, hashApiKey(apiKey), apiKey.slice(0, 12)]);
-  } finally {
-    await db.end();
-  }
-  return { ...ids, apiKey };
-}
 
 // The shared test Postgres cannot be stopped (every other test uses it): this deployment runs on a
 // Postgres of its own, stopped and started again by the test.

@@ -1,3 +1,6 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { sseData } from '../../activities/inference/sse.js';
@@ -52,6 +55,22 @@ async function generateAttempts(workflowId: string): Promise<number> {
   }
 }
 
+/** Who completed the workflow tasks that recorded webhook attempts (local-activity markers). */
+async function webhookAttemptIdentities(workflowId: string): Promise<string[]> {
+  const { client, close } = await temporalClient();
+  try {
+    const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events!;
+    const completedBy = new Map(events.filter((e) => e.workflowTaskCompletedEventAttributes).map((e) => [String(e.eventId), e.workflowTaskCompletedEventAttributes!.identity ?? '']));
+    const payloads = client.options.loadedDataConverter.payloadConverter;
+    return events
+      .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+      .filter((e) => JSON.stringify(payloads.fromPayload(e.markerRecordedEventAttributes!.details!.data!.payloads![0])).includes('"deliverWebhook"'))
+      .map((e) => completedBy.get(String(e.markerRecordedEventAttributes!.workflowTaskCompletedEventId)) ?? '?');
+  } finally {
+    await close();
+  }
+}
+
 /** The prober workflow's pending `probeFleetRounds`, once `until` holds for it. */
 async function proberActivity(workflowId: string, until: (a: { lastWorkerIdentity?: string | null }) => boolean) {
   const { client, close } = await temporalClient();
@@ -85,13 +104,14 @@ describe('graceful shutdown (SIGTERM)', () => {
   describe('within the grace period', () => {
     let genie: IsolatedGenie;
     beforeAll(async () => {
-      genie = await startIsolatedGenie({ nodes: `slow:vllm=${sim.url}`, env: { GENIE_SHUTDOWN_GRACE_MS: '20000' } });
+      // A load balancer's 2 s to see /healthz say "draining" before connections are refused.
+      genie = await startIsolatedGenie({ nodes: `slow:vllm=${sim.url}`, env: { GENIE_SHUTDOWN_GRACE_MS: '20000', GENIE_DRAIN_DELAY_MS: '2000', GENIE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1' } });
     });
     afterAll(async () => {
       await genie?.stop();
     });
 
-    it('the API stops accepting connections but finishes the streams in flight, then exits 0', async () => {
+    it('the API says "draining" on /healthz, then stops accepting connections but finishes the streams in flight, then exits 0', async () => {
       const api0 = genie.apis[0];
       // The simulator's text is deterministic: what the node says directly is what the caller must get.
       const direct = (await (await fetch(`${sim.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'slow-model', messages, max_tokens: 100 }) })).json()) as {
@@ -99,11 +119,22 @@ describe('graceful shutdown (SIGTERM)', () => {
       };
       const res = await stream(genie.apiUrl, 'slow-model');
       let refusedNew: Promise<unknown> = Promise.resolve();
+      let sawDraining: Promise<unknown> = Promise.resolve();
       const result = await readStream(res, () => {
         api0.child.kill('SIGTERM');
-        // Once the signal lands (a loaded machine may take a while), new connections are refused.
+        // First /healthz turns 503 "draining" while connections are still accepted (GENIE_DRAIN_DELAY_MS)…
+        sawDraining = (async () => {
+          for (let i = 0; i < 400; i++) {
+            const h = await fetch(`${genie.apiUrl}/healthz`).then(async (r) => ({ status: r.status, body: await r.json() }), () => 'refused' as const);
+            if (h === 'refused') return h;
+            if (h.status === 503) return h;
+            await new Promise((r) => setTimeout(r, 25));
+          }
+          return 'never';
+        })();
+        // …then new connections are refused (a loaded machine may take a while).
         refusedNew = (async () => {
-          for (let i = 0; i < 50; i++) {
+          for (let i = 0; i < 100; i++) {
             if (await fetch(`${genie.apiUrl}/healthz`).then(() => false, () => true)) return 'refused';
             await new Promise((r) => setTimeout(r, 100));
           }
@@ -113,6 +144,7 @@ describe('graceful shutdown (SIGTERM)', () => {
       expect(result.text).toBe(direct.choices[0].message.content);
       expect(result.finish).toBe(direct.choices[0].finish_reason);
       expect(result.done).toBe(true);
+      expect(await sawDraining).toEqual({ status: 503, body: { status: 'draining' } });
       expect(await refusedNew).toBe('refused');
       expect(await exited(api0.child)).toBe(0);
     });
@@ -147,6 +179,40 @@ describe('graceful shutdown (SIGTERM)', () => {
       // period (20 s here): it handed over at the signal, and the replacement probes now.
       const prober = await proberActivity(`genie-fleet-probe-${genie.env.GENIE_FLEET}`, (a) => !a.lastWorkerIdentity?.startsWith(`${worker0.child.pid}@`)); // identities are "<pid>@host"
       expect(prober.lastFailure?.message).toMatch(/shutting down: another worker takes the prober over/);
+    }, 60_000);
+
+    it('an API finishes the webhook attempt it runs for an async job started there (its sticky workflow task) before it exits 0: delivered once', async () => {
+      const base = await liveApi(genie);
+      const api1 = genie.apis.find((a) => a.ready.url === base)!;
+      // A receiver that takes 3 s to answer: the attempt is in flight when the API is told to stop.
+      let arrived!: () => void;
+      const inFlight = new Promise<void>((r) => (arrived = r));
+      const bodies: string[] = [];
+      const receiver = http.createServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => (body += c));
+        req.on('end', () => {
+          bodies.push(body);
+          arrived();
+          setTimeout(() => res.writeHead(200).end(), 3000);
+        });
+      });
+      await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+      try {
+        const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+        const accepted = (await api('/v1/chat/completions', { base, body: { model: 'slow-model', messages, max_tokens: 5, mode: 'async', webhook: { url, secret: 'drain-secret' } } })).json;
+        await inFlight;
+        api1.child.kill('SIGTERM');
+        expect(await exited(api1.child)).toBe(0);
+        const job = await pollJob(accepted.poll_url, (j) => j.webhook?.status === 'delivered', { base: await liveApi(genie), timeoutMs: 30_000 });
+        expect(job.webhook).toMatchObject({ status: 'delivered', attempts: 1 });
+        // One request: the attempt was not cut and redone elsewhere (a 1 s grace used to cut it)…
+        expect(bodies).toHaveLength(1);
+        // …and it was this API that ran it (the workflow task recording the attempt completed there).
+        expect(await webhookAttemptIdentities(accepted.id)).toEqual([`${api1.child.pid}@${os.hostname()}`]);
+      } finally {
+        await new Promise((r) => receiver.close(r));
+      }
     }, 60_000);
   });
 

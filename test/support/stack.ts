@@ -43,8 +43,9 @@ export async function temporalClient(): Promise<{ client: Client; close(): Promi
   return { client: new Client({ connection, namespace: s.namespace }), close: () => connection.close() };
 }
 
-export async function withDb<T>(fn: (db: pg.Client) => Promise<T>): Promise<T> {
-  const db = new pg.Client({ connectionString: testStack().databaseUrl });
+/** One connection to the shared test Postgres (or to `databaseUrl`, a test's own) for `fn`. */
+export async function withDb<T>(fn: (db: pg.Client) => Promise<T>, databaseUrl = testStack().databaseUrl): Promise<T> {
+  const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   try {
     return await fn(db);

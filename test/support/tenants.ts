@@ -12,7 +12,7 @@ export interface Tenant {
   apiKey: string;
 }
 
-export async function createTenant(name = `org-${newId()}`, opts: { userId?: string } = {}): Promise<Tenant> {
+export async function createTenant(name = `org-${newId()}`, opts: { userId?: string; databaseUrl?: string } = {}): Promise<Tenant> {
   const apiKey = generateApiKey();
   const existingUser = opts.userId;
   const ids = { org: newId('org_'), user: existingUser ?? newId('usr_'), member: newId('mem_'), app: newId('app_'), key: newId('key_') };
@@ -22,9 +22,12 @@ export async function createTenant(name = `org-${newId()}`, opts: { userId?: str
     await db.query('insert into members (id, org_id, user_id) values ($1, $2, $3)', [ids.member, ids.org, ids.user]);
     await db.query('insert into applications (id, org_id, name) values ($1, $2, $3)', [ids.app, ids.org, 'app']);
     await db.query('insert into api_keys (id, application_id, member_id, key_hash, prefix) values ($1, $2, $3, $4, $5)', [ids.key, ids.app, ids.member, hashApiKey(apiKey), apiKey.slice(0, 12)]);
-  });
+  }, opts.databaseUrl);
   return { orgId: ids.org, applicationId: ids.app, memberId: ids.member, userId: ids.user, keyId: ids.key, apiKey };
 }
+
+/** A tenant written into a database of the test's own (a deployment on its own Postgres). */
+export const createTenantIn = (databaseUrl: string) => createTenant(undefined, { databaseUrl });
 
 /** Sets a cap through the admin API. */
 export async function putCap(layer: string, subjectId: string, window: string, limitMicroUsd: number, base = testStack().apiUrl): Promise<void> {
