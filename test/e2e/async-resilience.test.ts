@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { api, pollJob } from '../support/jobs.js';
@@ -6,6 +7,8 @@ import { estimatePromptTokens } from '../../protocol/token-estimate.js';
 import { startReceiver } from '../support/webhook-receiver.js';
 import { ledgerCheck } from '../support/budget-check.js';
 import { createTenant, putCap, type Tenant } from '../support/tenants.js';
+import { sample, scrape } from '../support/prometheus.js';
+import { waitFor } from '../support/wait-for.js';
 
 const counters = async (t: Tenant) =>
   (await withDb((db) => db.query(`select spent_micro_usd::int as spent, reserved_micro_usd::int as reserved from cap_usage where layer = 'org' and subject_id = $1`, [t.orgId]))).rows[0];
@@ -80,18 +83,35 @@ describe('async jobs under failure', () => {
     try {
       const t = await createTenant();
       await putCap('org', t.orgId, 'day', 1_000_000_000);
+      const received = async () => sample(await scrape(slow.metricsUrl), 'genie_sim_requests_received_total', { model_name: 'slow-model' });
+      const receivedBefore = await received();
       const accepted = await api('/v1/chat/completions', {
         base: aliasGenie.apiUrl,
         key: t.apiKey,
         body: { model: 'slow-model', mode: 'async', messages, webhook: { url: receiver.url, secret: 'crash-secret' } },
       });
       expect(accepted.status).toBe(202);
-      await pollJob(accepted.json.poll_url, (j) => j.status === 'in_progress', { base: aliasGenie.apiUrl, key: t.apiKey });
-      await new Promise((r) => setTimeout(r, 300)); // the node call is under way
+      // Killed once the node has the request (its first token is 2.5 s away): mid-`generate`.
+      await waitFor('the node to receive the request', async () => (await received()) > receivedBefore, 30_000, 25);
+      const killed = aliasGenie.workers[0].child.pid;
       await aliasGenie.restartWorker('SIGKILL');
       const job = await pollJob(accepted.json.poll_url, (j) => j.webhook?.status === 'delivered', { base: aliasGenie.apiUrl, key: t.apiKey, timeoutMs: 100_000 });
       expect(job.status).toBe('completed');
-      await new Promise((r) => setTimeout(r, 1000));
+      // The kill landed during `generate`: two attempts in the history, the first on the killed worker,
+      // the second on its replacement.
+      const { client, close } = await temporalClient();
+      try {
+        const handle = client.workflow.getHandle(accepted.json.id);
+        await handle.result(); // closed: no further delivery can follow
+        const events = (await handle.fetchHistory()).events!;
+        const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'generate').map((e) => String(e.eventId));
+        expect(scheduled).toHaveLength(2);
+        const startedBy = scheduled.map((id) => events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === id)?.activityTaskStartedEventAttributes?.identity);
+        expect(startedBy[0]).toBe(`${killed}@${os.hostname()}`);
+        expect(startedBy[1]).toBe(`${aliasGenie.workers[0].child.pid}@${os.hostname()}`);
+      } finally {
+        await close();
+      }
       expect(receiver.received).toHaveLength(1);
       expect(JSON.parse(receiver.received[0].body)).toEqual(job.result);
       const rows = await withDb((db) => db.query('select outcome from usage_records where workflow_id = $1', [accepted.json.id]));
