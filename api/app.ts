@@ -5,6 +5,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { NodeDirectory } from '../activities/nodes/node-directory.js';
 import { GenieError } from '../protocol/errors.js';
+import { MAX_REQUEST_BODY_BYTES } from '../protocol/request-limits.js';
 import type { CompletionService } from './completion/service.js';
 import type { JobService } from './jobs.js';
 import { requireAdmin } from './middleware/admin-auth.js';
@@ -69,7 +70,8 @@ export function createApp(deps: ApiDeps): express.Express {
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
     }),
   );
-  app.use(express.json({ limit: '4mb' }));
+  // Bounded by what a workflow can carry (protocol/request-limits.ts): a larger body is a 413 here.
+  app.use(express.json({ limit: MAX_REQUEST_BODY_BYTES }));
   app.use(metricsRoute(deps.metrics.registry, deps.beforeScrape));
   app.use(healthRoute(deps.dependencies, deps.draining));
   app.use(openApiRoute()); // /openapi.json and /docs: public, before the /v1 key check

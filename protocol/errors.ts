@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { capLayerSchema, capWindowSchema } from './budget.js';
+import { formatBytes, MAX_REQUEST_BODY_BYTES } from './request-limits.js';
 
 // One error vocabulary for every layer (DESIGN §3a). Activities and workflows carry a `GenieErrorBody`
 // in ApplicationFailure details (protocol/failures.ts); the API's one error mapper turns it into HTTP.
@@ -55,6 +56,10 @@ export class GenieError extends Error {
 
   static badRequest(message: string, param: string | null = null, code: string | null = null): GenieError {
     return new GenieError({ status: 400, message, type: 'invalid_request_error', code, param });
+  }
+  /** A body no workflow could carry (protocol/request-limits.ts): refused before anything starts. */
+  static requestTooLarge(limit = MAX_REQUEST_BODY_BYTES): GenieError {
+    return new GenieError({ status: 413, message: `The request body is larger than ${formatBytes(limit)} (${limit} bytes), the most a completion can carry.`, type: 'invalid_request_error', code: 'request_too_large', param: null });
   }
   static unauthorized(message: string): GenieError {
     return new GenieError({ status: 401, message, type: 'invalid_request_error', code: 'invalid_api_key', param: null });

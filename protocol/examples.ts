@@ -111,6 +111,7 @@ export const exampleErrors: Array<{ when: string; error: GenieError }> = [
   { when: 'A job id that does not exist or belongs to another org.', error: GenieError.jobNotFound('0mwwq7k2d1a9x3b8c4e5f6g7h') },
   { when: 'An Idempotency-Key reused with a different body.', error: GenieError.idempotencyKeyReused() },
   { when: 'An Idempotency-Key whose stream is still running (a finished one is replayed).', error: GenieError.idempotencyKeyInUse() },
+  { when: 'The request body is larger than a completion can carry (see Limits).', error: GenieError.requestTooLarge() },
   { when: 'Every node serving the model is saturated (sync and stream; async jobs queue instead).', error: GenieError.saturated(MODEL, 2) },
   { when: "The node's own failure, passed through.", error: GenieError.upstream(500, 'model failed to load: broken:latest') },
   { when: 'No node that serves the model can be reached.', error: GenieError.unavailable('No reachable node serves qwen3:8b.') },

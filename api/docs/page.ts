@@ -18,6 +18,8 @@ import {
 import { curlSnippet, nodeSnippet, pythonSnippet } from '../../web/assets/js/snippets.js';
 import { codeBlock, esc, highlightJson, inline, jsonBlock, sseBlock } from './html.js';
 import { parameterTableRows, requestJsonSchema, unsupportedParamList } from './parameters.js';
+import { MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH, MAX_SCHEMA_NODES, MAX_SCHEMA_PATTERN_CHARS } from '../../protocol/json-schema.js';
+import { formatBytes, MAX_REQUEST_BODY_BYTES } from '../../protocol/request-limits.js';
 import { budgetSlots } from './budgets.js';
 import { personaSlots } from './personas.js';
 
@@ -75,6 +77,16 @@ function errorTable(): string {
 <tbody>${rows.join('\n')}</tbody></table></div>`;
 }
 
+/** The limits a request is held to, from the constants the edge enforces. */
+function limitsList(): string {
+  const items = [
+    `The request body: at most ${formatBytes(MAX_REQUEST_BODY_BYTES)} (${MAX_REQUEST_BODY_BYTES} bytes), what a workflow can carry; larger is a \`413 request_too_large\`.`,
+    `Each JSON Schema (\`response_format.json_schema.schema\` and every tool's \`parameters\`, strict or not): at most ${formatBytes(MAX_SCHEMA_BYTES)}, ${MAX_SCHEMA_DEPTH} levels of nesting, ${MAX_SCHEMA_NODES} subschemas (JSON objects) and ${MAX_SCHEMA_PATTERN_CHARS} characters of \`pattern\`s together; beyond that a \`400\` names the schema's \`param\`.`,
+    'A `pattern` is matched with RE2 (linear time, whatever the output): no backreferences or lookarounds — a strict schema using them is a `400`.',
+  ];
+  return `<ul class="limits">${items.map((t) => `<li>${inline(t)}</li>`).join('')}</ul>`;
+}
+
 function staticSlots(): Slots {
   return {
     config: scriptJson(widgetConfig()),
@@ -96,6 +108,7 @@ function staticSlots(): Slots {
     'cap-window-values': budgetSlots.windowValues(),
     personas: personaSlots.table(),
     errors: errorTable(),
+    limits: limitsList(),
   };
 }
 

@@ -16,7 +16,7 @@ export function toGenieError(e: unknown): GenieError {
   if (down) return dependencyDown(down);
   if (isBodyParserError(e)) {
     if (e.type === 'entity.parse.failed') return GenieError.badRequest(`request body is not valid JSON: ${e.message}`);
-    if (e.type === 'entity.too.large') return new GenieError({ ...GenieError.badRequest('request body too large').body, status: 413 });
+    if (e.type === 'entity.too.large') return GenieError.requestTooLarge();
     return GenieError.badRequest(e.message);
   }
   // express's own client errors carry their status http-errors style (a path segment that is not valid

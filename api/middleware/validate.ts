@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { chatCompletionRequestSchema, unknownKeys, unsupportedParams, type ChatCompletionRequest } from '../../protocol/chat-request.js';
 import { GenieError } from '../../protocol/errors.js';
-import { jsonSchemaProblem } from '../../protocol/json-schema.js';
+import { jsonSchemaProblem, schemaLimitProblem } from '../../protocol/json-schema.js';
 
 /** zod path → OpenAI-style `param`: ['messages', 0, 'content'] → "messages[0].content". */
 export function paramOf(path: ReadonlyArray<PropertyKey>): string | null {
@@ -27,12 +27,24 @@ export function validateChatRequest(body: unknown, log: Logger): ChatCompletionR
   }
   const parsed = chatCompletionRequestSchema.safeParse(obj);
   if (!parsed.success) throw firstIssue(parsed.error);
-  const format = parsed.data.response_format;
-  if (format?.type === 'json_schema' && format.json_schema.strict === true && format.json_schema.schema) {
-    const problem = jsonSchemaProblem(format.json_schema.schema);
-    if (problem) throw GenieError.badRequest(`Invalid JSON Schema for strict json_schema: ${problem}`, 'response_format.json_schema.schema');
-  }
+  checkCallerSchemas(parsed.data);
   const ignored = unknownKeys(obj);
   if (ignored.length) log.warn({ ignored }, 'ignoring unknown request keys');
   return parsed.data;
+}
+
+/**
+ * Every JSON Schema a caller sends is bounded (protocol/json-schema.ts) before anything starts: the node
+ * compiles each into a grammar, and Genie compiles a strict response format itself to check the output.
+ */
+function checkCallerSchemas(req: ChatCompletionRequest): void {
+  req.tools?.forEach((tool, i) => {
+    const problem = tool.function.parameters && schemaLimitProblem(tool.function.parameters);
+    if (problem) throw GenieError.badRequest(`Invalid JSON Schema for tool '${tool.function.name}': ${problem}`, `tools[${i}].function.parameters`);
+  });
+  const format = req.response_format;
+  if (format?.type !== 'json_schema' || !format.json_schema.schema) return;
+  const strict = format.json_schema.strict === true;
+  const problem = strict ? jsonSchemaProblem(format.json_schema.schema) : schemaLimitProblem(format.json_schema.schema);
+  if (problem) throw GenieError.badRequest(`Invalid JSON Schema for ${strict ? 'strict ' : ''}json_schema: ${problem}`, 'response_format.json_schema.schema');
 }

@@ -2,6 +2,7 @@ import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency.js';
 import { z } from 'zod';
 import { applicationParamsSchema, capKeySchema, nodeParamsSchema, orgParamsSchema, personaParamsSchema, priceParamsSchema } from '../../protocol/admin.js';
 import { inlineSchema } from './schemas.js';
+import { formatBytes, MAX_REQUEST_BODY_BYTES } from '../../protocol/request-limits.js';
 
 // The operations of the document. Each names the component schemas of schemas.ts (protocol/'s zod
 // schemas), so bodies are never described twice; only HTTP details (status codes, headers, params) live here.
@@ -57,7 +58,7 @@ export const errorResponses = {
   BudgetCapHit: answer('A budget cap would be exceeded (`insufficient_quota` / `budget-cap-hit`).', 'BudgetCapHit', retryAfter),
   NotFound: answer('Unknown model (`model_not_found`), job or resource (`not_found`).', 'Error'),
   Conflict: answer('`idempotency_key_reused` (same key, different body), `idempotency_key_in_use` (a keyed stream still running) or a duplicate.', 'Error'),
-  TooLarge: answer('The request body exceeds 4 MB.', 'Error'),
+  TooLarge: answer(`The request body exceeds ${formatBytes(MAX_REQUEST_BODY_BYTES)} (\`request_too_large\`).`, 'Error'),
   RateLimited: answer('Every node serving the model is saturated (sync and stream only; async jobs queue).', 'Error', retryAfter),
   ServerError: answer("`server_error`: the node's own status and message pass through (e.g. `model failed to load: <model>`).", 'Error'),
   Unavailable: answer('`service_unavailable`: no node serving the model could be reached.', 'Error', retryAfter),

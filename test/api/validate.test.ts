@@ -38,6 +38,26 @@ describe('request validation', () => {
     expect(validateChatRequest(strict({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }), log).response_format?.type).toBe('json_schema');
   });
 
+  it('bounds every caller schema — strict or not, response format or tool — before anything starts', () => {
+    const format = (schema: object, strict = false) => ({ ...ok, response_format: { type: 'json_schema', json_schema: { name: 's', strict, schema } } });
+    const tools = (parameters: object) => ({ ...ok, tools: [{ type: 'function', function: { name: 'small', parameters: { type: 'object' } } }, { type: 'function', function: { name: 'big', parameters } }] });
+    const big = { type: 'object', properties: { blob: { type: 'string', description: 'x'.repeat(40 * 1024) } } };
+    // Not compiled by Genie, but the node compiles it into a grammar: bounded all the same.
+    expect(bad(format(big))).toMatchObject({ status: 400, param: 'response_format.json_schema.schema', message: expect.stringContaining('larger than 32768 bytes') });
+    expect(bad(tools(big))).toMatchObject({ status: 400, param: 'tools[1].function.parameters', message: expect.stringContaining("tool 'big'") });
+    // Under 32 KB, yet 2,700 subschemas: Ajv took over a second on it and then overflowed the stack.
+    const many = { type: 'object', properties: Object.fromEntries(Array.from({ length: 2700 }, (_, i) => [`f${i}`, {}])) };
+    expect(JSON.stringify(many).length).toBeLessThan(32 * 1024);
+    expect(bad(format(many, true))).toMatchObject({ status: 400, param: 'response_format.json_schema.schema', message: expect.stringContaining('more than 256 subschemas') });
+    expect(bad(tools(many))).toMatchObject({ status: 400, param: 'tools[1].function.parameters', message: expect.stringContaining('more than 256 subschemas') });
+    const patterns = { type: 'object', properties: Object.fromEntries(Array.from({ length: 3 }, (_, i) => [`f${i}`, { type: 'string', pattern: `^(${'w|'.repeat(400)}${i})$` }])) };
+    expect(bad(format(patterns, true))).toMatchObject({ status: 400, message: expect.stringContaining("patterns are longer than 2048 characters") });
+    // RE2 has no lookarounds: a strict schema that needs one cannot be checked, so it is refused up front.
+    expect(bad(format({ type: 'string', pattern: '^(?=a)a$' }, true))).toMatchObject({ status: 400, param: 'response_format.json_schema.schema', message: expect.stringContaining('error parsing regexp') });
+    // Ordinary tools and formats still pass.
+    expect(validateChatRequest(tools({ type: 'object', properties: { city: { type: 'string', pattern: '^[A-Z]' } } }), log).tools).toHaveLength(2);
+  });
+
   it('ignores unknown keys with a warning (as vLLM does)', () => {
     const warn = jest.fn();
     const req = validateChatRequest({ ...ok, frobnicate: 1 }, { warn } as never);
