@@ -23,6 +23,7 @@ import { requiredCapabilities } from '../protocol/capabilities.js';
 import { callerHeldHere, callerHeldNodeCall, nodeCall, shortStep, untilPostgresAnswers } from './activity-options.js';
 import { admitUpdate, jobQuery } from './definitions.js';
 import { JobState } from './job-state.js';
+import { code } from './markdown.js';
 import { deliverOnSchedule } from './webhook-delivery.js';
 
 const FAILOVER_ATTEMPTS = 3;
@@ -68,7 +69,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     // reservation that may already be booked. The cancel then stops `generate` instead, and the
     // settlement below releases what was reserved.
     admitted = await CancellationScope.nonCancellable(() =>
-      admit.executeWithOptions({ ...shortStep, summary: `admit: pick a node for ${input.request.model}, reserve the budget` }, [
+      admit.executeWithOptions({ ...shortStep, summary: `admit: pick a node for ${code(input.request.model)}, reserve the budget` }, [
         { workflowId: input.workflowId, runId, principal: input.principal, request: input.request, mode: input.mode, defaultMaxTokens: input.defaultMaxTokens },
       ]),
     );
@@ -79,7 +80,8 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     admission = { ok: false, error: failures.genie(body) };
     job.fail('failed', body);
     log.info('refused at admission', { status: body.status, code: body.code, message: body.message });
-    setCurrentDetails(`**refused** ${body.status} ${body.code ?? ''}: ${body.message}`);
+    // The message may name the caller's model: a code span, as every caller-influenced text here.
+    setCurrentDetails(`**refused** ${body.status} ${body.code ?? ''}: ${code(body.message)}`);
     await condition(allHandlersFinished);
     throw admission.error;
   }
@@ -117,7 +119,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       if (attempt > 1) {
         try {
           const again = { model: input.request.model, exclude: excluded, capabilities: requiredCapabilities(input.request), suspect };
-          const summary = lostLast ? `again: the worker running attempt ${attempt - 1} stopped` : `failover: another node than ${excluded.join(', ')}`;
+          const summary = lostLast ? `again: the worker running attempt ${attempt - 1} stopped` : `failover: another node than ${excluded.map(code).join(', ')}`;
           selected = { ...admitted, ...(await selectNode.executeWithOptions({ ...shortStep, summary }, [again])) };
         } catch (e) {
           // Every serving node already failed this completion: the caller sees the last node's error.
@@ -130,7 +132,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       const args: [GenerateInput] = [
         { workflowId: input.workflowId, runId, mode: input.mode, principal: input.principal, created: input.created, node: selected.node, request, includeUsage: input.includeUsage, attempt, budget, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd, keepStream: input.requestHash !== null },
       ];
-      const summary = `${input.mode} on ${nodeName}, attempt ${attempt}`;
+      const summary = `${input.mode} on ${code(nodeName)}, attempt ${attempt}`;
       try {
         result =
           (input.callerHeld ? await generateHere.executeWithOptions({ ...callerHeldHere, summary: `${summary}, in the API holding the caller` }, args) : null) ??
@@ -192,8 +194,8 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   log.info(`completion ${outcome}`, { node: nodeName, promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens });
   // What ops read at the top of the workflow in the Temporal UI, without opening a payload.
   setCurrentDetails(
-    [`**${outcome}**${nodeName ? ` on \`${nodeName}\`` : ''}`, `tokens: ${usage.prompt_tokens} in / ${usage.completion_tokens} out`]
-      .concat(errorBody ? [`error: ${errorBody.status} ${errorBody.message}`] : [])
+    [`**${outcome}**${nodeName ? ` on ${code(nodeName)}` : ''}`, `tokens: ${usage.prompt_tokens} in / ${usage.completion_tokens} out`]
+      .concat(errorBody ? [`error: ${errorBody.status} ${code(errorBody.message)}`] : [])
       .join('  \n'),
   );
 

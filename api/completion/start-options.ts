@@ -3,6 +3,7 @@ import type { CompletionJobInput } from '../../protocol/completion-job.js';
 import type { Principal } from '../../protocol/principal.js';
 import { estimatePromptTokens } from '../../protocol/token-estimate.js';
 import { searchAttributes, taskQueues } from '../../workflows/definitions.js';
+import { code } from '../../workflows/markdown.js';
 
 /** What a request brings besides its validated body. */
 export interface CompletionCall {
@@ -54,13 +55,14 @@ export function startOptions(input: CompletionJobInput, settings: StartSettings)
     workflowId: input.workflowId,
     taskQueue: settings.queues.workflows,
     args: [input] as [CompletionJobInput],
-    // What ops read in the Temporal UI's list and header without opening a payload.
-    staticSummary: `${input.mode} · ${input.request.model} · org ${input.principal.orgId} · ~${estimate} prompt tokens, max ${input.request.max_tokens}`,
+    // What ops read in the Temporal UI's list and header without opening a payload. Rendered as
+    // Markdown: the caller's model and webhook host only ever appear as code spans (workflows/markdown.ts).
+    staticSummary: `${input.mode} · ${code(input.request.model)} · org ${input.principal.orgId} · ~${estimate} prompt tokens, max ${input.request.max_tokens}`,
     staticDetails: [
-      `**${input.mode}** completion of \`${input.request.model}\``,
+      `**${input.mode}** completion of ${code(input.request.model)}`,
       `org \`${input.principal.orgId}\` · application \`${input.principal.applicationId}\` · member \`${input.principal.memberId}\` · key \`${input.principal.keyId}\``,
       `${input.request.messages.length} messages, ~${estimate} prompt tokens (estimate), max_tokens ${input.request.max_tokens}`,
-      input.webhook ? `webhook to ${new URL(input.webhook.url).host}` : null,
+      input.webhook ? `webhook to ${code(new URL(input.webhook.url).host)}` : null,
     ]
       .filter(Boolean)
       .join('  \n'),

@@ -1,10 +1,12 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, defaultPayloadConverter } from '@temporalio/client';
+import { marked } from 'marked';
 import OpenAI from 'openai';
 import { errorEnvelopeSchema } from '../../protocol/errors.js';
 import { openai, temporalClient, testStack, withDb } from '../support/stack.js';
 import { createTenant, putCap, type Tenant } from '../support/tenants.js';
 
-// The edge under hostile input: what no workflow can carry is refused before one starts.
+// The edge under hostile input: what no workflow can carry is refused before one starts, and what a
+// caller writes never becomes markup in the Temporal UI that ops read.
 
 const MODEL = 'qwen3:0.6b';
 
@@ -109,5 +111,33 @@ describe('what a workflow cannot carry is refused at the edge', () => {
       if (!seen.includes(ordinary)) await new Promise((r) => setTimeout(r, 200));
     }
     expect(seen).toEqual([ordinary]);
+  });
+});
+
+describe('what ops read in the Temporal UI', () => {
+  it('a model id with Markdown and HTML in it shows as text in every summary and detail of its workflow, never as a link or an image', async () => {
+    const model = 'evil`[x](http://evil.example/a)<img src=x onerror=alert(1)> http://bare.example ``**b**';
+    const err = await openai().chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    expect(err.status).toBe(404); // unknown: refused at admission, inside its workflow
+    const id = (err.headers as Headers).get('x-genie-completion-id')!;
+    const { client, close } = await temporalClient();
+    try {
+      const handle = client.workflow.getHandle(id);
+      await handle.result().catch(() => undefined);
+      const desc = await handle.describe();
+      const meta = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+      const history = await handle.fetchHistory();
+      const stepSummaries = history.events!.filter((e) => e.userMetadata?.summary).map((e) => defaultPayloadConverter.fromPayload<string>(e.userMetadata!.summary!));
+      const texts = { staticSummary: await desc.staticSummary(), staticDetails: await desc.staticDetails(), currentDetails: meta.currentDetails, admit: stepSummaries.find((s) => s.startsWith('admit')) };
+      for (const [where, text] of Object.entries(texts)) {
+        expect([where, text]).toEqual([where, expect.stringContaining('onerror')]); // the model is there…
+        const html = marked.parse(text!, { async: false });
+        // …but only as text: no element came out of it, and its characters are escaped.
+        expect([where, html]).toEqual([where, expect.not.stringMatching(/<(a|img)\b|<strong>b</)]);
+        expect([where, html]).toEqual([where, expect.stringContaining('&lt;img src=x onerror=alert(1)&gt;')]);
+      }
+    } finally {
+      await close();
+    }
   });
 });

@@ -196,9 +196,9 @@ describe('operations: metrics, logs and the Temporal UI', () => {
       expect(firstTask.workflowTaskStartedEventAttributes!.identity).toMatch(new RegExp(`^${genie.apis[0].child.pid}@`));
       // Local activities (history markers) carry summaries too.
       const markers = history.events!.filter((e) => e.markerRecordedEventAttributes && e.userMetadata?.summary).map((e) => defaultPayloadConverter.fromPayload<string>(e.userMetadata!.summary!));
-      expect(markers).toContain('admit: pick a node for ops-model, reserve the budget');
+      expect(markers).toContain('admit: pick a node for `ops-model`, reserve the budget');
       // The node call ran in the API holding the caller and settled there (tokens: the current details above).
-      expect(markers).toContain('sync on healthy, attempt 1, in the API holding the caller');
+      expect(markers).toContain('sync on `healthy`, attempt 1, in the API holding the caller');
 
       const failedMeta = (await client.workflow.getHandle(failedId).query('__temporal_workflow_metadata')) as { currentDetails?: string };
       expect(failedMeta.currentDetails).toMatch(/\*\*failed\*\*.*model failed to load/s);
