@@ -9,7 +9,8 @@ import { MAX_REQUEST_BODY_BYTES } from '../protocol/request-limits.js';
 import type { CompletionService } from './completion/service.js';
 import type { JobService } from './jobs.js';
 import { requireAdmin } from './middleware/admin-auth.js';
-import { authenticate } from './middleware/auth.js';
+import { authenticate, type AuthCacheOptions } from './middleware/auth.js';
+import { findPrincipalByKey } from '../db/api-keys.js';
 import { errorMapper } from './middleware/error-mapper.js';
 import { chatCompletionsRoute } from './routes/chat-completions.js';
 import { healthRoute } from './routes/health.js';
@@ -24,6 +25,7 @@ import type { BudgetStore } from '../db/budget-store.js';
 import type { PersonaCache } from './personas.js';
 import { adminPersonasRoute } from './routes/admin/personas.js';
 import { adminNodesRoute } from './routes/admin/nodes.js';
+import { adminKeysRoute } from './routes/admin/keys.js';
 import type { GenieMetrics } from '../activities/metrics.js';
 import { requestMetrics } from './middleware/request-metrics.js';
 import { PERSONA_ALIASES } from '../db/personas.js';
@@ -43,6 +45,8 @@ export interface ApiDeps {
   probeNodes(): Promise<unknown>;
   log: Logger;
   adminToken?: string;
+  /** The resolved-key cache of /v1 (GENIE_AUTH_CACHE_*): its TTL bounds how long a revoked key still works. */
+  authCache?: AuthCacheOptions;
   metrics: GenieMetrics;
   /** Postgres and Temporal as this process last saw them (/healthz, the completions gate). */
   dependencies: DependencyMonitor;
@@ -78,7 +82,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(docsPageRoute()); // `/` (the docs page with "Try it") and its /assets: public
 
   const v1 = Router();
-  v1.use(authenticate(deps.orm));
+  v1.use(authenticate((key) => findPrincipalByKey(deps.orm.em.fork(), key), deps.authCache));
   const isServed = (model: string) => PERSONA_ALIASES.includes(model as never) || deps.directory.snapshot().some((n) => n.models.includes(model));
   v1.use('/chat/completions', requestMetrics(deps.metrics, isServed), requireDependencies(deps.dependencies));
   v1.use(chatCompletionsRoute(deps.completions, deps.log));
@@ -92,6 +96,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const admin = Router();
   admin.use(requireAdmin(deps.adminToken));
   admin.use(adminTenancyRoute(deps.orm));
+  admin.use(adminKeysRoute(deps.orm));
   admin.use(adminBudgetsRoute(deps.orm, deps.budgets));
   admin.use(adminPersonasRoute(deps.orm));
   admin.use(adminNodesRoute({ orm: deps.orm, fleet: deps.fleet, directory: deps.directory, probeNodes: deps.probeNodes }));

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { generateApiKey, hashApiKey } from './api-keys.js';
+import { newKeyColumns } from './api-keys.js';
 import { newId } from './ids.js';
 
 // Tenancy writes behind the admin API. Foreign keys and unique constraints keep it consistent; the
@@ -22,13 +22,7 @@ export async function createKey(em: EntityManager, applicationId: string, member
     [applicationId, memberId],
   );
   if (!match[0]) return null;
-  const key = generateApiKey();
-  const row = await one(em, 'insert into api_keys (id, application_id, member_id, key_hash, prefix) values (?, ?, ?, ?, ?) returning id', [
-    newId('key_'),
-    applicationId,
-    memberId,
-    hashApiKey(key),
-    key.slice(0, 12),
-  ]);
-  return { id: row.id, key };
+  const k = newKeyColumns();
+  await em.getConnection().execute('insert into api_keys (id, application_id, member_id, key_hash, prefix) values (?, ?, ?, ?, ?)', [k.id, applicationId, memberId, k.keyHash, k.prefix]);
+  return { id: k.id, key: k.key };
 }

@@ -23,6 +23,41 @@ export const nodeParamsSchema = z.object({ id: storedText().min(1) });
 export const idSchema = z.object({ id: z.string() });
 export const createdKeySchema = z.object({ id: z.string(), key: z.string() });
 
+// API key lifecycle. A key's secret is shown once, when it is created or rotated; listings show only
+// what tells keys apart (id, the first characters, dates), never the key or its hash.
+export const keyParamsSchema = z.object({ keyId: storedText().min(1) });
+export const listKeysQuerySchema = z.object({
+  orgId: storedText().min(1).optional(),
+  applicationId: storedText().min(1).optional(),
+  memberId: storedText().min(1).optional(),
+});
+/** The longest a rotated key may keep working beside its successor (30 days). */
+export const MAX_ROTATION_GRACE_SECONDS = 30 * 24 * 3600;
+export const rotateKeySchema = z.object({
+  /** How long the old key keeps working, so its callers can switch over; 0 = refused at once. */
+  graceSeconds: z.number().int().min(0).max(MAX_ROTATION_GRACE_SECONDS).default(0),
+});
+/** `expiring`: rotated with a grace period that has not ended (`revokedAt` is in the future). */
+export const keyStateSchema = z.enum(['active', 'expiring', 'revoked']);
+export const keyViewSchema = z.object({
+  id: z.string(),
+  /** The key's first 12 characters (`sk-genie-` and three more), for humans telling keys apart. */
+  prefix: z.string(),
+  orgId: z.string(),
+  applicationId: z.string(),
+  memberId: z.string(),
+  createdAt: z.string(),
+  /** When the key is (or was) refused from; null while it is active. */
+  revokedAt: z.string().nullable(),
+  /** The key this one was rotated from. */
+  replacesKeyId: z.string().nullable(),
+  state: keyStateSchema,
+});
+export type KeyView = z.infer<typeof keyViewSchema>;
+export const keyListSchema = z.object({ data: z.array(keyViewSchema) });
+/** POST /keys/{keyId}/rotate: the new key (shown only here) and the old one as it now stands. */
+export const rotatedKeySchema = createdKeySchema.extend({ previous: keyViewSchema });
+
 /** PUT /prices/{model} answers the price it stored, named by its model. */
 export const priceViewSchema = z.object({ model: z.string() }).extend(priceSchema.shape);
 

@@ -114,6 +114,7 @@ const app = createApp({
   probeNodes: deps.probeNodes,
   log: deps.log,
   adminToken: config.GENIE_ADMIN_TOKEN,
+  authCache: { ttlMs: config.GENIE_AUTH_CACHE_TTL_MS, maxKeys: config.GENIE_AUTH_CACHE_MAX_KEYS },
   metrics: deps.metrics,
   dependencies,
   draining: () => draining,

@@ -16,6 +16,8 @@ const usage = `usage: npm run genie -- <command>
   org create <name>                          user create <email>
   member add <orgId> <userId> [role]         app create <orgId> <name>
   key create <applicationId> <memberId>      price set <model> <inMicroUsdPerMTok> <outMicroUsdPerMTok>
+  key list [--org <orgId>] [--app <applicationId>] [--member <memberId>]   (never shows a key, only its prefix)
+  key revoke <keyId>                         key rotate <keyId> [--grace <duration, e.g. 10m, 24h>]
   cap set <layer> <subjectId> <window> <limitMicroUsd>
   cap delete <layer> <subjectId> <window>    usage <layer> <subjectId> <window>
   node add <name> <url> <vllm|triton>        node list
@@ -45,12 +47,19 @@ async function call(method: string, route: string, body?: unknown): Promise<void
 
 const [a, b, ...rest] = process.argv.slice(2);
 const q = (o: Record<string, string>) => `?${new URLSearchParams(o)}`;
+/** `--name value` pairs of the arguments after the command. */
+const flag = (name: string) => (rest.includes(`--${name}`) ? rest[rest.indexOf(`--${name}`) + 1] : undefined);
+const duration = (d: string) => msToNumber(d as Parameters<typeof msToNumber>[0]);
+const keyFilter = () => Object.fromEntries(Object.entries({ orgId: flag('org'), applicationId: flag('app'), memberId: flag('member') }).filter(([, v]) => v)) as Record<string, string>;
 switch (`${a} ${b}`) {
   case 'org create': await call('POST', '/orgs', { name: rest[0] }); break;
   case 'user create': await call('POST', '/users', { email: rest[0] }); break;
   case 'member add': await call('POST', `/orgs/${rest[0]}/members`, { userId: rest[1], ...(rest[2] ? { role: rest[2] } : {}) }); break;
   case 'app create': await call('POST', `/orgs/${rest[0]}/applications`, { name: rest[1] }); break;
   case 'key create': await call('POST', `/applications/${rest[0]}/keys`, { memberId: rest[1] }); break;
+  case 'key list': await call('GET', `/keys${q(keyFilter())}`); break;
+  case 'key revoke': await call('POST', `/keys/${encodeURIComponent(rest[0])}/revoke`); break;
+  case 'key rotate': await call('POST', `/keys/${encodeURIComponent(rest[0])}/rotate`, { graceSeconds: Math.round(duration(flag('grace') ?? '0s') / 1000) }); break;
   case 'price set': await call('PUT', `/prices/${encodeURIComponent(rest[0])}`, { inputMicroUsdPerMTok: Number(rest[1]), outputMicroUsdPerMTok: Number(rest[2]) }); break;
   case 'cap set': await call('PUT', '/caps', { layer: rest[0], subjectId: rest[1], window: rest[2], limitMicroUsd: Number(rest[3]) }); break;
   case 'node add': await call('POST', '/nodes', { name: rest[0], url: rest[1], engine: rest[2] }); break;
@@ -64,7 +73,7 @@ switch (`${a} ${b}`) {
     if (a === 'usage') {
       await call('GET', `/usage${q({ layer: b, subjectId: rest[0], window: rest[1] })}`);
     } else if (a === 'budget-check') {
-      process.exitCode = await budgetCheck(b === '--older-than' ? msToNumber(rest[0] as Parameters<typeof msToNumber>[0]) : 0);
+      process.exitCode = await budgetCheck(b === '--older-than' ? duration(rest[0]) : 0);
     } else {
       console.error(usage);
       process.exitCode = 2;

@@ -24,6 +24,12 @@ export const configSchema = z.object({
     }),
   GENIE_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
   GENIE_ADMIN_TOKEN: z.string().min(16).optional(),
+  /**
+   * Each API caches resolved API keys (an LRU of at most GENIE_AUTH_CACHE_MAX_KEYS) for this long: a
+   * revoked key is refused by every API within it. 0 = look every key up on every request.
+   */
+  GENIE_AUTH_CACHE_TTL_MS: z.coerce.number().int().nonnegative().default(10_000),
+  GENIE_AUTH_CACHE_MAX_KEYS: z.coerce.number().int().positive().default(10_000),
   /** The worker's Prometheus endpoint (the API serves /metrics on GENIE_PORT); 0 picks a free port. */
   GENIE_METRICS_PORT: port.default(9464),
   /**

@@ -1,6 +1,6 @@
 import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency.js';
 import { z } from 'zod';
-import { applicationParamsSchema, capKeySchema, nodeParamsSchema, orgParamsSchema, personaParamsSchema, priceParamsSchema } from '../../protocol/admin.js';
+import { applicationParamsSchema, capKeySchema, keyParamsSchema, listKeysQuerySchema, nodeParamsSchema, orgParamsSchema, personaParamsSchema, priceParamsSchema } from '../../protocol/admin.js';
 import { inlineSchema } from './schemas.js';
 import { formatBytes, MAX_REQUEST_BODY_BYTES } from '../../protocol/request-limits.js';
 
@@ -181,6 +181,7 @@ const created = (id = 'Created') => ({ '201': answer('Created.', id), ...adminEr
 const adminOp = (operationId: string, summary: string, extra: Obj) => ({ operationId, tags: ['admin'], summary, security: admin, ...extra });
 const orgId = params('path', orgParamsSchema, 'The org id.');
 const nodeId = params('path', nodeParamsSchema, 'The node id.');
+const keyId = params('path', keyParamsSchema, 'The API key id (`key_…`, never the key itself).');
 
 const adminPaths = {
   '/admin/v1/orgs': { post: adminOp('createOrg', 'Create an org', { requestBody: body('CreateOrg'), responses: created() }) },
@@ -196,6 +197,32 @@ const adminPaths = {
       parameters: params('path', applicationParamsSchema, 'The application id.'),
       requestBody: body('CreateKey'),
       responses: created('CreatedKey'),
+    }),
+  },
+  '/admin/v1/keys': {
+    get: adminOp('listKeys', 'API keys (ids, prefixes, dates and states; never a key or its hash)', {
+      description: 'Filtered by org, application and member when given; oldest first.',
+      parameters: params('query', listKeysQuerySchema),
+      responses: { '200': answer('The keys.', 'KeyList'), ...adminErrors },
+    }),
+  },
+  '/admin/v1/keys/{keyId}/revoke': {
+    post: adminOp('revokeKey', 'Revoke an API key', {
+      description:
+        'Refused from now on (`401 invalid_api_key`) by every API within its auth cache lifetime (GENIE_AUTH_CACHE_TTL_MS, 10 s). ' +
+        'Idempotent; a rotated key still in its grace period is cut short.',
+      parameters: keyId,
+      responses: { '200': answer('The key, revoked.', 'Key'), ...adminErrors, ...errors('NotFound') },
+    }),
+  },
+  '/admin/v1/keys/{keyId}/rotate': {
+    post: adminOp('rotateKey', 'Replace an API key by a new one for the same application and member', {
+      description:
+        'The old key is revoked `graceSeconds` from now (0, the default: at once), so its callers can switch over; it is then `expiring`. ' +
+        'A revoked or already rotated key is not rotated again (409 `key_revoked`).',
+      parameters: keyId,
+      requestBody: { required: false, content: { 'application/json': { schema: ref('RotateKey') } } },
+      responses: { '201': answer('The new key (shown only here) and the old one as it now stands.', 'RotatedKey'), ...adminErrors, ...errors('NotFound', 'Conflict') },
     }),
   },
   '/admin/v1/caps': {

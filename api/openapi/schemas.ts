@@ -7,12 +7,16 @@ import {
   createOrgSchema,
   createUserSchema,
   idSchema,
+  keyListSchema,
+  keyViewSchema,
   personaMapSchema,
   personaSchema,
   priceViewSchema,
   putCapSchema,
   putPersonaSchema,
   putPriceSchema,
+  rotatedKeySchema,
+  rotateKeySchema,
 } from '../../protocol/admin.js';
 import { capSchema, usageViewSchema } from '../../protocol/budget.js';
 import { chatCompletionRequestSchema, unsupportedParams } from '../../protocol/chat-request.js';
@@ -45,6 +49,7 @@ requests.add(createUserSchema, { id: 'CreateUser' });
 requests.add(addMemberSchema, { id: 'AddMember' });
 requests.add(createApplicationSchema, { id: 'CreateApplication' });
 requests.add(createKeySchema, { id: 'CreateKey' });
+requests.add(rotateKeySchema, { id: 'RotateKey' });
 requests.add(putCapSchema, { id: 'PutCap', description: 'A cap on one layer and calendar-aligned UTC window, in integer micro-USD.' });
 requests.add(putPriceSchema, { id: 'PutPrice', description: 'Integer micro-USD per million input and output tokens.' });
 requests.add(putPersonaSchema, { id: 'PutPersona' });
@@ -66,6 +71,9 @@ answers.add(budgetCapHitBodySchema, {
 answers.add(healthSchema, { id: 'Health' });
 answers.add(idSchema, { id: 'Created' });
 answers.add(createdKeySchema, { id: 'CreatedKey', description: 'The plain key is shown only in this answer.' });
+answers.add(keyViewSchema, { id: 'Key', description: 'An API key as listings show it: never the key or its hash.' });
+answers.add(keyListSchema, { id: 'KeyList' });
+answers.add(rotatedKeySchema, { id: 'RotatedKey', description: 'The plain new key is shown only in this answer.' });
 answers.add(capSchema, { id: 'Cap' });
 answers.add(priceViewSchema, { id: 'Price' });
 answers.add(usageViewSchema, { id: 'Usage' });

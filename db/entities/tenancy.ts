@@ -80,7 +80,10 @@ export interface ApiKey {
   /** First characters, for humans telling keys apart. */
   prefix: string;
   createdAt: Date;
+  /** From then on the key is refused; a rotated key's may lie in the future (its grace period). */
   revokedAt?: Date | null;
+  /** The key this one was rotated from. */
+  replacesKeyId?: string | null;
 }
 export const ApiKeySchema = new EntitySchema<ApiKey>({
   name: 'ApiKey',
@@ -93,5 +96,6 @@ export const ApiKeySchema = new EntitySchema<ApiKey>({
     prefix: { type: 'string' },
     createdAt: { type: 'Date', onCreate: () => new Date() },
     revokedAt: { type: 'Date', nullable: true },
+    replacesKeyId: { type: 'string', nullable: true },
   },
 });

@@ -5,9 +5,10 @@
   request leaves (webhooks at the test's receiver, nodes at a closed port): the API never resolves or
   calls anything off this machine. (The webhook guard would not stop it: it refuses private and
   loopback targets, while public hosts are exactly what it lets through.)
-- schemathesis feeds values it saw in earlier answers into later requests. Node ids and names and
-  model names name shared state (the fleet the fuzzed API serves from; prices of real models that
-  budget tests compute with), so they get a prefix no real one has: the routes still run their
+- schemathesis feeds values it saw in earlier answers into later requests. Node ids and names, model
+  names and API key ids name shared state (the fleet the fuzzed API serves from; prices of real models
+  that budget tests compute with; the keys every other test calls with — GET /admin/v1/keys and
+  /v1/me hand their ids out), so they get a prefix no real one has: the routes still run their
   validation and lookups, and answer 404, register a node nobody routes to or price a model nobody uses.
 - Generated Idempotency-Keys repeat ("0", "00"…) with different bodies, which is a 409 by contract and
   would stop most completions short of inference: each key gets a suffix of its own test case.
@@ -23,7 +24,12 @@ import schemathesis
 WEBHOOK_URL = os.environ["GENIE_FUZZ_WEBHOOK_URL"]
 NODE_URL = os.environ["GENIE_FUZZ_NODE_URL"]
 FAILS_BY_DESIGN = {"broken:latest"}
-PREFIXED = {("/admin/v1/nodes/{id}", "id"), ("/admin/v1/prices/{model}", "model")}
+PREFIXED = {
+    ("/admin/v1/nodes/{id}", "id"),
+    ("/admin/v1/prices/{model}", "model"),
+    ("/admin/v1/keys/{keyId}/revoke", "keyId"),
+    ("/admin/v1/keys/{keyId}/rotate", "keyId"),
+}
 
 
 @schemathesis.hook

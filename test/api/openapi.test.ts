@@ -71,6 +71,9 @@ describe('GET /openapi.json', () => {
         'PUT /admin/v1/caps',
         'GET /admin/v1/usage',
         'POST /admin/v1/nodes',
+        'GET /admin/v1/keys',
+        'POST /admin/v1/keys/{keyId}/revoke',
+        'POST /admin/v1/keys/{keyId}/rotate',
       ]),
     );
     const chat = (doc.paths['/v1/chat/completions'] as { post: { responses: Record<string, { content?: Record<string, unknown>; $ref?: string }> } }).post;
