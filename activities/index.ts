@@ -12,6 +12,7 @@ import { InFlight } from './nodes/in-flight.js';
 import { markSuspect } from '../db/nodes.js';
 import { createSettleUsage } from './usage/settle-usage.js';
 import { createSweepReservations } from './budget/sweep-reservations.js';
+import { createSweepRetention } from './retention/sweep-retention.js';
 import { createAdmit, type SaturationPolicy } from './admission/admit.js';
 import { createProjectJob } from './jobs/project-job.js';
 import { createProbeFleetRounds } from './nodes/probe-rounds.js';
@@ -100,6 +101,8 @@ export function createActivities(deps: ActivityDeps) {
     deliverWebhook: createDeliverWebhook({ orm: deps.orm, guard: deps.webhookGuard, timeoutMs: deps.webhookTimeoutMs, metrics }),
     /** The budget sweeper's: releases reservations whose workflow closed without settling. */
     sweepReservations: createSweepReservations({ orm: deps.orm, metrics }),
+    /** The retention sweeper's: deletes webhook secrets, stream records and expired Idempotency-Keys past their time. */
+    sweepRetention: createSweepRetention({ orm: deps.orm, metrics }),
   };
 }
 

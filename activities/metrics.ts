@@ -75,6 +75,13 @@ export function createMetrics(opts: { nodes?: () => NodeRecord[]; heldCallers?: 
       labelNames: ['workflow_status'] as const,
       registers,
     }),
+    // The retention sweeper (activities/retention/sweep-retention.ts).
+    retentionDeletedRows: new Counter({
+      name: 'genie_retention_deleted_rows_total',
+      help: 'Rows the retention sweeper deleted, by table (webhook_secrets, stream_results, idempotency_keys).',
+      labelNames: ['table'] as const,
+      registers,
+    }),
     budgetRefusals: new Counter({
       name: 'genie_budget_refusals_total',
       help: 'Requests refused with 402 by a budget cap, by the layer and window that tripped.',

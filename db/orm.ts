@@ -15,6 +15,7 @@ import { Migration20261201000000_node_models } from './migrations/Migration20261
 import { Migration20261201010000_idempotency_keys } from './migrations/Migration20261201010000_idempotency_keys.js';
 import { Migration20261201020000_ledger_runs } from './migrations/Migration20261201020000_ledger_runs.js';
 import { Migration20261201030000_key_rotation } from './migrations/Migration20261201030000_key_rotation.js';
+import { Migration20261201040000_retention } from './migrations/Migration20261201040000_retention.js';
 
 export const entities = [UserSchema, OrgSchema, MemberSchema, ApplicationSchema, ApiKeySchema, UsageRecordSchema, JobRecordSchema, WebhookSecretSchema];
 
@@ -31,6 +32,7 @@ const migrationsList = [
   { name: 'Migration20261201010000_idempotency_keys', class: Migration20261201010000_idempotency_keys },
   { name: 'Migration20261201020000_ledger_runs', class: Migration20261201020000_ledger_runs },
   { name: 'Migration20261201030000_key_rotation', class: Migration20261201030000_key_rotation },
+  { name: 'Migration20261201040000_retention', class: Migration20261201040000_retention },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {

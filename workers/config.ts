@@ -101,6 +101,15 @@ export const configSchema = z.object({
    */
   GENIE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
   GENIE_SWEEP_GRACE_MS: z.coerce.number().int().nonnegative().default(120_000),
+  /**
+   * The retention sweeper (a Temporal Schedule every worker start creates or updates, every
+   * GENIE_RETENTION_SWEEP_INTERVAL_MS): webhook secrets and keyed streams' records older than
+   * GENIE_RETENTION_HOURS are deleted (a secret only once its workflow is no longer running: its webhook
+   * retries need it), and so are Idempotency-Keys past GENIE_IDEMPOTENCY_TTL_HOURS. Unset, the retention
+   * is the key's lifetime, the least it may be: a keyed stream is replayed from its record while its key lives.
+   */
+  GENIE_RETENTION_HOURS: z.coerce.number().positive().optional(),
+  GENIE_RETENTION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).default(600_000),
   /** Prefixes every task queue: isolates deployments sharing one Temporal namespace (tests, canaries). */
   GENIE_TASK_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]*$/).default(''),
   /** SSE comment interval while a stream waits for its first token, so proxies keep the connection. */
@@ -124,9 +133,20 @@ export const configSchema = z.object({
       }
     })
     .pipe(z.array(z.number().int().nonnegative()).min(1)),
+}).superRefine((c, ctx) => {
+  if (c.GENIE_RETENTION_HOURS !== undefined && c.GENIE_RETENTION_HOURS < c.GENIE_IDEMPOTENCY_TTL_HOURS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['GENIE_RETENTION_HOURS'],
+      message: `must be at least GENIE_IDEMPOTENCY_TTL_HOURS (${c.GENIE_IDEMPOTENCY_TTL_HOURS}): a keyed stream is replayed from its record while its key lives`,
+    });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** How long webhook secrets and stream records are kept: GENIE_RETENTION_HOURS, else the Idempotency-Key's lifetime. */
+export const retentionMs = (c: Config): number => (c.GENIE_RETENTION_HOURS ?? c.GENIE_IDEMPOTENCY_TTL_HOURS) * 3_600_000;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(env);

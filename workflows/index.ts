@@ -2,3 +2,4 @@
 export { chatCompletion } from './chat-completion.js';
 export { probeFleet } from './probe-fleet.js';
 export { budgetSweep } from './budget-sweep.js';
+export { retentionSweep } from './retention-sweep.js';

@@ -1,9 +1,7 @@
 import { Context } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/common';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { openReservations, releaseReservation, type OpenReservation } from '../../db/budget-sweep.js';
-import type { CompletionRun } from '../../protocol/budget.js';
+import { statesOf, workflowStateFrom, type WorkflowStateOf } from '../workflow-state.js';
 import type { GenieMetrics } from '../metrics.js';
 import { activityLog } from '../log.js';
 
@@ -12,10 +10,6 @@ import { activityLog } from '../log.js';
 // workflow was closed from outside (terminated, timed out) or its admission reserved
 // and then never heard the answer. The sweeper finds those and releases them; `genie budget-check`
 // reports them.
-
-/** What Temporal says of a reservation's run: running, closed (how), or unknown (never, or past retention). */
-export type WorkflowState = { state: 'running' } | { state: 'closed'; status: string } | { state: 'unknown' };
-export type WorkflowStateOf = (run: CompletionRun) => Promise<WorkflowState>;
 
 export interface LeakedReservation extends OpenReservation {
   /** How its workflow ended (`TERMINATED`, `TIMED_OUT`, …), or `NOT_FOUND`. */
@@ -39,26 +33,6 @@ export interface SweepResult {
   releasedMicroUsd: number;
 }
 
-const DESCRIBE_CONCURRENCY = 16;
-
-/**
- * Reads run states through a Temporal client: the reservation's own run (a reset closes it, and its new
- * run reserves for itself); a reservation written before runs were recorded (run '') asks for the
- * workflow's latest run.
- */
-export function workflowStateFrom(client: Client): WorkflowStateOf {
-  return async ({ workflowId, runId }) => {
-    try {
-      const status = (await client.workflow.getHandle(workflowId, runId || undefined).describe()).status.name;
-      return status === 'RUNNING' ? { state: 'running' } : { state: 'closed', status };
-    } catch (e) {
-      // NOT_FOUND = 5; a client over the worker's NativeConnection may not map it to WorkflowNotFoundError.
-      if (e instanceof WorkflowNotFoundError || (e as { code?: unknown }).code === 5) return { state: 'unknown' };
-      throw e;
-    }
-  };
-}
-
 /** Open reservations at least `olderThanMs` old whose run is not running. */
 export async function findLeakedReservations(
   em: EntityManager,
@@ -68,14 +42,10 @@ export async function findLeakedReservations(
   const open = await openReservations(em, opts);
   const leaked: LeakedReservation[] = [];
   let running = 0;
-  for (let i = 0; i < open.length; i += DESCRIBE_CONCURRENCY) {
-    const batch = open.slice(i, i + DESCRIBE_CONCURRENCY);
-    const states = await Promise.all(batch.map((r) => stateOf(r)));
-    states.forEach((s, j) => {
-      if (s.state === 'running') running++;
-      else leaked.push({ ...batch[j], workflowStatus: s.state === 'closed' ? s.status : 'NOT_FOUND' });
-    });
-  }
+  (await statesOf(open, stateOf)).forEach((s, j) => {
+    if (s.state === 'running') running++;
+    else leaked.push({ ...open[j], workflowStatus: s.state === 'closed' ? s.status : 'NOT_FOUND' });
+  });
   return { examined: open.length, running, leaked };
 }
 
