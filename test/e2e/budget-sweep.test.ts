@@ -15,7 +15,6 @@ import { temporalClient, testStack, withDb } from '../support/stack.js';
 import { createTenant, createTenantIn, putCap } from '../support/tenants.js';
 import { waitFor } from '../support/wait-for.js';
 import { startReceiver } from '../support/webhook-receiver.js';
-import { waitFor } from '../support/wait-for.js';
 
 // Reservations nobody settles (issue 15): a workflow closed from outside leaves its reservation held
 // until the deployment's sweeper (a Temporal Schedule) releases it, and `genie budget-check` fails
