@@ -21,6 +21,8 @@ export const simulatorOptionsSchema = z.object({
   failureTypes: csv.default(['server_error']).pipe(z.array(z.enum(['server_error', 'mid_stream', 'invalid_json'])).min(1)),
   failLoadModel: csv.default([]),
   hang: z.boolean().default(false),
+  /** A fault: a streamed answer sends this many tokens, then nothing more, holding the connection open. */
+  stallAfter: z.coerce.number().int().nonnegative().optional(),
   seed: z.coerce.number().int().default(0),
   /** Prompt + output tokens a model accepts (vLLM's `--max-model-len`, reported in /v1/models). */
   maxModelLen: z.coerce.number().int().positive().default(32768),
@@ -48,6 +50,7 @@ export const usage = `genie node simulator — a GPU-free vLLM-compatible server
                                    | invalid_json (structured output that breaks its schema)
   --fail-load-model a[,b]          models that always fail with 500 "model failed to load: <model>"
   --hang                           accept chat requests and never answer (health still says 200)
+  --stall-after N                  fault: a streamed answer sends N tokens, then nothing (the connection stays open)
   --seed N                         global seed mixed into every request's seed
   --max-model-len N                context length: prompt + max_tokens beyond it is a 400, as vLLM answers
   --metrics-port N                 triton: Prometheus metrics on their own port, as Triton serves them (0 = free)
@@ -70,6 +73,7 @@ export function parseSimulatorArgs(argv: string[]): SimulatorOptions | 'help' {
       'failure-types': { type: 'string' },
       'fail-load-model': { type: 'string' },
       hang: { type: 'boolean' },
+      'stall-after': { type: 'string' },
       seed: { type: 'string' },
       'max-model-len': { type: 'string' },
       'metrics-port': { type: 'string' },
@@ -91,6 +95,7 @@ export function parseSimulatorArgs(argv: string[]): SimulatorOptions | 'help' {
     failureTypes: values['failure-types'],
     failLoadModel: values['fail-load-model'],
     hang: values.hang,
+    stallAfter: values['stall-after'],
     seed: values.seed,
     maxModelLen: values['max-model-len'],
     metricsPort: values['metrics-port'],

@@ -8,6 +8,7 @@ import { countPromptTokens } from './prompt-tokens.js';
 import { planResponse } from './plan.js';
 import { simulatorOptionsSchema, type SimulatorFlags, type SimulatorOptions } from './options.js';
 import { mountTriton } from './triton.js';
+import { stall } from './flow.js';
 
 // A GPU-free node speaking vLLM's OpenAI-compatible API or Triton's KServe v2 generate extension,
 // modelled on llm-d-inference-sim.
@@ -234,6 +235,7 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
           res.end('data: [DONE]\n\n');
           return;
         }
+        if (i === opts.stallAfter) return await stall(ac.signal);
         chunk(plan.kind === 'tool' ? { tool_calls: [{ index: 0, function: { arguments: plan.pieces[i] } }] } : { content: plan.pieces[i] }, null);
         emitted++;
       }

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Express, Request, Response } from 'express';
 import { generateTokens } from './text.js';
 import type { SimulatorOptions } from './options.js';
+import { stall } from './flow.js';
 
 /** What the Triton routes share with the rest of the simulator. */
 export interface TritonContext {
@@ -144,6 +145,7 @@ export function mountTriton(app: Express, ctx: TritonContext): void {
           res.end(`data: ${JSON.stringify({ error: 'injected failure: generation aborted mid-stream' })}\n\n`);
           return;
         }
+        if (i === opts.stallAfter) return await stall(ac.signal);
         res.write(`data: ${JSON.stringify({ model_name: model, model_version: '1', text_output: tokens[i] })}\n\n`);
       }
       res.end();

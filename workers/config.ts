@@ -82,6 +82,12 @@ export const configSchema = z.object({
   /** Node selection: load-aware power of two choices, or round-robin (the benchmark's baseline). */
   GENIE_SELECTION: z.enum(['p2c', 'round-robin']).default('p2c'),
   GENIE_NODE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
+  /**
+   * A streaming node answer (vLLM streams, every Triton call) that sends nothing for this long — before
+   * its first token or between two — is given up: failed over while no token reached the caller, else
+   * ended with the inline 503. Long prefills and queues on busy nodes must fit in it.
+   */
+  GENIE_NODE_STALL_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   /** Idle keep-alive sockets to nodes are closed after this, before the engine's own idle close (vLLM/uvicorn: 5 s). */
   GENIE_NODE_IDLE_SOCKET_MS: z.coerce.number().int().positive().default(4000),
   /** max_tokens for a request that sets none: what the node may produce, and so what is reserved. */

@@ -44,7 +44,7 @@ export async function createCoreDeps(config: Config, component: string, gauges: 
   const log = createLogger(component, config.GENIE_LOG_LEVEL);
   const orm = await openOrm(config.DATABASE_URL);
   await migrate(orm, config.DATABASE_URL);
-  const nodeHttp = { requestTimeoutMs: config.GENIE_NODE_TIMEOUT_MS, idleSocketMs: config.GENIE_NODE_IDLE_SOCKET_MS };
+  const nodeHttp = { requestTimeoutMs: config.GENIE_NODE_TIMEOUT_MS, stallTimeoutMs: config.GENIE_NODE_STALL_TIMEOUT_MS, idleSocketMs: config.GENIE_NODE_IDLE_SOCKET_MS };
   const vllm = new VllmClient(nodeHttp);
   const triton = new TritonClient(nodeHttp);
   const clientFor = (node: NodeRef): NodeClient => (node.engine === 'triton' ? triton : vllm);

@@ -5,6 +5,7 @@ import got, { RequestError, type Got } from 'got';
 import type { NodeLoad } from '../../protocol/node.js';
 import { parseLoad } from '../nodes/load-metrics.js';
 import type { NodeRef } from '../nodes/node-list.js';
+import { sseData } from './sse.js';
 import { UpstreamError } from './upstream-error.js';
 
 export interface NodeHttpOptions {
@@ -14,7 +15,14 @@ export interface NodeHttpOptions {
    * server is closing at that moment.
    */
   idleSocketMs?: number;
+  /**
+   * How long a stream may go without an event while Genie waits for the node: from the request to the
+   * first event, and between events. Time the caller takes to read is not counted (see `nodeEvents`).
+   */
+  stallTimeoutMs?: number;
 }
+
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
 /**
  * The HTTP client of every node call: keep-alive pools (a fresh TCP handshake per completion would
@@ -23,13 +31,14 @@ export interface NodeHttpOptions {
  */
 export function nodeHttp(opts: NodeHttpOptions = {}): Got {
   const freeSocketTimeout = opts.idleSocketMs ?? 4000;
+  // `timeout: 0`: no inactivity limit on a socket in use. agentkeepalive's default (8 s) cut every
+  // non-streamed answer that took longer to generate, every first token slower than that, and would cut
+  // a stream paused for a slow caller; a sync call has its request timeout, a stream the stall timeout.
+  const pool = { keepAlive: true, maxSockets: 512, freeSocketTimeout, timeout: 0 };
   return got.extend({
     retry: { limit: 0 },
     throwHttpErrors: false,
-    agent: {
-      http: new Agent({ keepAlive: true, maxSockets: 512, freeSocketTimeout }),
-      https: new HttpsAgent({ keepAlive: true, maxSockets: 512, freeSocketTimeout }),
-    },
+    agent: { http: new Agent(pool), https: new HttpsAgent(pool) },
   });
 }
 
@@ -87,7 +96,7 @@ export async function fetchLoad(http: Got, node: NodeRef): Promise<NodeLoad> {
  * classified (a stale keep-alive socket is retried once on a fresh one), an HTTP error answer becomes
  * the node's own error (its body read in full and parsed by `errorOf`), a 2xx returns the body to read.
  */
-export async function openStream(node: NodeRef, open: () => Readable, errorOf: (status: number, body: string) => UpstreamError = UpstreamError.fromHttp): Promise<Readable> {
+async function openStream(node: NodeRef, open: () => Readable, errorOf: (status: number, body: string) => UpstreamError = UpstreamError.fromHttp): Promise<Readable> {
   const head = async (): Promise<Readable> => {
     const body = open();
     try {
@@ -107,4 +116,45 @@ export async function openStream(node: NodeRef, open: () => Readable, errorOf: (
     }
   };
   return reachable(node, head);
+}
+
+/**
+ * The SSE events of a node's streaming answer, under the stall timeout: a node that sends nothing for
+ * `stallMs` — before its response head, before its first event or between two events — has its request
+ * destroyed, and the read fails with `UpstreamError.stalled` (another node may take the completion while
+ * `producedNothing()` holds). The clock runs only while Genie waits for the node: while the consumer
+ * holds an event (a slow caller's back-pressure), nothing is read and nothing is timed.
+ */
+export async function* nodeEvents(
+  node: NodeRef,
+  opts: { stallMs: number; open: () => Readable; errorOf?: (status: number, body: string) => UpstreamError; onAccepted?: () => void; producedNothing: () => boolean },
+): AsyncGenerator<string> {
+  let body: Readable | undefined;
+  let stalled = false;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    timer = setTimeout(() => {
+      stalled = true;
+      // With an error, so a wait for the response head rejects too (a destroy without one never settles it).
+      body?.destroy(new Error(`node ${node.name} stalled`));
+    }, opts.stallMs);
+  };
+  const stallError = () => UpstreamError.stalled(node.name, opts.stallMs, opts.producedNothing());
+  arm();
+  try {
+    body = await openStream(node, () => (body = opts.open()), opts.errorOf);
+    opts.onAccepted?.();
+    for await (const data of sseData(body)) {
+      clearTimeout(timer);
+      yield data;
+      arm();
+    }
+    if (stalled) throw stallError();
+  } catch (e) {
+    if (stalled) throw stallError();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    body?.destroy();
+  }
 }

@@ -5,9 +5,8 @@ import { estimatePromptTokens } from '../../protocol/token-estimate.js';
 import { reverseNames, servedName, type NodeModel, type NodeRef } from '../nodes/node-list.js';
 import { renderChat } from './chat-templates.js';
 import type { NodeChunk, NodeClient, NodeCompletion } from './node-client.js';
-import { sseData } from './sse.js';
 import { UpstreamError } from './upstream-error.js';
-import { fetchLoad, nodeHttp, openStream, reachable, type NodeHttpOptions } from './node-http.js';
+import { DEFAULT_STALL_TIMEOUT_MS, fetchLoad, nodeEvents, nodeHttp, reachable, type NodeHttpOptions } from './node-http.js';
 import type { NodeLoad } from '../../protocol/node.js';
 
 const eventSchema = z.object({ text_output: z.string().optional(), error: z.string().optional() }).loose();
@@ -127,21 +126,21 @@ export class TritonClient implements NodeClient {
     const name = servedName(node, request.model);
     const body = generateBody(request, node.model?.inputs, renderChat(request));
     let tokens = 0;
-    let res;
     try {
-      res = await openStream(
-        node,
-        () =>
+      const events = nodeEvents(node, {
+        stallMs: this.opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+        open: () =>
           this.http.stream.post(`${node.url}/v2/models/${modelPath(name)}/generate_stream`, {
             body: jsonWithBigints(body),
             headers: { 'content-type': 'application/json' },
             signal,
             timeout: { connect: this.opts.connectTimeoutMs ?? 5000, response: this.opts.requestTimeoutMs },
           }),
-        tritonError,
-      );
-      onAccepted?.();
-      for await (const data of sseData(res)) {
+        errorOf: tritonError,
+        onAccepted,
+        producedNothing: () => tokens === 0,
+      });
+      for await (const data of events) {
         const event = eventSchema.parse(JSON.parse(data));
         // After the first event the caller may have tokens: no failover, the stream ends in an inline error.
         if (event.error) throw new UpstreamError(event.error, 500, tokens === 0);
@@ -156,8 +155,6 @@ export class TritonClient implements NodeClient {
     } catch (e) {
       if (e instanceof RequestError && !signal.aborted) throw UpstreamError.unreachable(node.name, e);
       throw e;
-    } finally {
-      res?.destroy();
     }
   }
 

@@ -38,6 +38,14 @@ export class UpstreamError extends Error {
     return new UpstreamError(`node ${nodeName} unreachable: ${code}`, null, true);
   }
 
+  /**
+   * A node that went quiet (no event within the stall timeout): treated like one that cannot be reached
+   * (503 `service_unavailable`, the node suspect), and failed over from while it produced nothing.
+   */
+  static stalled(nodeName: string, stallMs: number, failover: boolean): UpstreamError {
+    return new UpstreamError(`node ${nodeName} stalled: nothing received for ${stallMs} ms`, null, failover);
+  }
+
   /** The error the caller sees (DESIGN §3a): node status, message and blame pass through; unreachable → 503. */
   toGenieError(): GenieErrorBody {
     if (this.status === null) return GenieError.unavailable(this.message).body;

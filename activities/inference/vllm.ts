@@ -3,16 +3,18 @@ import { z } from 'zod';
 import type { NodeRequest } from '../../protocol/chat-request.js';
 import { reverseNames, servedName, type NodeModel, type NodeRef } from '../nodes/node-list.js';
 import { nodeChunkSchema, nodeCompletionSchema, type NodeChunk, type NodeClient, type NodeCompletion } from './node-client.js';
-import { sseData } from './sse.js';
 import { UpstreamError } from './upstream-error.js';
-import { fetchLoad, nodeHttp, openStream, reachable, type NodeHttpOptions } from './node-http.js';
+import { DEFAULT_STALL_TIMEOUT_MS, fetchLoad, nodeEvents, nodeHttp, reachable, type NodeHttpOptions } from './node-http.js';
 import type { NodeLoad } from '../../protocol/node.js';
 
 // vLLM lists each served model with its context length (`max_model_len`).
 const modelsSchema = z.object({ data: z.array(z.object({ id: z.string(), max_model_len: z.number().int().positive().nullish() })) });
 
 export interface VllmClientOptions extends NodeHttpOptions {
-  /** Whole-request budget of a sync call, and the wait for response headers of a stream. */
+  /**
+   * Whole-request budget of a sync call, and the wait for response headers of a stream. (A sync call's
+   * answer comes whole at the end, so the stall timeout cannot apply to it: this bounds it instead.)
+   */
   requestTimeoutMs: number;
   connectTimeoutMs?: number;
 }
@@ -56,17 +58,20 @@ export class VllmClient implements NodeClient {
   }
 
   async *stream(node: NodeRef, request: NodeRequest, signal: AbortSignal, onAccepted?: () => void): AsyncGenerator<NodeChunk> {
-    let body;
+    let tokens = 0;
     try {
-      body = await openStream(node, () =>
-        this.http.stream.post(`${node.url}/v1/chat/completions`, {
-          json: { ...this.body(node, request), stream: true, stream_options: { include_usage: true } },
-          signal,
-          timeout: { connect: this.opts.connectTimeoutMs ?? 5000, response: this.opts.requestTimeoutMs },
-        }),
-      );
-      onAccepted?.();
-      for await (const data of sseData(body)) {
+      const events = nodeEvents(node, {
+        stallMs: this.opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+        open: () =>
+          this.http.stream.post(`${node.url}/v1/chat/completions`, {
+            json: { ...this.body(node, request), stream: true, stream_options: { include_usage: true } },
+            signal,
+            timeout: { connect: this.opts.connectTimeoutMs ?? 5000, response: this.opts.requestTimeoutMs },
+          }),
+        onAccepted,
+        producedNothing: () => tokens === 0,
+      });
+      for await (const data of events) {
         if (data === '[DONE]') return;
         const event = JSON.parse(data) as Record<string, unknown>;
         // vLLM reports failures after the 200 as an event carrying an error object.
@@ -74,13 +79,13 @@ export class VllmClient implements NodeClient {
           const code = Number((event.error as { code?: unknown })?.code ?? (event as { code?: unknown }).code) || 500;
           throw new UpstreamError(UpstreamError.fromHttp(code, event).message, code, false);
         }
-        yield normalisedChunk(nodeChunkSchema.parse(event));
+        const chunk = normalisedChunk(nodeChunkSchema.parse(event));
+        if (chunk.choices.some((c) => c.delta.content || c.delta.tool_calls?.length)) tokens++;
+        yield chunk;
       }
     } catch (e) {
       if (e instanceof RequestError && !signal.aborted) throw UpstreamError.unreachable(node.name, e);
       throw e;
-    } finally {
-      body?.destroy();
     }
   }
 
