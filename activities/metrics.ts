@@ -10,7 +10,7 @@ import type { NodeRecord } from '../protocol/node.js';
 // Up to the node timeout's order (a long generation runs minutes).
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
-export function createMetrics(opts: { nodes?: () => NodeRecord[]; heldCallers?: () => number; defaults?: boolean } = {}) {
+export function createMetrics(opts: { nodes?: () => NodeRecord[]; heldCallers?: () => number; sseBufferedBytes?: () => number; defaults?: boolean } = {}) {
   const registry = new Registry();
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -114,18 +114,24 @@ export function createMetrics(opts: { nodes?: () => NodeRecord[]; heldCallers?: 
     }),
   };
 
-  // In-process state of an API: what it holds for callers must return to zero when they are gone.
-  if (opts.heldCallers) {
-    const held = opts.heldCallers;
+  // In-process state of an API, read at scrape time: what it holds for callers must return to zero when they are gone.
+  const readAtScrape = (name: string, help: string, read: (() => number) | undefined) => {
+    if (!read) return;
     new Gauge({
-      name: 'genie_held_callers',
-      help: 'Requests this API process holds a completion for (sync bodies, streams, async admissions awaited).',
+      name,
+      help,
       registers,
       collect() {
-        this.set(held());
+        this.set(read());
       },
     });
-  }
+  };
+  readAtScrape('genie_held_callers', 'Requests this API process holds a completion for (sync bodies, streams, async admissions awaited).', opts.heldCallers);
+  readAtScrape(
+    'genie_sse_buffered_bytes',
+    "Bytes of SSE the streams this API process holds have written and their callers' sockets not yet taken (bounded by back-pressure: a slow reader pauses its node read).",
+    opts.sseBufferedBytes,
+  );
 
   // Node health and load as the registry last said (every process reads it): read at scrape time.
   if (opts.nodes) {

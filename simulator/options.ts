@@ -23,6 +23,10 @@ export const simulatorOptionsSchema = z.object({
   hang: z.boolean().default(false),
   /** A fault: a streamed answer sends this many tokens, then nothing more, holding the connection open. */
   stallAfter: z.coerce.number().int().nonnegative().optional(),
+  /** Every completion runs to max_tokens (finish_reason "length"), as vLLM's `ignore_eos` makes it. */
+  ignoreEos: z.boolean().default(false),
+  /** Each generated token is this many bytes (its word repeated): large completions from few tokens. */
+  tokenBytes: z.coerce.number().int().positive().optional(),
   seed: z.coerce.number().int().default(0),
   /** Prompt + output tokens a model accepts (vLLM's `--max-model-len`, reported in /v1/models). */
   maxModelLen: z.coerce.number().int().positive().default(32768),
@@ -51,6 +55,8 @@ export const usage = `genie node simulator — a GPU-free vLLM-compatible server
   --fail-load-model a[,b]          models that always fail with 500 "model failed to load: <model>"
   --hang                           accept chat requests and never answer (health still says 200)
   --stall-after N                  fault: a streamed answer sends N tokens, then nothing (the connection stays open)
+  --ignore-eos                     every completion runs to max_tokens (finish_reason length), as vLLM's ignore_eos
+  --token-bytes N                  each generated token is N bytes long (big completions from few tokens)
   --seed N                         global seed mixed into every request's seed
   --max-model-len N                context length: prompt + max_tokens beyond it is a 400, as vLLM answers
   --metrics-port N                 triton: Prometheus metrics on their own port, as Triton serves them (0 = free)
@@ -74,6 +80,8 @@ export function parseSimulatorArgs(argv: string[]): SimulatorOptions | 'help' {
       'fail-load-model': { type: 'string' },
       hang: { type: 'boolean' },
       'stall-after': { type: 'string' },
+      'ignore-eos': { type: 'boolean' },
+      'token-bytes': { type: 'string' },
       seed: { type: 'string' },
       'max-model-len': { type: 'string' },
       'metrics-port': { type: 'string' },
@@ -96,6 +104,8 @@ export function parseSimulatorArgs(argv: string[]): SimulatorOptions | 'help' {
     failLoadModel: values['fail-load-model'],
     hang: values.hang,
     stallAfter: values['stall-after'],
+    ignoreEos: values['ignore-eos'],
+    tokenBytes: values['token-bytes'],
     seed: values.seed,
     maxModelLen: values['max-model-len'],
     metricsPort: values['metrics-port'],

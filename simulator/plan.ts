@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { generateTokens, type PromptMessage } from './text.js';
+import { generateTokens, type OutputShape, type PromptMessage } from './text.js';
 
 // What the simulator answers a chat request with: plain tokens, a tool call, or JSON that conforms to
 // the requested schema — all deterministic from (seed, prompt), so tests can assert them.
@@ -50,8 +50,9 @@ export function planResponse(body: {
   toolChoice?: unknown;
   responseFormat?: { type?: string; json_schema?: { schema?: Schema } };
   breakJson?: boolean;
+  shape?: OutputShape;
 }): Plan {
-  const gen = generateTokens(body.seed, body.messages, body.maxTokens);
+  const gen = generateTokens(body.seed, body.messages, body.maxTokens, body.shape);
   const tools = (body.tools ?? []).filter((t) => t.function?.name);
   const choice = body.toolChoice ?? 'auto';
   const last = body.messages.at(-1)?.role;

@@ -8,7 +8,7 @@ import { countPromptTokens } from './prompt-tokens.js';
 import { planResponse } from './plan.js';
 import { simulatorOptionsSchema, type SimulatorFlags, type SimulatorOptions } from './options.js';
 import { mountTriton } from './triton.js';
-import { stall } from './flow.js';
+import { flowing, stall } from './flow.js';
 
 // A GPU-free node speaking vLLM's OpenAI-compatible API or Triton's KServe v2 generate extension,
 // modelled on llm-d-inference-sim.
@@ -77,6 +77,7 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
   const success = new Counter({ name: 'vllm:request_success_total', help: 'Finished requests', labelNames: [...labels, 'finished_reason'], registers: [registry] });
   const aborted = new Counter({ name: 'genie_sim_requests_aborted_total', help: 'Requests whose client went away before the end', labelNames: labels, registers: [registry] });
   const received = new Counter({ name: 'genie_sim_requests_received_total', help: 'Chat requests received', labelNames: labels, registers: [registry] });
+  const tokensSent = new Counter({ name: 'genie_sim_tokens_sent_total', help: 'Tokens of streamed answers written to their sockets (a reader that stops reading stops it)', labelNames: labels, registers: [registry] });
   const tritonSuccess = new Counter({ name: 'nv_inference_request_success', help: 'Triton: successful inference requests', labelNames: ['model'], registers: [] });
   const tritonFailure = new Counter({ name: 'nv_inference_request_failure', help: 'Triton: failed inference requests', labelNames: ['model'], registers: [] });
   const tritonPending = new Gauge({ name: 'nv_inference_pending_request_count', help: 'Triton: requests waiting', labelNames: ['model'], registers: [] });
@@ -116,6 +117,7 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
         success: (m) => tritonSuccess.inc({ model: m }),
         failure: (m) => tritonFailure.inc({ model: m }),
         aborted: (m) => aborted.inc({ model_name: m }),
+        tokenSent: (m) => tokensSent.inc({ model_name: m }),
       },
     });
   }
@@ -173,6 +175,7 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
       toolChoice: body.tool_choice,
       responseFormat: body.response_format,
       breakJson: failure === 'invalid_json',
+      shape: opts,
     });
     // As vLLM and OpenAI answer: a call forced by name finishes "stop", one the model chose "tool_calls".
     const finishReason = plan.kind === 'tool' ? (plan.forced ? 'stop' : 'tool_calls') : plan.finishReason;
@@ -236,8 +239,10 @@ export async function startSimulator(flags: SimulatorFlags = {}): Promise<Simula
           return;
         }
         if (i === opts.stallAfter) return await stall(ac.signal);
-        chunk(plan.kind === 'tool' ? { tool_calls: [{ index: 0, function: { arguments: plan.pieces[i] } }] } : { content: plan.pieces[i] }, null);
+        const written = chunk(plan.kind === 'tool' ? { tool_calls: [{ index: 0, function: { arguments: plan.pieces[i] } }] } : { content: plan.pieces[i] }, null);
         emitted++;
+        tokensSent.inc({ model_name: model });
+        await flowing(res, written, ac.signal);
       }
       chunk({}, finishReason);
       if (includeUsage) {

@@ -34,17 +34,29 @@ export interface Generation {
   finishReason: 'stop' | 'length';
 }
 
-/** Natural length is 12–35 tokens; `maxTokens` truncates with finish_reason "length". */
-export function generateTokens(seed: number, messages: PromptMessage[], maxTokens?: number | null): Generation {
+/** How a node shapes its output beyond the prompt (simulator flags `--ignore-eos`, `--token-bytes`). */
+export interface OutputShape {
+  /** Run to `maxTokens` whatever the natural length (vLLM's `ignore_eos`). */
+  ignoreEos?: boolean;
+  /** Each token this many bytes: its word repeated and cut. */
+  tokenBytes?: number;
+}
+
+/**
+ * Natural length is 12–35 tokens; `maxTokens` truncates with finish_reason "length" (and with
+ * `ignoreEos` is the length).
+ */
+export function generateTokens(seed: number, messages: PromptMessage[], maxTokens?: number | null, shape: OutputShape = {}): Generation {
   const prompt = messages.map((m) => `${m.role}:${typeof m.content === 'string' ? m.content : JSON.stringify(m.content ?? '')}`).join('\n');
   const digest = createHash('sha256').update(`${seed}\u0000${prompt}`).digest('hex');
   const rand = prng(digest);
   const natural = 12 + Math.floor(rand() * 24);
-  const count = maxTokens != null ? Math.min(natural, maxTokens) : natural;
+  const count = maxTokens != null ? (shape.ignoreEos ? maxTokens : Math.min(natural, maxTokens)) : natural;
   const tokens: string[] = [];
   for (let i = 0; i < count; i++) {
     const word = VOCAB[Math.floor(rand() * VOCAB.length)];
-    tokens.push(i === 0 ? 'Genie' : ` ${word}`);
+    const token = i === 0 ? 'Genie' : ` ${word}`;
+    tokens.push(shape.tokenBytes ? token.repeat(Math.ceil(shape.tokenBytes / token.length)).slice(0, shape.tokenBytes) : token);
   }
-  return { tokens, finishReason: count < natural ? 'length' : 'stop' };
+  return { tokens, finishReason: count < natural || (shape.ignoreEos && maxTokens != null) ? 'length' : 'stop' };
 }

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Express, Request, Response } from 'express';
 import { generateTokens } from './text.js';
 import type { SimulatorOptions } from './options.js';
-import { stall } from './flow.js';
+import { flowing, stall } from './flow.js';
 
 /** What the Triton routes share with the rest of the simulator. */
 export interface TritonContext {
@@ -11,7 +11,7 @@ export interface TritonContext {
   acquire(signal: AbortSignal): Promise<void>;
   release(): void;
   pickFailure(): 'server_error' | 'mid_stream' | 'invalid_json' | null;
-  metrics: { received(model: string): void; success(model: string): void; failure(model: string): void; aborted(model: string): void };
+  metrics: { received(model: string): void; success(model: string): void; failure(model: string): void; aborted(model: string): void; tokenSent(model: string): void };
 }
 
 /**
@@ -110,7 +110,7 @@ export function mountTriton(app: Express, ctx: TritonContext): void {
     const failure = ctx.pickFailure();
     if (failure === 'server_error') return refuse('injected failure: server error');
     const stops = (Array.isArray(inputs.stop_words) ? inputs.stop_words : []).map(String);
-    const gen = generateTokens(opts.seed + Number(seed ?? 0), [{ role: 'prompt', content: inputs.text_input }], inputs.max_tokens);
+    const gen = generateTokens(opts.seed + Number(seed ?? 0), [{ role: 'prompt', content: inputs.text_input }], inputs.max_tokens, opts);
     // TensorRT-LLM stops at a stop word and keeps it in the output.
     const at = gen.tokens.findIndex((t) => stops.includes(t.trim()));
     const tokens = at >= 0 ? gen.tokens.slice(0, at + 1) : gen.tokens;
@@ -146,7 +146,9 @@ export function mountTriton(app: Express, ctx: TritonContext): void {
           return;
         }
         if (i === opts.stallAfter) return await stall(ac.signal);
-        res.write(`data: ${JSON.stringify({ model_name: model, model_version: '1', text_output: tokens[i] })}\n\n`);
+        const written = res.write(`data: ${JSON.stringify({ model_name: model, model_version: '1', text_output: tokens[i] })}\n\n`);
+        ctx.metrics.tokenSent(model);
+        await flowing(res, written, ac.signal);
       }
       res.end();
       ctx.metrics.success(model);

@@ -27,7 +27,7 @@ import { DependencyMonitor } from '../api/dependency-monitor.js';
 
 const config = loadConfig();
 const callers = new CallerRegistry();
-const deps = await createCoreDeps(config, 'api', { heldCallers: () => callers.size });
+const deps = await createCoreDeps(config, 'api', { heldCallers: () => callers.size, sseBufferedBytes: () => callers.bufferedBytes() });
 // Signals are ours to handle here: the listener drains before the workers may stop.
 const temporalMetrics = installTemporalRuntime({ log: deps.log, registry: deps.metrics.registry, shutdownSignals: [] });
 const instance = config.GENIE_INSTANCE_ID ?? `${os.hostname()}-${newId('', 6)}`;

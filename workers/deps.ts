@@ -40,7 +40,7 @@ export async function registerStaticNodes(orm: MikroORM, config: Config): Promis
   for (const node of [...config.GENIE_NODES, ...fromFile]) await upsertNode(orm.em.fork(), config.GENIE_FLEET, node);
 }
 
-export async function createCoreDeps(config: Config, component: string, gauges: { heldCallers?: () => number } = {}): Promise<CoreDeps> {
+export async function createCoreDeps(config: Config, component: string, gauges: { heldCallers?: () => number; sseBufferedBytes?: () => number } = {}): Promise<CoreDeps> {
   const log = createLogger(component, config.GENIE_LOG_LEVEL);
   const orm = await openOrm(config.DATABASE_URL);
   await migrate(orm, config.DATABASE_URL);

@@ -183,6 +183,12 @@ async function streamToCaller(deps: GenerateDeps, input: GenerateInput, caller: 
     model: input.request.model,
     choices: [{ index: 0, delta, finish_reason: finish }],
   });
+  // Back-pressure: while the caller's socket is full, the node's stream is not read (so the node's
+  // connection fills and pauses it) — memory per stream stays bounded however slowly the caller reads.
+  // The node's stall clock does not run meanwhile: the wait is the caller's, not the node's.
+  const send = async (c: ChatCompletionChunk) => {
+    if (!caller.write(c)) await caller.drained(signal);
+  };
 
   // The head goes out once the node accepted the request, so a node's refusal (context too long, a bad
   // parameter) reaches the caller as the plain OpenAI error a node or OpenAI would send; a node slow to
@@ -199,14 +205,14 @@ async function streamToCaller(deps: GenerateDeps, input: GenerateInput, caller: 
           progress.emitted++;
           text += c.delta.content;
           if (input.keepStream) sent.push({ content: c.delta.content });
-          caller.write(chunk({ content: c.delta.content }, null));
+          await send(chunk({ content: c.delta.content }, null));
         }
         if (c.delta.tool_calls?.length) {
           // Tool-call fragments pass through as OpenAI streams them (id and name first, then arguments).
           ttftMs ??= Math.round(performance.now() - started);
           progress.emitted++;
           if (input.keepStream) sent.push({ tool_calls: c.delta.tool_calls });
-          caller.write(chunk({ tool_calls: c.delta.tool_calls }, null));
+          await send(chunk({ tool_calls: c.delta.tool_calls }, null));
         }
         if (c.finish_reason) finishReason = toFinishReason(c.finish_reason);
       }

@@ -19,7 +19,15 @@ export type AdmissionOutcome = { ok: true; budget: BudgetStanding | null } | { o
 export interface CallerStream {
   /** Sends the response head (with the budget headers) and the role chunk; once — a failover attempt calls it again harmlessly. */
   open(budget: BudgetStanding | null): void;
-  write(chunk: ChatCompletionChunk): void;
+  /**
+   * Writes one chunk. False: the caller's socket took less than was written (a slow reader) — wait for
+   * `drained` before writing more, so a slow reader slows the node read instead of filling memory.
+   */
+  write(chunk: ChatCompletionChunk): boolean;
+  /** Settles once the caller's socket takes more again, the stream is over, or `signal` aborts. */
+  drained(signal: AbortSignal): Promise<void>;
+  /** Bytes written and not yet taken by the caller's socket (the genie_sse_buffered_bytes gauge). */
+  readonly bufferedBytes: number;
   /** `data: [DONE]` and close. */
   end(): void;
   /** An error known before the first byte becomes a JSON error; after it, the inline `[error]` chunk. */

@@ -83,4 +83,11 @@ export class CallerRegistry implements HeldCallers {
   get size(): number {
     return this.entries.size;
   }
+
+  /** Bytes the streams held here have written and their callers' sockets not yet taken. */
+  bufferedBytes(): number {
+    let sum = 0;
+    for (const { answer } of this.entries.values()) if (answer.kind === 'stream') sum += answer.stream.bufferedBytes;
+    return sum;
+  }
 }

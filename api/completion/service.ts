@@ -79,7 +79,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
     }
   }
 
-  async function replayStream(handle: Handle, sink: SseSink, includeUsage: boolean): Promise<void> {
+  async function replayStream(handle: Handle, sink: SseSink, includeUsage: boolean, signal: AbortSignal): Promise<void> {
     if ((await handle.describe()).status.name === 'RUNNING') throw keyInUse();
     const rows = await deps.orm.em.fork().getConnection().execute<Array<{ body: unknown }>>('select body from stream_results where workflow_id = ?', [handle.workflowId]);
     if (!rows[0]) {
@@ -89,7 +89,8 @@ export function createCompletionService(deps: CompletionServiceDeps) {
     const record = streamRecordSchema.parse(rows[0].body);
     sink.forgetFirstToken();
     sink.open(null);
-    for (const delta of record.deltas) sink.writeDelta(delta, null);
+    // A slow reader takes the replay at its own pace (back-pressure), as it would the live stream.
+    for (const delta of record.deltas) if (!sink.writeDelta(delta, null)) await sink.drained(signal);
     if (record.finishReason) sink.writeDelta({}, record.finishReason);
     if (includeUsage) sink.writeUsage(record.usage);
     sink.end();
@@ -178,7 +179,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
         const started = await start(input);
         // A keyed duplicate: a running stream cannot be joined (its tokens go to one socket); a finished
         // one is replayed from what it sent.
-        if (!started.fresh) return await replayStream(started.handle, sink, input.includeUsage);
+        if (!started.fresh) return await replayStream(started.handle, sink, input.includeUsage, hold.signal);
         handle = started.handle;
         started.handle.result().then(
           () => sink.fail(GenieError.internal('the stream ended without its final chunk').body),

@@ -18,6 +18,8 @@ export interface SseMeta {
 export class SseSink implements CallerStream {
   private state: 'waiting' | 'open' | 'done' = 'waiting';
   private keepAlive: NodeJS.Timeout | null = null;
+  /** Writers waiting for the socket to drain: released when the stream ends, whichever way. */
+  private readonly drainWaits = new Set<() => void>();
   private resolveOpened!: () => void;
   private rejectOpened!: (e: GenieError) => void;
   /** Settles when the head was sent (resolve) or the request failed before it (reject). */
@@ -65,14 +67,33 @@ export class SseSink implements CallerStream {
     this.resolveOpened();
   }
 
-  write(chunk: ChatCompletionChunk): void {
-    if (this.state !== 'open') return;
+  write(chunk: ChatCompletionChunk): boolean {
+    if (this.state !== 'open') return true;
     this.stopKeepAlive();
     if (this.onFirstToken && chunk.choices.some((c) => c.delta.content || c.delta.tool_calls?.length)) {
       this.onFirstToken();
       this.onFirstToken = undefined;
     }
-    this.send(chunk);
+    return this.send(chunk);
+  }
+
+  drained(signal: AbortSignal): Promise<void> {
+    if (this.state !== 'open' || !this.res.writableNeedDrain || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.res.off('drain', done).off('close', done);
+        signal.removeEventListener('abort', done);
+        this.drainWaits.delete(done);
+        resolve();
+      };
+      this.res.once('drain', done).once('close', done);
+      signal.addEventListener('abort', done, { once: true });
+      this.drainWaits.add(done);
+    });
+  }
+
+  get bufferedBytes(): number {
+    return this.state === 'open' ? this.res.writableLength : 0;
   }
 
   /** A replayed stream has no first token to time: its deltas come from Postgres, not a node. */
@@ -81,8 +102,8 @@ export class SseSink implements CallerStream {
   }
 
   /** For replays: a chunk from a stored delta. */
-  writeDelta(delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason']): void {
-    this.write(this.chunk(delta, finish));
+  writeDelta(delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason']): boolean {
+    return this.write(this.chunk(delta, finish));
   }
 
   writeUsage(usage: NonNullable<ChatCompletionChunk['usage']>): void {
@@ -120,8 +141,8 @@ export class SseSink implements CallerStream {
     return { id: this.meta.id, object: 'chat.completion.chunk', created: this.meta.created, model: this.meta.model, choices: [{ index: 0, delta, finish_reason: finish }] };
   }
 
-  private send(chunk: ChatCompletionChunk): void {
-    this.res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+  private send(chunk: ChatCompletionChunk): boolean {
+    return this.res.write(`data: ${JSON.stringify(chunk)}\n\n`);
   }
 
   private stopKeepAlive(): void {
@@ -132,6 +153,7 @@ export class SseSink implements CallerStream {
   private finish(): void {
     this.stopKeepAlive();
     this.state = 'done';
+    for (const release of this.drainWaits) release();
     this.resolveFinished();
   }
 }

@@ -144,7 +144,7 @@ describe('node simulator', () => {
   it('parses llm-d-style flags', () => {
     const opts = parseSimulatorArgs(['--port', '0', '--models', 'a,b', '--time-to-first-token', '20', '--max-num-seqs', '4', '--fail-load-model', 'b', '--hang']);
     expect(opts).toMatchObject({ port: 0, models: ['a', 'b'], timeToFirstToken: 20, maxNumSeqs: 4, failLoadModel: ['b'], hang: true });
-    expect(parseSimulatorArgs(['--stall-after', '3'])).toMatchObject({ stallAfter: 3 });
+    expect(parseSimulatorArgs(['--stall-after', '3', '--ignore-eos', '--token-bytes', '4096'])).toMatchObject({ stallAfter: 3, ignoreEos: true, tokenBytes: 4096 });
     expect(parseSimulatorArgs(['--help'])).toBe('help');
   });
 });
