@@ -19,20 +19,22 @@ describe('callers who leave early', () => {
     await slow?.close();
   });
 
-  const heldCallers = async () => {
+  const gauge = async (name: string) => {
     const text = await (await fetch(`${genie.apiUrl}/metrics`)).text();
-    return Number(/^genie_held_callers (\d+)/m.exec(text)?.[1] ?? NaN);
+    return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
   };
+  const heldCallers = () => gauge('genie_held_callers');
 
-  it('60 departures before the first byte leave no held caller and cancel every workflow', async () => {
+  it('200 departures before the first byte (sync and stream) leave no held caller and cancel every workflow', async () => {
     const tag = `leave ${Date.now()}`;
     await Promise.all(
-      Array.from({ length: 60 }, async (_, i) => {
+      Array.from({ length: 200 }, async (_, i) => {
         const controller = new AbortController();
         const call = fetch(`${genie.apiUrl}/v1/chat/completions`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
-          body: JSON.stringify({ model: 'leave-model', max_tokens: 4, metadata: { tag }, messages: [{ role: 'user', content: `${tag} ${i}` }] }),
+          // Every other one a stream: its head waits for the node, which thinks for 4 s.
+          body: JSON.stringify({ model: 'leave-model', max_tokens: 4, stream: i % 4 >= 2, metadata: { tag }, messages: [{ role: 'user', content: `${tag} ${i}` }] }),
           signal: controller.signal,
         });
         // Some leave while the workflow is being started, some while the node thinks.
@@ -81,7 +83,8 @@ describe('callers who leave early', () => {
       await close();
     }
     expect(await heldCallers()).toBe(0);
-  }, 120_000);
+    expect(await gauge('genie_sse_buffered_bytes')).toBe(0);
+  }, 180_000);
 
   it('a keyed retry on the same API while the original still runs: the sync one gets the same answer, the stream one a 409, and each original keeps its own', async () => {
     const send = (key: string, stream: boolean) =>
