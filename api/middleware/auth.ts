@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { hashApiKey, type KeyPrincipal } from '../../db/api-keys.js';
 import type { Principal } from '../../protocol/principal.js';
 import { GenieError } from '../../protocol/errors.js';
-import { TtlLru } from './ttl-lru.js';
+import { LRUCache } from 'lru-cache';
 
 /** Resolves a presented key (db/api-keys.ts findPrincipalByKey over Postgres); null = unknown or revoked. */
 export type KeyLookup = (key: string) => Promise<KeyPrincipal | null>;
@@ -24,7 +24,9 @@ export function authenticate(lookup: KeyLookup, opts: AuthCacheOptions = DEFAULT
   // not its last use: a key used every second is still looked up every ttlMs, which is what bounds the
   // revocation delay. Failed lookups are not cached: a revoked or unknown key is
   // asked about every time (it costs one indexed read), and never pushes a live key out of the cache.
-  const cache = opts.ttlMs > 0 ? new TtlLru<Principal>(opts.maxKeys) : null;
+  // lru-cache: bounded, least recently used out first, per-entry TTL on a monotonic clock; a read does
+  // not extend an entry's TTL (updateAgeOnGet is off).
+  const cache = opts.ttlMs > 0 ? new LRUCache<string, Principal>({ max: opts.maxKeys, ttl: opts.ttlMs }) : null;
   return async (req, res, next) => {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -38,7 +40,7 @@ export function authenticate(lookup: KeyLookup, opts: AuthCacheOptions = DEFAULT
       principal = found.principal;
       // A rotated key in its grace period is trusted no longer than the grace lasts.
       const ttl = found.revokesAt ? Math.min(opts.ttlMs, found.revokesAt.getTime() - Date.now()) : opts.ttlMs;
-      if (cache && ttl > 0) cache.set(hash, principal, ttl);
+      if (cache && ttl > 0) cache.set(hash, principal, { ttl });
     }
     res.locals.principal = principal;
     next();

@@ -1,6 +1,5 @@
 import type { Request, Response } from 'express';
 import { authenticate, type KeyLookup } from '../../api/middleware/auth.js';
-import { TtlLru } from '../../api/middleware/ttl-lru.js';
 import { generateApiKey } from '../../db/api-keys.js';
 import { GenieError } from '../../protocol/errors.js';
 import type { Principal } from '../../protocol/principal.js';
@@ -81,31 +80,5 @@ describe('the auth cache', () => {
     await h.call(key);
     expect(h.looked(key)).toBe(2);
     expect(await h.call('not-a-genie-key')).toBe(401);
-  });
-});
-
-describe('TtlLru', () => {
-  it('expires entries at their own TTL from when they were stored, reads not extending it, on its clock', () => {
-    let now = 0;
-    const lru = new TtlLru<string>(10, () => now);
-    lru.set('a', 'A', 100);
-    lru.set('b', 'B', 30);
-    now = 29;
-    expect([lru.get('a'), lru.get('b')]).toEqual(['A', 'B']);
-    now = 30;
-    expect([lru.get('a'), lru.get('b')]).toEqual(['A', undefined]);
-    expect(lru.size).toBe(1); // an expired entry read is dropped
-    now = 100;
-    expect(lru.get('a')).toBeUndefined();
-  });
-
-  it('never holds more than max entries, dropping the least recently used', () => {
-    const lru = new TtlLru<number>(3, () => 0);
-    for (let i = 0; i < 1000; i++) {
-      lru.set(`k${i}`, i, 1000);
-      lru.get('k0'); // kept hot: never the least recently used
-    }
-    expect(lru.size).toBe(3);
-    expect([lru.get('k0'), lru.get('k998'), lru.get('k999'), lru.get('k997')]).toEqual([0, 998, 999, undefined]);
   });
 });
