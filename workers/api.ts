@@ -8,7 +8,6 @@ import { createCompletionService } from '../api/completion/service.js';
 import { CallerRegistry } from '../api/completion/held-callers.js';
 import { keepStreamRecord } from '../db/stream-results.js';
 import { createJobService } from '../api/jobs.js';
-import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
 import { BudgetStore } from '../db/budget-store.js';
 import { PersonaCache } from '../api/personas.js';
 import { newId } from '../db/ids.js';
@@ -83,7 +82,7 @@ const completions = createCompletionService({
   queues,
   apiQueue,
   keepAliveMs: config.GENIE_SSE_KEEPALIVE_MS,
-  webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
+  webhookGuard: deps.webhookGuard,
   webhookScheduleMs: config.GENIE_WEBHOOK_RETRY_SCHEDULE,
   defaultMaxTokens: config.GENIE_DEFAULT_MAX_TOKENS,
   idempotencyTtlMs: config.GENIE_IDEMPOTENCY_TTL_HOURS * 3_600_000,

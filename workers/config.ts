@@ -1,9 +1,15 @@
+import { Resolver } from 'node:dns';
 import { z } from 'zod';
 import { msToNumber } from '@temporalio/common';
 import { parseNodeList } from '../activities/nodes/node-list.js';
 
 // Every setting is an env var with a sane default; parsed once, failing fast with the variable's name.
 const port = z.coerce.number().int().min(0).max(65535);
+const commaList = () =>
+  z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((item) => item.trim()).filter(Boolean));
 
 export const configSchema = z.object({
   GENIE_PORT: port.default(8080),
@@ -98,7 +104,7 @@ export const configSchema = z.object({
    * Models served without a price row that are free on purpose (comma-separated, `*` for all): any other
    * unpriced model is refused at admission. An admin can also mark one free with a 0/0 price.
    */
-  GENIE_FREE_MODELS: z.string().default('').transform((s) => s.split(',').map((m) => m.trim()).filter(Boolean)),
+  GENIE_FREE_MODELS: commaList(),
   /**
    * The budget sweeper (a Temporal Schedule every worker start creates or updates): how often it looks
    * for reservations whose completion workflow closed without settling (terminated, timed out), and how
@@ -121,11 +127,21 @@ export const configSchema = z.object({
   /** SSE comment interval while a stream waits for its first token, so proxies keep the connection. */
   GENIE_SSE_KEEPALIVE_MS: z.coerce.number().int().positive().default(5000),
   /** Hosts (names or literal IPs) webhooks may target even if private/loopback. Production: none. */
-  GENIE_WEBHOOK_ALLOW_HOSTS: z
-    .string()
-    .default('')
-    .transform((s) => s.split(',').map((h) => h.trim()).filter(Boolean)),
+  GENIE_WEBHOOK_ALLOW_HOSTS: commaList(),
   GENIE_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * DNS servers for webhook hosts (`ip` or `ip:port`, comma-separated); empty: the system's
+   * (resolv.conf). Names in /etc/hosts are answered from it first, as the system resolver does.
+   */
+  GENIE_WEBHOOK_DNS_SERVERS: commaList().superRefine((servers, ctx) => {
+    try {
+      new Resolver().setServers(servers); // c-ares' own parser: what it refuses here, it would at start
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: `DNS servers as ip or ip:port ([ipv6]:port), comma-separated: ${(e as Error).message}` });
+    }
+  }),
+  /** How long resolving one webhook host may take (a caller can choose a slow domain on purpose). */
+  GENIE_WEBHOOK_DNS_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
   /** Delay before each attempt (Svix's schedule by default); compressed in tests. */
   GENIE_WEBHOOK_RETRY_SCHEDULE: z
     .string()

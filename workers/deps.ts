@@ -16,9 +16,16 @@ import { createMetrics, type GenieMetrics } from '../activities/metrics.js';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { BudgetStore } from '../db/budget-store.js';
 import { WebhookUrlGuard } from '../activities/webhooks/url-guard.js';
+import { HostResolver } from '../activities/webhooks/host-resolver.js';
 import { taskQueues } from '../workflows/definitions.js';
 import { workflowSandboxOptions } from './workflow-sandbox.js';
 import { workflowCode } from './workflow-bundle.js';
+
+/**
+ * Webhook host resolutions in flight per process. Each ends within GENIE_WEBHOOK_DNS_TIMEOUT_MS, so
+ * this bounds the sockets and the DNS traffic that callers' hostnames can cause, not anyone's wait.
+ */
+const WEBHOOK_DNS_CONCURRENCY = 32;
 
 /** The dependency root shared by the API and worker processes. */
 export interface CoreDeps {
@@ -28,6 +35,8 @@ export interface CoreDeps {
   metrics: GenieMetrics;
   orm: MikroORM;
   directory: NodeDirectory;
+  /** One per process: its resolver's concurrency bound is the process's. */
+  webhookGuard: WebhookUrlGuard;
   clientFor(node: NodeRef): NodeClient;
   /** Probes the fleet once and records the verdicts (also the probe schedule's activity). */
   probeNodes(): Promise<{ probed: number; healthy: number }>;
@@ -52,12 +61,17 @@ export async function createCoreDeps(config: Config, component: string, gauges: 
   await directory.start();
   const metrics = createMetrics({ nodes: () => directory.snapshot(), ...gauges });
   const probeNodes = createProbeNodes({ orm, fleet: config.GENIE_FLEET, clientFor, probeTimeoutMs: config.GENIE_PROBE_TIMEOUT_MS, log });
+  const webhookGuard = new WebhookUrlGuard({
+    allowHosts: config.GENIE_WEBHOOK_ALLOW_HOSTS,
+    resolver: new HostResolver({ servers: config.GENIE_WEBHOOK_DNS_SERVERS, timeoutMs: config.GENIE_WEBHOOK_DNS_TIMEOUT_MS, concurrency: WEBHOOK_DNS_CONCURRENCY }),
+  });
   return {
     config,
     log,
     metrics,
     orm,
     directory,
+    webhookGuard,
     clientFor,
     probeNodes,
     close: async () => {
@@ -77,7 +91,6 @@ export function configuredActivities(deps: CoreDeps, held: Pick<ActivityDeps, 'c
     selection: config.GENIE_SELECTION,
     fleet: config.GENIE_FLEET,
     saturation: { waitingThreshold: config.GENIE_SATURATION_WAITING, admissionTimeoutMs: config.GENIE_ADMISSION_TIMEOUT_MS },
-    webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
     webhookTimeoutMs: config.GENIE_WEBHOOK_TIMEOUT_MS,
     probeIntervalMs: config.GENIE_PROBE_INTERVAL_MS,
     metrics: deps.metrics,
