@@ -128,7 +128,12 @@ export const configSchema = z.object({
   GENIE_SSE_KEEPALIVE_MS: z.coerce.number().int().positive().default(5000),
   /** Hosts (names or literal IPs) webhooks may target even if private/loopback. Production: none. */
   GENIE_WEBHOOK_ALLOW_HOSTS: commaList(),
-  GENIE_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * One attempt's whole request (DNS, connect, answer). Below a minute: an attempt is a local activity
+   * with a 1 min start-to-close timeout (workflows/webhook-delivery.ts), and one cut by that timeout
+   * would be retried at once, outside the receiver's schedule.
+   */
+  GENIE_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().max(50_000).default(10_000),
   /**
    * DNS servers for webhook hosts (`ip` or `ip:port`, comma-separated); empty: the system's
    * (resolv.conf). Names in /etc/hosts are answered from it first, as the system resolver does.

@@ -10,6 +10,8 @@ import { untilPostgresAnswers } from './activity-options.js';
 // does comes back as a value, never as an activity failure. What does fail the activity is Genie's own
 // side — the webhook secret's lookup in Postgres — and that is retried until Postgres answers, so an
 // outage of Genie's database never uses up the receiver's slots (the webhook would be lost).
+// GENIE_WEBHOOK_TIMEOUT_MS is capped below this start-to-close timeout (workers/config.ts): an attempt
+// cut by it would be retried at once by the retry policy, outside the receiver's schedule.
 const attempt: LocalActivityOptions = { ...untilPostgresAnswers, startToCloseTimeout: '1m' };
 const { deliverWebhook } = proxyLocalActivities<Activities>(attempt);
 

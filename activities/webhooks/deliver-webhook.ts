@@ -19,6 +19,9 @@ export type DeliverWebhookInput = z.infer<typeof deliverWebhookInputSchema>;
 export const deliveryAttemptSchema = z.object({ statusCode: z.number().int().nullable(), error: z.string().nullable() });
 export type DeliveryAttempt = z.infer<typeof deliveryAttemptSchema>;
 
+/** A few KB: enough for any receiver's "ok" or error page; more is never read. */
+const MAX_RESPONSE_BYTES = 4096;
+
 export interface DeliverWebhookDeps {
   orm: MikroORM;
   guard: WebhookUrlGuard;
@@ -49,6 +52,24 @@ export function createDeliverWebhook(deps: DeliverWebhookDeps) {
   return async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliveryAttempt> {
     return record(input, await attemptDelivery(input));
   };
+  /**
+   * The receiver's status. Its body is read only to keep the socket reusable: at most
+   * MAX_RESPONSE_BYTES of it (a receiver choosing to stream an endless answer gets its socket closed,
+   * never Genie's memory or the attempt's whole timeout).
+   */
+  async function post(url: string, body: string, headers: Record<string, string>): Promise<number> {
+    const stream = client.stream.post(url, { body, headers, timeout: { request: deps.timeoutMs } });
+    let statusCode: number | undefined;
+    stream.once('response', (res: { statusCode: number }) => (statusCode = res.statusCode));
+    let read = 0;
+    for await (const chunk of stream) {
+      read += (chunk as Buffer).length;
+      // Leaving the loop destroys the request and its socket: the rest is never read.
+      if (read >= MAX_RESPONSE_BYTES) break;
+    }
+    if (statusCode === undefined) throw new Error('the response ended before its status line');
+    return statusCode;
+  }
   async function attemptDelivery(input: DeliverWebhookInput): Promise<DeliveryAttempt> {
     const rows = await deps.orm.em.fork().getConnection().execute<Array<{ secret: string }>>(
       'select secret from webhook_secrets where workflow_id = ?',
@@ -58,13 +79,8 @@ export function createDeliverWebhook(deps: DeliverWebhookDeps) {
     const body = JSON.stringify(input.payload);
     const headers = signWebhook({ secret: rows[0].secret, msgId: input.workflowId, body, at: new Date() });
     try {
-      const res = await client.post(input.url, {
-        responseType: 'text',
-        body,
-        headers: { ...headers, 'content-type': 'application/json', 'user-agent': 'Genie-Webhooks/1' },
-        timeout: { request: deps.timeoutMs },
-      });
-      return { statusCode: res.statusCode, error: res.statusCode >= 200 && res.statusCode < 300 ? null : `receiver answered ${res.statusCode}` };
+      const statusCode = await post(input.url, body, { ...headers, 'content-type': 'application/json', 'user-agent': 'Genie-Webhooks/1' });
+      return { statusCode, error: statusCode >= 200 && statusCode < 300 ? null : `receiver answered ${statusCode}` };
     } catch (e) {
       const code = e instanceof RequestError ? e.code : undefined;
       return { statusCode: null, error: `${code ?? 'ERROR'}: ${(e as Error).message}` };
