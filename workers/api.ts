@@ -43,6 +43,8 @@ const activities = configuredActivities(deps, {
   keepStream: (workflowId, record) => keepStreamRecord(deps.orm, workflowId, record),
 });
 const slots = config.GENIE_API_WORKFLOW_TASK_SLOTS;
+/** After the grace period: how long the generations cut at its end get to answer their callers and settle. */
+const CUT_MS = 5000;
 // Workflow tasks of the completions this process starts run here first; later ones follow the sticky
 // queue, and fall back to the shared queue (the workers) if this process goes away. A caller-held
 // completion holds its task slot while it generates, so slots are many and pollers few.
@@ -58,7 +60,9 @@ const workflowWorker = config.GENIE_API_EAGER_START
       debugMode: config.GENIE_API_WORKFLOW_THREAD === 'main',
       // Async completions started here keep their workflow tasks here (sticky): settlement, projections
       // and webhook attempts run as local activities of this worker, so they get the whole grace period.
-      shutdownGraceTime: config.GENIE_SHUTDOWN_GRACE_MS,
+      // Longer than the HTTP drain by the time the cut takes: a caller-held generation still running
+      // when the drain ends must be told 503 by `callers.shutdown()`, never cancelled under it by the SDK.
+      shutdownGraceTime: config.GENIE_SHUTDOWN_GRACE_MS + CUT_MS,
     })
   : null;
 const workflowRun = workflowWorker?.run() ?? Promise.resolve();
@@ -143,7 +147,7 @@ const shutdown = (signal: string) =>
     if (unfinished > 0) deps.log.warn({ unfinished }, 'grace period over: cutting the requests still running');
     // Every generation still running here tells its caller 503 (inline for a stream) and settles.
     callers.shutdown();
-    await Promise.race([callers.drained(), new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([callers.drained(), new Promise((r) => setTimeout(r, CUT_MS))]);
     worker.shutdown();
     await Promise.all([workerRun, workflowRun]).catch((e) => deps.log.error({ err: (e as Error).message }, 'a worker stopped with an error'));
     // The activities just cut wrote their callers an inline error or a 503: let those answers out.

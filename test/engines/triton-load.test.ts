@@ -93,10 +93,13 @@ test('TensorRT-LLM custom gauges: nv_trt_llm_request_metrics active follows a st
   await until((s) => active(s) === 0, 'active 0 before the stream'); // earlier streams (the cancelled one) gone
   let ended = false;
   const stream = gen(M, { text_input: 'gauge me', parameters: { stream: true, max_tokens: 15 } }).finally(() => (ended = true));
-  const during = await until((s) => active(s) === 1, 'active 1 during the stream');
+  // The model sets its gauges one by one (fraction last): a scrape between two sets sees half an
+  // update, so wait for the last one before reading the whole set.
+  const fraction = (s: Scrape) => metric(s, 'nv_trt_llm_kv_cache_block_metrics', M, { kv_cache_block_type: 'fraction' });
+  const during = await until((s) => active(s) === 1 && fraction(s) === 1 / 64, 'active 1 during the stream');
   const inFlight = !ended;
   const done = await stream;
-  const after = await until((s) => active(s) === 0, 'active 0 after the stream');
+  const after = await until((s) => active(s) === 0 && fraction(s) === 0, 'active 0 after the stream');
   observed.trtllmGauges = { during: ours(during.text), after: ours(after.text) };
   expect(inFlight).toBe(true);
   expect(done.events).toHaveLength(15);
