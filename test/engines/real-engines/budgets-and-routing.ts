@@ -49,10 +49,13 @@ export function budgetsOnRealCounts(): void {
 export function loadAwareRouting(): void {
   describe('load-aware routing across a real and a simulated node', () => {
     it('a saturated simulator beside the real vLLM gets nothing new', async () => {
-      const busy = await startSimulator({ port: 0, models: ['tiny-vllm'], maxNumSeqs: 1, timeToFirstToken: 500 });
+      // One sequence at a time, 3 s each: a backlog of 20 outlasts the test however slow the real vLLM
+      // is today (it used to drain while the test ran on a busy machine, and the idle node got picked).
+      const busy = await startSimulator({ port: 0, models: ['tiny-vllm'], maxNumSeqs: 1, timeToFirstToken: 3000 });
       extras.push(busy);
+      const stopBacklog = new AbortController();
       const backlog = Array.from({ length: 20 }, () =>
-        fetch(`${busy.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny-vllm', messages: say }) }),
+        fetch(`${busy.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny-vllm', messages: say }), signal: stopBacklog.signal }).catch(() => undefined),
       );
       const added = await admin('POST', '/nodes', { name: 'sim-busy', url: busy.url, engine: 'vllm' });
       try {
@@ -63,6 +66,7 @@ export function loadAwareRouting(): void {
         for (const id of ids) expect(await placement(id)).toBe('real-vllm');
       } finally {
         await admin('DELETE', `/nodes/${added.json.id}`);
+        stopBacklog.abort();
         await Promise.all(backlog);
       }
     });
