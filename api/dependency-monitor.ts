@@ -1,4 +1,4 @@
-import { unavailableDependency, type Dependency } from '../protocol/dependency-down.js';
+import { unreachableDependency, type Dependency } from '../protocol/dependency-down.js';
 
 export type DependencyState = Record<Dependency, boolean>;
 
@@ -44,7 +44,7 @@ export class DependencyMonitor {
 
   /** A request met this error: if it says a dependency is unreachable, that one is down from now on. */
   observe(e: unknown): Dependency | null {
-    const d = unavailableDependency(e);
+    const d = unreachableDependency(e);
     if (d) this.state[d] = false;
     return d;
   }

@@ -6,9 +6,12 @@ import { GenieError } from './errors.js';
 
 export type Dependency = 'postgres' | 'temporal';
 
-/** Postgres errors that mean "not reachable right now", not "this statement is wrong". */
-const PG_UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300']);
-const PG_UNAVAILABLE_MESSAGE = /Connection terminated|connection timeout|Timeout acquiring a connection|server closed the connection|the database system is (starting up|shutting down)|Client has encountered a connection error/i;
+/** Postgres errors that mean "not reachable": refused, reset, shut down — the server is away. */
+const PG_UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03']);
+const PG_UNREACHABLE_MESSAGE = /Connection terminated unexpectedly|server closed the connection|the database system is (starting up|shutting down)|Client has encountered a connection error/i;
+/** Postgres errors that mean "did not answer in time" (a full pool, a slow server): a 503 too, but not proof it is away. */
+const PG_LATE_CODES = new Set(['ETIMEDOUT', '53300']);
+const PG_LATE_MESSAGE = /connection timeout|Timeout acquiring a connection/i;
 /** gRPC's UNAVAILABLE: Temporal's frontend cannot be reached. */
 const GRPC_UNAVAILABLE = 14;
 
@@ -23,11 +26,22 @@ function* chain(e: unknown): Generator<Record<string, unknown>> {
   }
 }
 
-export function isPostgresUnavailable(e: unknown): boolean {
+/** Postgres is away (refused, reset, shutting down): what marks it down in an API's monitor. */
+export function isPostgresUnreachable(e: unknown): boolean {
   for (const o of chain(e)) {
-    if (typeof o.code === 'string' && (PG_UNAVAILABLE_CODES.has(o.code) || o.code.startsWith('08'))) return true;
-    if (o.name === 'KnexTimeoutError' || o.name === 'ConnectionException') return true;
-    if (typeof o.message === 'string' && PG_UNAVAILABLE_MESSAGE.test(o.message)) return true;
+    if (typeof o.code === 'string' && (PG_UNREACHABLE_CODES.has(o.code) || o.code.startsWith('08'))) return true;
+    if (o.name === 'ConnectionException') return true;
+    if (typeof o.message === 'string' && PG_UNREACHABLE_MESSAGE.test(o.message)) return true;
+  }
+  return false;
+}
+
+/** Postgres is away or did not answer in time: either way the caller's answer is a 503, never a 500. */
+export function isPostgresUnavailable(e: unknown): boolean {
+  if (isPostgresUnreachable(e)) return true;
+  for (const o of chain(e)) {
+    if (typeof o.code === 'string' && PG_LATE_CODES.has(o.code)) return true;
+    if (o.name === 'KnexTimeoutError' || (typeof o.message === 'string' && PG_LATE_MESSAGE.test(o.message))) return true;
   }
   return false;
 }
@@ -37,10 +51,17 @@ export function isTemporalUnavailable(e: unknown): boolean {
   return false;
 }
 
-/** Which dependency an error says is away, if any. */
+/** Which dependency an error says is unavailable (away, or too late to answer), if any: the caller's 503. */
 export function unavailableDependency(e: unknown): Dependency | null {
   if (isTemporalUnavailable(e)) return 'temporal';
   if (isPostgresUnavailable(e)) return 'postgres';
+  return null;
+}
+
+/** Which dependency an error proves away (not merely late), if any: what an API's monitor marks down. */
+export function unreachableDependency(e: unknown): Dependency | null {
+  if (isTemporalUnavailable(e)) return 'temporal';
+  if (isPostgresUnreachable(e)) return 'postgres';
   return null;
 }
 

@@ -85,7 +85,7 @@ describe('budget integrity', () => {
     const t = await createTenant();
     await putCap('org', t.orgId, 'day', 1_000_000);
     const accepted = await chat(t.apiKey, 'priced-model', { mode: 'async' });
-    expect(accepted.status).toBe(202);
+    expect(accepted).toMatchObject({ status: 202 }); // on failure, shows the body
     expect((await pollJob(accepted.json.poll_url, undefined, { key: t.apiKey, base: genie.apiUrl })).status).toBe('completed');
     const spent = async () => Number((await withDb((db) => db.query(`select coalesce(sum(spent_micro_usd), 0) as s from cap_usage where layer = 'org' and subject_id = $1`, [t.orgId]))).rows[0].s);
     const afterFirst = await spent();

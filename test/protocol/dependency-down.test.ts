@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { Connection } from '@temporalio/client';
 import { freePort } from '../../workers/stack/free-port.js';
-import { isPostgresUnavailable, unavailableDependency } from '../../protocol/dependency-down.js';
+import { isPostgresUnavailable, unavailableDependency, unreachableDependency } from '../../protocol/dependency-down.js';
 import { testStack, withDb } from '../support/stack.js';
 
 // What counts as "a dependency is away" (a 503 for the caller) and what does not (a bug: a 500), on
@@ -13,6 +13,11 @@ describe('unavailableDependency', () => {
     const refused = await closed.connect().then(() => null, (e: unknown) => e);
     expect(refused).not.toBeNull();
     expect(unavailableDependency(refused)).toBe('postgres');
+    expect(unreachableDependency(refused)).toBe('postgres');
+    // A full pool is late, not away: the caller's answer is a 503, but no API marks Postgres down for it.
+    const full = Object.assign(new Error('Knex: Timeout acquiring a connection. The pool is probably full.'), { name: 'KnexTimeoutError' });
+    expect(unavailableDependency(full)).toBe('postgres');
+    expect(unreachableDependency(full)).toBeNull();
     const rejected = await withDb((db) => db.query('select * from no_such_table').then(() => null, (e: unknown) => e));
     expect(isPostgresUnavailable(rejected)).toBe(false);
     expect(unavailableDependency(rejected)).toBeNull();
