@@ -21,6 +21,12 @@ import type { WebhookUrlGuard } from './webhooks/url-guard.js';
 import type { BudgetStore } from '../db/budget-store.js';
 import type { GenieMetrics } from './metrics.js';
 import { activityLog } from './log.js';
+import { BatchStore } from '../db/batches.js';
+import { PostgresFileStore, type FileStore } from '../db/file-store.js';
+import { createValidateBatch } from './batches/validate-batch.js';
+import { createBatchLineActivities } from './batches/batch-lines.js';
+import { createBatchStateActivities } from './batches/batch-state.js';
+import { taskQueues } from '../workflows/definitions.js';
 
 export interface ActivityDeps {
   orm: MikroORM;
@@ -52,6 +58,12 @@ export interface ActivityDeps {
    * with no node call in flight exits right away rather than after the whole grace period.
    */
   stopping?: AbortSignal;
+  /** Where batch inputs and outputs live (Postgres unless given). */
+  files?: FileStore;
+  /** This deployment's task queues (a batch line's `generate` runs on its inference queue). */
+  queues?: ReturnType<typeof taskQueues>;
+  /** max_tokens of a batch line that sets none (GENIE_DEFAULT_MAX_TOKENS). */
+  defaultMaxTokens?: number;
 }
 
 /** Every activity, built from its dependencies (temporalio/samples-typescript, activities-dependency-injection). */
@@ -65,6 +77,8 @@ export function createActivities(deps: ActivityDeps) {
     return (n?.load?.waiting ?? 0) >= saturation.waitingThreshold;
   }, deps.freeModels);
   const settleUsage = createSettleUsage(deps.budgets, metrics);
+  const batches = new BatchStore(deps.orm);
+  const files = deps.files ?? new PostgresFileStore(deps.orm);
   return {
     async admit(input: Parameters<typeof admit>[0]) {
       let admitted: Awaited<ReturnType<typeof admit>>;
@@ -103,6 +117,11 @@ export function createActivities(deps: ActivityDeps) {
     sweepReservations: createSweepReservations({ orm: deps.orm, metrics }),
     /** The retention sweeper's: deletes webhook secrets, stream records and expired Idempotency-Keys past their time. */
     sweepRetention: createSweepRetention({ orm: deps.orm, metrics }),
+    // The Batch API's: a batch's validation and end (regular activities on the workers' queue), its
+    // lines' load and record and its state changes (local activities of the batch workflows).
+    validateBatch: createValidateBatch({ batches, files }),
+    ...createBatchLineActivities({ orm: deps.orm, batches, queues: deps.queues ?? taskQueues(), defaultMaxTokens: deps.defaultMaxTokens ?? 4096, metrics }),
+    ...createBatchStateActivities({ batches, files }),
   };
 }
 

@@ -106,6 +106,12 @@ export function createMetrics(opts: { nodes?: () => NodeRecord[]; heldCallers?: 
       labelNames: ['mode', 'eager'] as const,
       registers,
     }),
+    batchLines: new Counter({
+      name: 'genie_batch_lines_total',
+      help: 'Batch lines recorded (each once, when its answer is recorded), by outcome: completed, budget_refused (402), failed (any other error).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
     failovers: new Counter({
       name: 'genie_failovers_total',
       help: 'Completions moved to another node after one failed before the first token, by model.',

@@ -8,6 +8,11 @@ import { GenieError } from '../protocol/errors.js';
 import { MAX_REQUEST_BODY_BYTES } from '../protocol/request-limits.js';
 import type { CompletionService } from './completion/service.js';
 import type { JobService } from './jobs.js';
+import type { BatchService } from './batches.js';
+import type { FileStore } from '../db/file-store.js';
+import { MAX_FILE_BYTES } from '../protocol/files.js';
+import { filesRoute } from './routes/files.js';
+import { batchesRoute } from './routes/batches.js';
 import { requireAdmin } from './middleware/admin-auth.js';
 import { authenticate, type AuthCacheOptions } from './middleware/auth.js';
 import { findPrincipalByKey } from '../db/api-keys.js';
@@ -39,6 +44,8 @@ export interface ApiDeps {
   directory: NodeDirectory;
   completions: CompletionService;
   jobs: JobService;
+  batches: BatchService;
+  files: FileStore;
   budgets: BudgetStore;
   personas: PersonaCache;
   fleet: string;
@@ -88,6 +95,8 @@ export function createApp(deps: ApiDeps): express.Express {
   v1.use(chatCompletionsRoute(deps.completions, deps.log));
   v1.use(modelsRoute(deps.directory, deps.personas));
   v1.use(jobsRoute(deps.jobs));
+  v1.use(filesRoute(deps.files, MAX_FILE_BYTES));
+  v1.use(batchesRoute(deps.batches));
   v1.use(meRoute());
   app.use('/v1', v1);
   // The docs page's widget calls the same handlers under /api/v1, as on the seed page.

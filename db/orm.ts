@@ -16,6 +16,7 @@ import { Migration20261201010000_idempotency_keys } from './migrations/Migration
 import { Migration20261201020000_ledger_runs } from './migrations/Migration20261201020000_ledger_runs.js';
 import { Migration20261201030000_key_rotation } from './migrations/Migration20261201030000_key_rotation.js';
 import { Migration20261201040000_retention } from './migrations/Migration20261201040000_retention.js';
+import { Migration20261201050000_batches } from './migrations/Migration20261201050000_batches.js';
 
 export const entities = [UserSchema, OrgSchema, MemberSchema, ApplicationSchema, ApiKeySchema, UsageRecordSchema, JobRecordSchema, WebhookSecretSchema];
 
@@ -33,6 +34,7 @@ const migrationsList = [
   { name: 'Migration20261201020000_ledger_runs', class: Migration20261201020000_ledger_runs },
   { name: 'Migration20261201030000_key_rotation', class: Migration20261201030000_key_rotation },
   { name: 'Migration20261201040000_retention', class: Migration20261201040000_retention },
+  { name: 'Migration20261201050000_batches', class: Migration20261201050000_batches },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { capLayerSchema, capWindowSchema } from './budget.js';
 import { formatBytes, MAX_REQUEST_BODY_BYTES } from './request-limits.js';
+import { errorEnvelopeOf } from './failures.js';
 
 // One error vocabulary for every layer (DESIGN §3a). Activities and workflows carry a `GenieErrorBody`
 // in ApplicationFailure details (protocol/failures.ts); the API's one error mapper turns it into HTTP.
@@ -129,7 +130,6 @@ export class GenieError extends Error {
   }
 
   toEnvelope(): Record<string, unknown> {
-    const { message, type, param, code, extra } = this.body;
-    return { ...(extra ?? {}), error: { message, type, param, code } };
+    return errorEnvelopeOf(this.body);
   }
 }

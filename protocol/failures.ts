@@ -105,6 +105,12 @@ export function errorBodyOf(e: unknown): GenieErrorBody {
   }
 }
 
+/** What a caller reads for an error: OpenAI's envelope, with the body's extra fields (the seed's 402 fields) at top level. */
+export function errorEnvelopeOf(body: GenieErrorBody): Record<string, unknown> {
+  const { message, type, param, code, extra } = body;
+  return { ...(extra ?? {}), error: { message, type, param, code } };
+}
+
 function isBody(x: unknown): x is GenieErrorBody {
   return typeof x === 'object' && x !== null && typeof (x as GenieErrorBody).status === 'number' && typeof (x as GenieErrorBody).message === 'string';
 }

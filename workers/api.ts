@@ -18,6 +18,9 @@ import { exitWithParent } from './exit-with-parent.js';
 import { installTemporalRuntime } from './telemetry/runtime.js';
 import { drainHttp } from './drain.js';
 import { DependencyMonitor } from '../api/dependency-monitor.js';
+import { createBatchService } from '../api/batches.js';
+import { BatchStore } from '../db/batches.js';
+import { PostgresFileStore } from '../db/file-store.js';
 
 // The API process: the express edge, and a Temporal worker for the completions it holds callers for.
 // Its starts are eager, so a sync or stream completion's workflow task runs here, and its `generate`
@@ -105,12 +108,27 @@ const dependencies = new DependencyMonitor(
 );
 dependencies.start();
 const jobs = createJobService({ temporal, orm: deps.orm, cancelWaitMs: 5000 });
+const files = new PostgresFileStore(deps.orm);
+const batches = createBatchService({
+  temporal,
+  orm: deps.orm,
+  batches: new BatchStore(deps.orm),
+  files,
+  webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
+  queues,
+  webhookScheduleMs: config.GENIE_WEBHOOK_RETRY_SCHEDULE,
+  concurrency: config.GENIE_BATCH_CONCURRENCY,
+  orgConcurrency: config.GENIE_BATCH_ORG_CONCURRENCY,
+  linesPerRun: config.GENIE_BATCH_LINES_PER_RUN,
+});
 const app = createApp({
   orm: deps.orm,
   temporal,
   directory: deps.directory,
   completions,
   jobs,
+  batches,
+  files,
   budgets: new BudgetStore(deps.orm),
   personas,
   fleet: config.GENIE_FLEET,

@@ -122,6 +122,14 @@ export const configSchema = z.object({
    */
   GENIE_RETENTION_HOURS: z.coerce.number().positive().optional(),
   GENIE_RETENTION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).default(600_000),
+  /**
+   * The Batch API: lines of one batch running at once, lines of all of one org's batches running at once
+   * (shared evenly among its unfinished batches), and lines a batch workflow run starts before it
+   * continues as new (its history stays a few thousand events whatever the batch's size).
+   */
+  GENIE_BATCH_CONCURRENCY: z.coerce.number().int().positive().default(16),
+  GENIE_BATCH_ORG_CONCURRENCY: z.coerce.number().int().positive().default(32),
+  GENIE_BATCH_LINES_PER_RUN: z.coerce.number().int().min(10).default(200),
   /** Prefixes every task queue: isolates deployments sharing one Temporal namespace (tests, canaries). */
   GENIE_TASK_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]*$/).default(''),
   /** SSE comment interval while a stream waits for its first token, so proxies keep the connection. */

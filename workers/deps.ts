@@ -97,6 +97,8 @@ export function configuredActivities(deps: CoreDeps, held: Pick<ActivityDeps, 'c
     // One keep-alive interval: the longest a stream caller hears nothing, head or comment.
     streamHeadWaitMs: config.GENIE_SSE_KEEPALIVE_MS,
     freeModels: config.GENIE_FREE_MODELS,
+    queues: taskQueues(config.GENIE_TASK_QUEUE_PREFIX),
+    defaultMaxTokens: config.GENIE_DEFAULT_MAX_TOKENS,
   });
 }
 
@@ -108,11 +110,13 @@ export function workflowQueueWorkerOptions(config: Config, activities: ReturnTyp
   // generateHere is a local activity: registered wherever workflow tasks run; outside the API process
   // holding the caller it answers "not here" at once.
   const { admit, selectNode, settleUsage, projectJob, deliverWebhook, generateHere } = activities;
+  // The batch workflows' local steps (a line's load and record, the batch row's transitions).
+  const { loadBatchLine, recordBatchLine, setBatchStatus, batchWindow, recordBatchWebhook } = activities;
   return {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: taskQueues(config.GENIE_TASK_QUEUE_PREFIX).workflows,
     ...workflowCode(config),
-    activities: { admit, selectNode, settleUsage, projectJob, deliverWebhook, generateHere },
+    activities: { admit, selectNode, settleUsage, projectJob, deliverWebhook, generateHere, loadBatchLine, recordBatchLine, setBatchStatus, batchWindow, recordBatchWebhook },
     ...workflowSandboxOptions(config),
   };
 }

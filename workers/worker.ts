@@ -40,6 +40,9 @@ const inference = await Worker.create({
     probeFleetRounds: activities.probeFleetRounds,
     sweepReservations: activities.sweepReservations,
     sweepRetention: activities.sweepRetention,
+    // A batch's validation and its output files: heavy on a 200 MB file, so never on an API process.
+    validateBatch: activities.validateBatch,
+    finalizeBatch: activities.finalizeBatch,
   },
   maxConcurrentActivityTaskExecutions: 512,
   ...shutdown,

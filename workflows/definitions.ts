@@ -2,6 +2,7 @@ import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { Admission } from '../protocol/completion-job.js';
 import type { JobView } from '../protocol/job.js';
+import type { Batch } from '../protocol/batch.js';
 
 // Names shared by the API, the workers and the workflow (DESIGN §3a).
 
@@ -21,6 +22,8 @@ export const searchAttributes = {
   mode: defineSearchAttributeKey('GenieMode', SearchAttributeType.KEYWORD),
   node: defineSearchAttributeKey('GenieNode', SearchAttributeType.KEYWORD),
   status: defineSearchAttributeKey('GenieStatus', SearchAttributeType.KEYWORD),
+  /** A batch's workflow and each of its line workflows: `GenieBatchId = "batch_…"` lists them all. */
+  batchId: defineSearchAttributeKey('GenieBatchId', SearchAttributeType.KEYWORD),
 } as const;
 
 export const SEARCH_ATTRIBUTE_NAMES = Object.values(searchAttributes).map((k) => k.name);
@@ -33,3 +36,9 @@ export const jobQuery = defineQuery<{ orgId: string; job: JobView }>('job');
  * answer 202 — or the refusal — before inference starts. Sent with update-with-start.
  */
 export const admitUpdate = defineUpdate<Admission>('admit');
+
+/**
+ * POST /v1/batches/:id/cancel. Returns once the batch workflow has stopped starting lines and the batch
+ * reads `cancelling`: no line starts after the caller got its answer.
+ */
+export const cancelBatchUpdate = defineUpdate<Batch>('cancelBatch');

@@ -1,6 +1,6 @@
 import { proxyLocalActivities, sleep, type LocalActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { JobState } from './job-state.js';
+import type { WebhookState } from '../protocol/job.js';
 import { untilPostgresAnswers } from './activity-options.js';
 
 // Each attempt is a local activity: it runs in the workflow task that decided it (after the node call,
@@ -25,7 +25,8 @@ export async function deliverOnSchedule(opts: {
   url: string;
   payload: unknown;
   scheduleMs: number[];
-  job: JobState;
+  /** Where each attempt is recorded (an async job's view, a batch's webhook state). */
+  job: { recordWebhook(update: Partial<WebhookState>): void };
   onAttempt: () => Promise<void>;
 }): Promise<void> {
   for (let i = 0; i < opts.scheduleMs.length; i++) {

@@ -1,8 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { JobView } from '../../protocol/job.js';
-
-/** A `\u0000` escape in JSON text (not an escaped backslash followed by "u0000"). */
-const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+import { storedJson } from '../../db/stored-json.js';
 
 export interface ProjectJobInput {
   workflowId: string;
@@ -23,9 +21,7 @@ export function createProjectJob(orm: MikroORM) {
        on conflict (job_id) do update
          set status = excluded.status, view = excluded.view, updated_at = now()
        where jobs.status not in ('completed', 'failed', 'cancelled') or excluded.status = jobs.status`,
-      // jsonb refuses `\u0000`, which a model's output or a node's error message may carry (callers'
-      // own strings were refused at validation): stored as U+FFFD rather than a projection retrying forever.
-      [input.job.id, input.workflowId, input.orgId, input.job.status, JSON.stringify(input.job).replace(NUL_ESCAPE, '$1\\ufffd'), input.requestHash],
+      [input.job.id, input.workflowId, input.orgId, input.job.status, storedJson(input.job), input.requestHash],
     );
   };
 }

@@ -28,7 +28,7 @@ export interface StartSettings {
 }
 
 /** The workflow's input; `model` is the resolved model id (personas resolve before the workflow). */
-export function completionInput(call: CompletionCall, mode: CompletionMode, model: string, settings: StartSettings): CompletionJobInput {
+export function completionInput(call: CompletionCall, mode: CompletionMode, model: string, settings: Pick<StartSettings, 'queues' | 'apiQueue' | 'webhookScheduleMs' | 'defaultMaxTokens'>): CompletionJobInput {
   const callerHeld = mode !== 'async';
   const req = call.request;
   return {

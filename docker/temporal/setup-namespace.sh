@@ -1,11 +1,11 @@
 #!/bin/sh
-# One-shot job (temporalio/admin-tools): Genie's namespace and its six Keyword search attributes
+# One-shot job (temporalio/admin-tools): Genie's namespace and its seven Keyword search attributes
 # (DESIGN §3a) exist before any Genie process starts. Idempotent: what exists is left alone.
 # Env: TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE (the temporal CLI reads both), NAMESPACE_RETENTION.
 set -eu
 
 ns="${TEMPORAL_NAMESPACE:-default}"
-attrs="GenieOrgId GenieApplicationId GenieModel GenieMode GenieNode GenieStatus"
+attrs="GenieOrgId GenieApplicationId GenieModel GenieMode GenieNode GenieStatus GenieBatchId"
 
 # Like temporalio's compose sample, talk to the frontend by its IPv4 address: the CLI may otherwise
 # try an address the server does not listen on.

@@ -1,0 +1,44 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { LineOutcome, LineResponse } from '../../protocol/batch.js';
+import type { CompletionJobInput } from '../../protocol/completion-job.js';
+import type { Principal } from '../../protocol/principal.js';
+import { completionInput } from '../../api/completion/start-options.js';
+import type { BatchStore } from '../../db/batches.js';
+import { listPersonas } from '../../db/personas.js';
+import type { taskQueues } from '../../workflows/definitions.js';
+import type { GenieMetrics } from '../metrics.js';
+
+export interface BatchLineDeps {
+  orm: MikroORM;
+  batches: BatchStore;
+  /** The task queues of this deployment: a line's `generate` runs on the inference queue, as an async job's. */
+  queues: ReturnType<typeof taskQueues>;
+  defaultMaxTokens: number;
+  metrics?: GenieMetrics;
+}
+
+/** The two steps a line workflow adds around the `chatCompletion` it runs: load its request, record its result. */
+export function createBatchLineActivities(deps: BatchLineDeps) {
+  return {
+    /**
+     * The line's completion input, built exactly as POST /v1/chat/completions builds an async job's
+     * (personas resolved now, when the line starts). Read from Postgres, so the batch workflow's own
+     * history carries line numbers only.
+     */
+    async loadBatchLine(input: { batchId: string; line: number; jobId: string; principal: Principal }): Promise<{ customId: string; job: CompletionJobInput }> {
+      const line = await deps.batches.line(input.batchId, input.line);
+      const model = (await listPersonas(deps.orm.em.fork()))[line.body.model] ?? line.body.model;
+      const settings = { queues: deps.queues, apiQueue: deps.queues.inference, webhookScheduleMs: [], defaultMaxTokens: deps.defaultMaxTokens };
+      const job = completionInput({ jobId: input.jobId, principal: input.principal, request: line.body, idempotency: null }, 'async', model, settings);
+      return { customId: line.customId, job };
+    },
+
+    /** Idempotent: the first record of a line counts it; a retried or replayed one changes nothing. */
+    async recordBatchLine(input: { batchId: string; line: number; outcome: LineOutcome; response: LineResponse }): Promise<{ recorded: boolean }> {
+      const recorded = await deps.batches.recordLine(input.batchId, input.line, input.outcome, input.response);
+      // Counted where the line's result is recorded, once per line across all processes.
+      if (recorded) deps.metrics?.batchLines.inc({ outcome: input.outcome === 'completed' ? 'completed' : input.response.status_code === 402 ? 'budget_refused' : 'failed' });
+      return { recorded };
+    },
+  };
+}

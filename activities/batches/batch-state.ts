@@ -1,0 +1,69 @@
+import { heartbeat } from '@temporalio/activity';
+import type { Batch, BatchError, BatchOutputLine, BatchStatus } from '../../protocol/batch.js';
+import { errorFileId, lineJobId, outputFileId } from '../../protocol/batch-ids.js';
+import type { BatchStore } from '../../db/batches.js';
+import type { FileStore } from '../../db/file-store.js';
+
+const PAGE = 1000;
+
+/** How a batch ended: the status it takes and, for lines never started, the error they are listed with. */
+const ENDINGS = {
+  completed: { status: 'completed', unstarted: { code: 'batch_incomplete', message: 'This line was not run.' } },
+  cancelled: { status: 'cancelled', unstarted: { code: 'batch_cancelled', message: 'The batch was cancelled before this line started.' } },
+  expired: { status: 'expired', unstarted: { code: 'batch_expired', message: 'The batch expired (completion_window) before this line started.' } },
+} as const;
+export type BatchEnding = keyof typeof ENDINGS;
+
+/** The batch row's transitions, and the output / error files its end writes. */
+export function createBatchStateActivities(deps: { batches: BatchStore; files: FileStore }) {
+  return {
+    async setBatchStatus(input: { batchId: string; status: BatchStatus; total?: number; errors?: BatchError[] }): Promise<Batch> {
+      return deps.batches.setStatus(input.batchId, input.status, { total: input.total, errors: input.errors });
+    },
+
+    /**
+     * This batch's share of its org's line slots: the org's limit split evenly among its unfinished
+     * batches, never more than the batch's own limit nor less than one line.
+     */
+    async batchWindow(input: { orgId: string; concurrency: number; orgConcurrency: number }): Promise<{ window: number; orgBatches: number }> {
+      const orgBatches = Math.max(1, await deps.batches.runningInOrg(input.orgId));
+      return { window: Math.max(1, Math.min(input.concurrency, Math.floor(input.orgConcurrency / orgBatches))), orgBatches };
+    },
+
+    async recordBatchWebhook(input: { batchId: string; webhook: NonNullable<Batch['webhook']> }): Promise<void> {
+      await deps.batches.recordWebhook(input.batchId, input.webhook);
+    },
+
+    /**
+     * Writes the output file (lines answered 2xx) and the error file (lines answered otherwise, and
+     * lines never started, with the reason), both in input-line order, then ends the batch. File ids
+     * derive from the batch id, so a retried activity writes the same files once.
+     */
+    async finalizeBatch(input: { batchId: string; ending: BatchEnding }): Promise<Batch> {
+      const ending = ENDINGS[input.ending];
+      if (input.ending === 'completed') await deps.batches.setStatus(input.batchId, 'finalizing');
+      const owner = await deps.batches.owner(input.batchId);
+      if (!owner) throw new Error(`batch ${input.batchId} not found`);
+      const out: string[] = [];
+      const err: string[] = [];
+      for (let from = 0; ; ) {
+        const page = await deps.batches.linesPage(input.batchId, from, PAGE);
+        if (page.length === 0) break;
+        for (const l of page) {
+          const id = `batch_req_${lineJobId(input.batchId, l.idx)}`;
+          const line: BatchOutputLine = l.response ? { id, custom_id: l.custom_id, response: l.response, error: null } : { id, custom_id: l.custom_id, response: null, error: ending.unstarted };
+          (l.status === 'completed' ? out : err).push(JSON.stringify(line));
+        }
+        from = page.at(-1)!.idx + 1;
+        heartbeat(from);
+      }
+      const write = async (id: string, suffix: string, lines: string[]) =>
+        lines.length === 0
+          ? null
+          : (await deps.files.create({ id, orgId: owner.orgId, purpose: 'batch_output', filename: `${input.batchId}_${suffix}.jsonl`, content: Buffer.from(lines.join('\n') + '\n') })).id;
+      const outputFile = await write(outputFileId(input.batchId), 'output', out);
+      const errorFile = await write(errorFileId(input.batchId), 'error', err);
+      return deps.batches.setStatus(input.batchId, ending.status, { outputFileId: outputFile, errorFileId: errorFile });
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { Router } from 'express';
+import type { FileStore } from '../../db/file-store.js';
+import { newId } from '../../db/ids.js';
+import { GenieError } from '../../protocol/errors.js';
+import { fileParamsSchema, listFilesQuerySchema, uploadFieldsSchema } from '../../protocol/files.js';
+import { listPage } from '../../protocol/list-page.js';
+import { principalOf } from '../middleware/auth.js';
+import { readUpload } from '../middleware/multipart.js';
+import { parseWith } from '../middleware/parse-body.js';
+
+/** Another org's file and a missing one look the same. */
+const noSuchFile = (id: string) => GenieError.notFound(`No such File object: ${id}`);
+
+/** The Files API (OpenAI's shapes): batch inputs uploaded, batch outputs read back; scoped to the key's org. */
+export function filesRoute(files: FileStore, maxBytes: number): Router {
+  const router = Router();
+  router.post('/files', async (req, res) => {
+    const upload = await readUpload(req, maxBytes);
+    parseWith(uploadFieldsSchema, upload.fields);
+    if (!upload.file) throw GenieError.badRequest('The upload has no `file` part.', 'file');
+    const { orgId } = principalOf(res.locals);
+    res.json(await files.create({ id: newId('file-'), orgId, purpose: 'batch', filename: upload.file.filename, content: upload.file.content }));
+  });
+  router.get('/files', async (req, res) => {
+    const { files: data, hasMore } = await files.list(principalOf(res.locals).orgId, parseWith(listFilesQuerySchema, req.query));
+    res.json(listPage(data, hasMore));
+  });
+  router.get('/files/:fileId', async (req, res) => {
+    const { fileId } = parseWith(fileParamsSchema, req.params);
+    res.json((await files.get(principalOf(res.locals).orgId, fileId)) ?? throwNotFound(fileId));
+  });
+  router.get('/files/:fileId/content', async (req, res) => {
+    const { fileId } = parseWith(fileParamsSchema, req.params);
+    const content = (await files.content(principalOf(res.locals).orgId, fileId)) ?? throwNotFound(fileId);
+    res.type('application/octet-stream').send(content);
+  });
+  router.delete('/files/:fileId', async (req, res) => {
+    const { fileId } = parseWith(fileParamsSchema, req.params);
+    if (!(await files.delete(principalOf(res.locals).orgId, fileId))) throwNotFound(fileId);
+    res.json({ id: fileId, object: 'file', deleted: true });
+  });
+  return router;
+}
+
+function throwNotFound(id: string): never {
+  throw noSuchFile(id);
+}

@@ -1,0 +1,142 @@
+import {
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  executeChild,
+  isCancellation,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { BatchEnding } from '../activities/batches/batch-state.js';
+import type { Batch, BatchCursor, BatchRunInput } from '../protocol/batch.js';
+import { lineJobId } from '../protocol/batch-ids.js';
+import type { WebhookState } from '../protocol/job.js';
+import { untilPostgresAnswers } from './activity-options.js';
+import { batchLine } from './batch-line.js';
+import { cancelBatchUpdate, searchAttributes } from './definitions.js';
+import { deliverOnSchedule } from './webhook-delivery.js';
+
+const { setBatchStatus, batchWindow, recordBatchWebhook } = proxyLocalActivities<Activities>(untilPostgresAnswers);
+
+/**
+ * A batch: validate its input file, run every line as a `batchLine` child workflow (each one the same
+ * `chatCompletion` an async job is), at most `window` at once and in line order, then write the output
+ * and error files and deliver the webhook.
+ *
+ * History stays bounded: a run starts at most `linesPerRun` lines (fewer if Temporal suggests it), waits
+ * for them, and continues as new with its cursor; lines' requests and answers live in Postgres, so each
+ * child costs a handful of small events. Every line before the cursor has finished, so a new run (or a
+ * replay after a worker died) never starts a line twice: child workflow ids are derived from the line.
+ *
+ * A line refused by a budget cap (402) is a failed line with the seed's 402 body in the error file; the
+ * batch goes on with the rest, which are refused in turn while the cap stays hit, or run once it resets.
+ */
+export async function batchRun(input: BatchRunInput): Promise<Batch> {
+  const { batchId, principal } = input;
+  const cursor: BatchCursor = input.cursor ?? { phase: 'validating', nextLine: 0, total: 0, cancelRequested: false, runs: 0 };
+  let cancelRequested = cursor.cancelRequested;
+  // Set first, before any await: the activation that runs this handler starts no further line.
+  setHandler(cancelBatchUpdate, async () => {
+    cancelRequested = true;
+    return setBatchStatus.executeWithOptions({ ...untilPostgresAnswers, summary: 'cancel requested: no further line starts' }, [{ batchId, status: 'cancelling' }]);
+  });
+  const fileStep = {
+    taskQueue: input.activityQueue,
+    // A 200 MB file is read, parsed and stored (or written) in one attempt, heartbeating as it goes.
+    startToCloseTimeout: '30m',
+    heartbeatTimeout: '60s',
+    retry: { initialInterval: '1s', maximumInterval: '30s' },
+  } as const;
+  const { validateBatch, finalizeBatch } = proxyActivities<Activities>(fileStep);
+
+  let running = 0;
+  let expired = false;
+  const details = () =>
+    setCurrentDetails(`**${cancelRequested ? 'cancelling' : cursor.phase}** · ${cursor.nextLine - running} of ${cursor.total} lines finished · run ${cursor.runs + 1}`);
+
+  try {
+    if (cursor.phase === 'validating') {
+      const v = await validateBatch.executeWithOptions({ ...fileStep, summary: 'validate the input file' }, [{ batchId }]);
+      if (v.errors.length) return await end(await setBatchStatus({ batchId, status: 'failed', errors: v.errors }));
+      cursor.phase = 'in_progress';
+      cursor.total = v.total;
+      await setBatchStatus({ batchId, status: 'in_progress', total: v.total });
+    }
+    const { window, orgBatches } = await batchWindow({ orgId: principal.orgId, concurrency: input.concurrency, orgConcurrency: input.orgConcurrency });
+    log.info('batch run', { run: cursor.runs + 1, from: cursor.nextLine, total: cursor.total, window, orgBatches });
+    let startedThisRun = 0;
+    while (cursor.nextLine < cursor.total && !cancelRequested && startedThisRun < input.linesPerRun && !workflowInfo().continueAsNewSuggested) {
+      await condition(() => running < window || cancelRequested);
+      if (cancelRequested) break;
+      if (Date.now() >= input.expiresAtMs) {
+        expired = true;
+        break;
+      }
+      const line = cursor.nextLine++;
+      startedThisRun++;
+      running++;
+      details();
+      const jobId = lineJobId(batchId, line);
+      void executeChild(batchLine, {
+        workflowId: `chatcmpl-${jobId}`,
+        args: [{ batchId, line, jobId, principal }],
+        staticSummary: `batch line ${line + 1} of ${cursor.total} · ${batchId}`,
+        // A batch workflow terminated by an operator asks its running lines to stop (they settle what
+        // they produced) rather than killing them with their reservations held.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        typedSearchAttributes: [
+          { key: searchAttributes.orgId, value: principal.orgId },
+          { key: searchAttributes.applicationId, value: principal.applicationId },
+          { key: searchAttributes.mode, value: 'async' },
+          { key: searchAttributes.status, value: 'queued' },
+          { key: searchAttributes.batchId, value: batchId },
+        ],
+      })
+        // A line workflow that ended without recording (terminated by an operator): its line stays unrun.
+        .catch((e) => log.warn('batch line workflow failed', { line, error: (e as Error).message }))
+        .finally(() => running--);
+    }
+    await condition(() => running === 0);
+    details();
+    if (cursor.nextLine < cursor.total && !cancelRequested && !expired) {
+      await condition(allHandlersFinished);
+      if (!cancelRequested) return await continueAsNew<typeof batchRun>({ ...input, cursor: { ...cursor, cancelRequested, runs: cursor.runs + 1 } });
+    }
+  } catch (e) {
+    if (!isCancellation(e)) throw e;
+    // Cancelled from the Temporal UI: the same as POST …/cancel. Running lines were asked to stop too.
+    cancelRequested = true;
+  }
+  return await CancellationScope.nonCancellable(async () => {
+    await condition(() => running === 0);
+    const ending: BatchEnding = cancelRequested ? 'cancelled' : expired ? 'expired' : 'completed';
+    return end(await finalizeBatch.executeWithOptions({ ...fileStep, summary: `write the output and error files (${ending})` }, [{ batchId, ending }]));
+  });
+
+  /** The final batch object goes to the webhook, on the async jobs' schedule; each attempt is kept on the batch. */
+  async function end(batch: Batch): Promise<Batch> {
+    setCurrentDetails(`**${batch.status}** · ${batch.request_counts.completed} completed, ${batch.request_counts.failed} failed of ${batch.request_counts.total}`);
+    if (input.webhook) {
+      let state = { url: input.webhook.url, status: 'pending' as WebhookState['status'], attempts: 0, last_status_code: null as number | null, last_error: null as string | null, delivered_at: null as string | null };
+      await CancellationScope.nonCancellable(() =>
+        deliverOnSchedule({
+          workflowId: batchId,
+          url: input.webhook!.url,
+          payload: batch,
+          scheduleMs: input.webhookScheduleMs,
+          job: { recordWebhook: (update: Partial<WebhookState>) => (state = { ...state, ...update }) },
+          onAttempt: () => recordBatchWebhook({ batchId, webhook: state }),
+        }),
+      );
+    }
+    await condition(allHandlersFinished);
+    return batch;
+  }
+}
