@@ -2,6 +2,8 @@ import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency.js';
 import { z } from 'zod';
 import { applicationParamsSchema, capKeySchema, keyParamsSchema, listKeysQuerySchema, nodeParamsSchema, orgParamsSchema, personaParamsSchema, priceParamsSchema } from '../../protocol/admin.js';
 import { inlineSchema } from './schemas.js';
+import { batchParamsSchema, listBatchesQuerySchema } from '../../protocol/batch.js';
+import { fileParamsSchema, listFilesQuerySchema, MAX_BATCH_LINES, MAX_FILE_BYTES } from '../../protocol/files.js';
 import { formatBytes, MAX_REQUEST_BODY_BYTES } from '../../protocol/request-limits.js';
 
 // The operations of the document. Each names the component schemas of schemas.ts (protocol/'s zod
@@ -154,6 +156,78 @@ const v1 = {
       security: apiKey,
       parameters: [jobId],
       responses: { '200': answer('The job after cancellation.', 'Job'), ...errors('BadRequest', 'Unauthorized', 'NotFound') },
+    },
+  },
+  '/v1/files': {
+    post: {
+      operationId: 'uploadFile',
+      tags: ['files'],
+      summary: 'Upload a batch input file (JSONL, multipart/form-data)',
+      description: `At most ${formatBytes(MAX_FILE_BYTES)} and ${MAX_BATCH_LINES} lines; each line \`{custom_id, method: "POST", url: "/v1/chat/completions", body}\`. Lines are validated when a batch uses the file.`,
+      security: apiKey,
+      requestBody: {
+        required: true,
+        content: {
+          'multipart/form-data': {
+            schema: { type: 'object', required: ['file', 'purpose'], properties: { file: { type: 'string', format: 'binary' }, purpose: { type: 'string', enum: ['batch'] } } },
+          },
+        },
+      },
+      responses: { '200': answer('The stored file.', 'File'), ...errors('BadRequest', 'Unauthorized'), '413': answer(`The file exceeds ${formatBytes(MAX_FILE_BYTES)} (\`file_too_large\`).`, 'Error') },
+    },
+    get: {
+      operationId: 'listFiles',
+      tags: ['files'],
+      summary: "The org's files (newest first by default; cursor `after`)",
+      security: apiKey,
+      parameters: params('query', listFilesQuerySchema),
+      responses: { '200': answer('A page of files.', 'FileList'), ...errors('BadRequest', 'Unauthorized') },
+    },
+  },
+  '/v1/files/{fileId}': {
+    get: { operationId: 'getFile', tags: ['files'], summary: 'A file', security: apiKey, parameters: params('path', fileParamsSchema), responses: { '200': answer('The file.', 'File'), ...errors('BadRequest', 'Unauthorized', 'NotFound') } },
+    delete: { operationId: 'deleteFile', tags: ['files'], summary: 'Delete a file', security: apiKey, parameters: params('path', fileParamsSchema), responses: { '200': answer('Deleted.', 'FileDeleted'), ...errors('BadRequest', 'Unauthorized', 'NotFound') } },
+  },
+  '/v1/files/{fileId}/content': {
+    get: {
+      operationId: 'getFileContent',
+      tags: ['files'],
+      summary: "A file's bytes (JSONL; an output file's lines are `BatchOutputLine`s)",
+      security: apiKey,
+      parameters: params('path', fileParamsSchema),
+      responses: { '200': { description: 'The content.', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, ...errors('BadRequest', 'Unauthorized', 'NotFound') },
+    },
+  },
+  '/v1/batches': {
+    post: {
+      operationId: 'createBatch',
+      tags: ['batches'],
+      summary: 'Create a batch from an uploaded file; every line runs as an async chat completion',
+      description: 'Answers `validating` at once; GET it (or wait for the webhook) until `completed`, `failed`, `expired` or `cancelled`.',
+      security: apiKey,
+      requestBody: body('CreateBatch'),
+      responses: { '200': answer('The batch.', 'Batch'), ...errors('BadRequest', 'Unauthorized', 'NotFound') },
+    },
+    get: {
+      operationId: 'listBatches',
+      tags: ['batches'],
+      summary: "The org's batches, newest first (cursor `after`)",
+      security: apiKey,
+      parameters: params('query', listBatchesQuerySchema),
+      responses: { '200': answer('A page of batches.', 'BatchList'), ...errors('BadRequest', 'Unauthorized') },
+    },
+  },
+  '/v1/batches/{batchId}': {
+    get: { operationId: 'getBatch', tags: ['batches'], summary: 'A batch, with live request counts', security: apiKey, parameters: params('path', batchParamsSchema), responses: { '200': answer('The batch.', 'Batch'), ...errors('BadRequest', 'Unauthorized', 'NotFound') } },
+  },
+  '/v1/batches/{batchId}/cancel': {
+    post: {
+      operationId: 'cancelBatch',
+      tags: ['batches'],
+      summary: 'Cancel a batch: no line starts after this answers; running lines finish and are kept',
+      security: apiKey,
+      parameters: params('path', batchParamsSchema),
+      responses: { '200': answer('The batch (`cancelling`, or as it ended).', 'Batch'), ...errors('BadRequest', 'Unauthorized', 'NotFound') },
     },
   },
   '/v1/me': {

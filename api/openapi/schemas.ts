@@ -26,6 +26,9 @@ import { healthSchema } from '../../protocol/health.js';
 import { asyncAcceptedSchema, jobViewSchema } from '../../protocol/job.js';
 import { createNodeSchema, nodeListSchema, nodeRecordSchema, patchNodeSchema } from '../../protocol/node.js';
 import { apiKeyInfoSchema } from '../../protocol/principal.js';
+import { batchListSchema, batchOutputLineSchema, batchSchema, createBatchSchema } from '../../protocol/batch.js';
+import { fileDeletedSchema, fileListSchema, fileObjectSchema, MAX_FILE_BYTES } from '../../protocol/files.js';
+import { formatBytes } from '../../protocol/request-limits.js';
 
 // components.schemas, converted from protocol/'s zod schemas by zod's own z.toJSONSchema (JSON Schema
 // 2020-12, which is OpenAPI 3.1's dialect). Request bodies convert as zod *accepts* them (io: 'input':
@@ -43,6 +46,10 @@ requests.add(chatCompletionRequestSchema, {
     'name one of them; image parts are refused (no served model takes images); `webhook` only with `mode: "async"`; ' +
     '`stream_options` only in stream mode; at most 16 `metadata` keys. Keys Genie does not know are ignored; known ' +
     `parameters it cannot honour are refused with 400 \`unsupported_parameter\`: ${unsupportedParams.join(', ')}.`,
+});
+requests.add(createBatchSchema, {
+  id: 'CreateBatch',
+  description: "OpenAI's batch request plus Genie's `webhook` (the final batch object is POSTed there when the batch ends, signed as async jobs' webhooks are).",
 });
 requests.add(createOrgSchema, { id: 'CreateOrg' });
 requests.add(createUserSchema, { id: 'CreateUser' });
@@ -62,6 +69,12 @@ answers.add(chatCompletionChunkSchema, { id: 'ChatCompletionChunk', description:
 answers.add(asyncAcceptedSchema, { id: 'AsyncAccepted', description: 'The 202 answer of `mode: "async"`; poll `poll_url`.' });
 answers.add(jobViewSchema, { id: 'Job' });
 answers.add(modelListSchema, { id: 'ModelList' });
+answers.add(fileObjectSchema, { id: 'File', description: `An uploaded batch input (at most ${formatBytes(MAX_FILE_BYTES)}) or a batch's output / error file, scoped to the key's org.` });
+answers.add(fileListSchema, { id: 'FileList' });
+answers.add(fileDeletedSchema, { id: 'FileDeleted' });
+answers.add(batchSchema, { id: 'Batch', description: "OpenAI's batch object plus Genie's `webhook` delivery state; `request_counts` move while it runs." });
+answers.add(batchListSchema, { id: 'BatchList' });
+answers.add(batchOutputLineSchema, { id: 'BatchOutputLine', description: 'One line of an output or error file (JSONL).' });
 answers.add(apiKeyInfoSchema, { id: 'ApiKeyInfo' });
 answers.add(errorEnvelopeSchema, { id: 'Error', description: "OpenAI's error envelope." });
 answers.add(budgetCapHitBodySchema, {
