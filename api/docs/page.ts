@@ -22,6 +22,7 @@ import { MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH, MAX_SCHEMA_NODES, MAX_SCHEMA_PATTER
 import { formatBytes, MAX_REQUEST_BODY_BYTES } from '../../protocol/request-limits.js';
 import { budgetSlots } from './budgets.js';
 import { personaSlots } from './personas.js';
+import { batchSlots } from './batches.js';
 
 // GET / : web/index.html with its `<!--genie:name-->` slots filled. Prose stays in the HTML; what
 // can drift (parameters, bodies, errors, layers, personas) is generated here from the code the API
@@ -109,6 +110,8 @@ function staticSlots(): Slots {
     personas: personaSlots.table(),
     errors: errorTable(),
     limits: limitsList(),
+    'batch-limits': batchSlots.limits(),
+    'batch-example': batchSlots.example(),
   };
 }
 

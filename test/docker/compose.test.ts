@@ -285,7 +285,7 @@ describe('docker/compose.yaml', () => {
     for (const src of mounts) expect([src, existsSync(path.resolve(DOCKER, src))]).toEqual([src, true]);
   });
 
-  it("registers Genie's six search attributes, all Keyword, in the setup job", () => {
+  it("registers Genie's seven search attributes, all Keyword, in the setup job", () => {
     const script = read('docker/temporal/setup-namespace.sh');
     const listed = /^attrs="([^"]+)"/m.exec(script)?.[1].split(/\s+/) ?? [];
     expect(listed.sort()).toEqual([...SEARCH_ATTRIBUTE_NAMES].sort());
