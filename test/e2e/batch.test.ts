@@ -4,6 +4,9 @@ import { jsonl, line, pollBatch, readLines, sdk, submitBatch } from '../support/
 import { temporalClient, testStack } from '../support/stack.js';
 import { createTenant, putCap } from '../support/tenants.js';
 import { generateTokens } from '../../simulator/text.js';
+import { createHmac } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+import { startReceiver } from '../support/webhook-receiver.js';
 
 // The Batch API through the official npm SDK against the shared stack: files, batches, output and error
 // files, validation, tenancy.
@@ -174,5 +177,33 @@ describe('the Batch API (npm SDK)', () => {
     } finally {
       await close();
     }
+  });
+
+  it('delivers the final batch object to its webhook, signed as async jobs are', async () => {
+    const t = await createTenant();
+    const client = sdk(testStack().apiUrl, t.apiKey);
+    const receiver = await startReceiver((n) => (n === 0 ? 500 : 200)); // the retry schedule applies too
+    try {
+      const secret = 'batch-hook-secret';
+      const batch = await submitBatch(client, [line('w-1', ask(1)), line('w-2', ask(2))], { webhook: { url: receiver.url, secret } });
+      await receiver.until((r) => r.some((w) => w.status === 200));
+      const hook = receiver.received.at(-1)!;
+      expect(hook.headers['webhook-id']).toBe(batch.id);
+      expect(hook.headers['x-genie-signature']).toBe(`sha256=${createHmac('sha256', secret).update(hook.body).digest('hex')}`);
+      expect(new Webhook(secret, { format: 'raw' }).verify(hook.body, hook.headers as Record<string, string>)).toMatchObject({ id: batch.id, object: 'batch', status: 'completed', request_counts: { total: 2, completed: 2, failed: 0 } });
+      expect(receiver.received.map((r) => r.status)).toEqual([500, 200]);
+      const after = await pollBatch(client, batch.id, (b) => (b as unknown as { webhook?: { status: string } }).webhook?.status === 'delivered');
+      expect((after as unknown as { webhook: unknown }).webhook).toMatchObject({ url: receiver.url, status: 'delivered', attempts: 2, last_status_code: 200 });
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('counts lines by outcome in genie_batch_lines_total', async () => {
+    const t = await createTenant();
+    const client = sdk(testStack().apiUrl, t.apiKey);
+    await pollBatch(client, (await submitBatch(client, [line('m-1', ask(1))])).id);
+    const metrics = await Promise.all(testStack().workerMetricsUrls.concat(testStack().apiUrls.map((u) => `${u}/metrics`)).map((u) => fetch(u).then((r) => r.text())));
+    expect(metrics.some((m) => /genie_batch_lines_total\{outcome="completed"\} [1-9]/.test(m))).toBe(true);
   });
 });
