@@ -114,7 +114,7 @@ const batches = createBatchService({
   orm: deps.orm,
   batches: new BatchStore(deps.orm),
   files,
-  webhookGuard: new WebhookUrlGuard(config.GENIE_WEBHOOK_ALLOW_HOSTS),
+  webhookGuard: deps.webhookGuard,
   queues,
   webhookScheduleMs: config.GENIE_WEBHOOK_RETRY_SCHEDULE,
   concurrency: config.GENIE_BATCH_CONCURRENCY,
