@@ -14,6 +14,7 @@ import { renderFlameGraph } from './flame-graph.js';
 import { apiProfileScenario } from './scenarios/api-profile.js';
 import { asyncScenario } from './scenarios/async-jobs.js';
 import { asyncRatesScenario } from './scenarios/async-rates.js';
+import { batchScenario } from './scenarios/batch.js';
 import { cpuPerCompletionScenario } from './scenarios/cpu-per-completion.js';
 import { budgetTenantsScenario } from './scenarios/budget-tenants.js';
 import { latencyScenario } from './scenarios/latency.js';
@@ -80,6 +81,7 @@ try {
   const asyncJobs = await asyncScenario(stack.apiUrl, stack.apiKey, jobs, 20);
   const genie = { apiUrl: stack.apiUrl, apiKey: stack.apiKey };
   const asyncRates = await asyncRatesScenario(genie, ASYNC_RATES, rateSeconds);
+  const batch = await batchScenario(genie, jobs * 3, 60);
   const cpuPids = { api: stack.pids.api, worker: stack.pids.worker, postgres: stack.pids.postgres, temporal: stack.pids.temporal, simulator: stack.pids.simulator };
   const cpu = await cpuPerCompletionScenario({ genie, pids: cpuPids, client, n: cpuBatch, concurrency: 4, idleSeconds: 3 });
   const budgets = await budgetTenantsScenario(stack.databaseUrl, jobs * 5, 32);
@@ -90,7 +92,7 @@ try {
 
   const { count } = await client.workflow.count('WorkflowType = "chatCompletion"');
   const sent =
-    latency.genieRequests + sweep.genieRequests + jobs + asyncRates.genieRequests + cpu.genieRequests + placement.roundRobin.requests + placement.loadAware.requests + apiProfile.genieRequests;
+    latency.genieRequests + sweep.genieRequests + jobs + asyncRates.genieRequests + batch.genieRequests + cpu.genieRequests + placement.roundRobin.requests + placement.loadAware.requests + apiProfile.genieRequests;
 
   const addedOrFloor = (x: number) => Math.max(x, 0.01); // a peer adding ~0 ms must not divide by zero
   const ratios = {
@@ -101,6 +103,9 @@ try {
     // Genie's added latency over the floor of the shape it is moving to (eager start, local activities).
     genieSyncAddedOverFloor: round(latency.added.genie.syncP50 / temporalFloor.localActivitiesEager.toGenerateP50),
     genieTtftAddedOverFloor: round(latency.added.genie.ttftP50 / temporalFloor.localActivitiesEager.toGenerateP50),
+    // What a running batch costs interactive callers (sync p99, concurrency 4), and how fast it runs.
+    batchSyncP99DuringOverAlone: batch.syncP99DuringBatchOverAlone,
+    batchLinesPerSecond: batch.linesPerSecond,
   };
   const at = new Date().toISOString();
   const figures = Object.fromEntries(
@@ -121,6 +126,7 @@ try {
     memory: { idle: idleMemory, underLoad: sweep.memoryUnderLoad },
     async: asyncJobs,
     asyncRates,
+    batch,
     cpu,
     budgets,
     placement,
