@@ -39,8 +39,10 @@ describe('the budget sweeper', () => {
   const swept = async (metric: string, status: string) => sample(await scrape(genie.workers[0].ready.metricsUrl as string), metric, { workflow_status: status });
 
   beforeAll(async () => {
-    // A node that answers only after a minute: every generation is still running when the test acts.
-    slow = await startSimulator({ port: 0, models: ['sweep-model'], timeToFirstToken: 60_000 });
+    // A node whose generations last over a minute (500 tokens, 150 ms each, run to max_tokens): every
+    // generation is still running when the test acts. Its first token comes at once, so its probes are
+    // answered (a node silent for a minute was judged hung after three probe timeouts: 503s for a while).
+    slow = await startSimulator({ port: 0, models: ['sweep-model'], timeToFirstToken: 50, interTokenLatency: 150, ignoreEos: true });
     genie = await startIsolatedGenie({
       nodes: `sweep-node:vllm=${slow.url}`,
       env: { GENIE_SWEEP_INTERVAL_MS: '1000', GENIE_SWEEP_GRACE_MS: String(GRACE_MS) },
