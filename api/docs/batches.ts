@@ -21,6 +21,38 @@ for line in client.files.content(batch.output_file_id).text.splitlines():
     answer = json.loads(line)
     print(answer["custom_id"], answer["response"]["body"]["choices"][0]["message"]["content"])`;
 
+const curlExample = `# One request per line
+printf '%s\\n' \\
+  '{"custom_id":"q-0","method":"POST","url":"/v1/chat/completions","body":{"model":"lite","max_tokens":64,"messages":[{"role":"user","content":"What is Temporal?"}]}}' \\
+  '{"custom_id":"q-1","method":"POST","url":"/v1/chat/completions","body":{"model":"lite","max_tokens":64,"messages":[{"role":"user","content":"Name a prime above 100."}]}}' > questions.jsonl
+FILE=$(curl -s https://genie.example/v1/files -H "Authorization: Bearer $GENIE_API_KEY" \\
+  -F purpose=batch -F file=@questions.jsonl | jq -r .id)
+BATCH=$(curl -s https://genie.example/v1/batches -H "Authorization: Bearer $GENIE_API_KEY" \\
+  -H 'content-type: application/json' \\
+  -d "{\\"input_file_id\\":\\"$FILE\\",\\"endpoint\\":\\"/v1/chat/completions\\",\\"completion_window\\":\\"24h\\"}" | jq -r .id)
+# poll until "status" is completed, then download the output file
+curl -s https://genie.example/v1/batches/$BATCH -H "Authorization: Bearer $GENIE_API_KEY" | jq '{status, request_counts}'
+OUT=$(curl -s https://genie.example/v1/batches/$BATCH -H "Authorization: Bearer $GENIE_API_KEY" | jq -r .output_file_id)
+curl -s https://genie.example/v1/files/$OUT/content -H "Authorization: Bearer $GENIE_API_KEY"`;
+
+const nodeExample = `import OpenAI, { toFile } from 'openai';
+
+const client = new OpenAI({ baseURL: 'https://genie.example/v1', apiKey: process.env.GENIE_API_KEY });
+const lines = ['What is Temporal?', 'Name a prime above 100.'].map((q, i) => ({
+  custom_id: \`q-\${i}\`, method: 'POST', url: '/v1/chat/completions',
+  body: { model: 'lite', max_tokens: 64, messages: [{ role: 'user', content: q }] },
+}));
+const upload = await client.files.create({ file: await toFile(Buffer.from(lines.map((l) => JSON.stringify(l)).join('\\n')), 'questions.jsonl'), purpose: 'batch' });
+let batch = await client.batches.create({ input_file_id: upload.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+while (!['completed', 'failed', 'expired', 'cancelled'].includes(batch.status)) {
+  await new Promise((r) => setTimeout(r, 5000));
+  batch = await client.batches.retrieve(batch.id);
+}
+for (const line of (await (await client.files.content(batch.output_file_id)).text()).split('\\n').filter(Boolean)) {
+  const answer = JSON.parse(line);
+  console.log(answer.custom_id, answer.response.body.choices[0].message.content);
+}`;
+
 const exampleOutputLine = {
   id: 'batch_req_mh2k3j4l5p9q8r7s6t5u4v3w2xa',
   custom_id: 'q-1',
@@ -31,5 +63,10 @@ const exampleOutputLine = {
 export const batchSlots = {
   limits: () => inline(`A file holds at most ${formatBytes(MAX_FILE_BYTES)} (a larger upload is a \`413 file_too_large\`) and a batch at most ${MAX_BATCH_LINES.toLocaleString('en')} lines; each line's body is held to the limits of a single request (see Limits).`),
   example: () =>
-    [codeBlock(esc(pythonExample), { label: 'Python — openai: a batch from upload to answers', lang: 'python' }), jsonBlock(exampleOutputLine, 'A line of the error file: refused by the org day cap')].join('\n'),
+    [
+      codeBlock(esc(curlExample), { label: 'curl: upload, create, poll, download', lang: 'bash' }),
+      codeBlock(esc(pythonExample), { label: 'Python — openai: a batch from upload to answers', lang: 'python' }),
+      codeBlock(esc(nodeExample), { label: 'Node — openai: the same batch', lang: 'javascript' }),
+      jsonBlock(exampleOutputLine, 'A line of the error file: refused by the org day cap'),
+    ].join('\n'),
 };
