@@ -37,8 +37,9 @@ describe('callers who leave early', () => {
           body: JSON.stringify({ model: 'leave-model', max_tokens: 4, stream: i % 4 >= 2, metadata: { tag }, messages: [{ role: 'user', content: `${tag} ${i}` }] }),
           signal: controller.signal,
         });
-        // Some leave while the workflow is being started, some while the node thinks.
-        setTimeout(() => controller.abort(), i % 2 ? 20 : 600);
+        // Some leave while the workflow is being started, some while the node thinks (its first token is
+        // 4 s away: 2.5 s leaves room for a loaded machine to have started their workflows).
+        setTimeout(() => controller.abort(), [20, 600, 2500][i % 3]);
         await call.then(
           () => {
             throw new Error('answered before the caller left');
