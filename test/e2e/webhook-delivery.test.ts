@@ -17,6 +17,17 @@ const SCHEDULE_MS = [0, 300, 2000];
 /** A public address the request-time check may see; nothing ever connects to it. */
 const PUBLIC = '93.184.216.34';
 
+
+/**
+ * The receiver saw the job's attempts: at least `n` requests, all of one delivery (one webhook-id).
+ * Webhooks are at-least-once: on a loaded machine a workflow task that ran an attempt can time out
+ * before it was recorded and run again, which the receiver sees as a duplicate (same webhook-id).
+ */
+function expectAttempts(received: Array<{ headers: Record<string, unknown> }>, n: number) {
+  expect(received.length).toBeGreaterThanOrEqual(n);
+  expect(new Set(received.map((r) => r.headers['webhook-id'])).size).toBe(1);
+}
+
 describe('webhook delivery under hostile receivers and DNS', () => {
   let fast: Simulator;
   let slow: Simulator;
@@ -82,7 +93,7 @@ describe('webhook delivery under hostile receivers and DNS', () => {
       expect(accepted.status).toBe(202);
       const job = await poll(accepted.json.poll_url, webhookSettled);
       expect(job.webhook).toMatchObject({ status: 'failed', attempts: SCHEDULE_MS.length, last_status_code: 307, last_error: 'receiver answered 307' });
-      expect(redirecting.received).toHaveLength(SCHEDULE_MS.length);
+      expectAttempts(redirecting.received, SCHEDULE_MS.length);
       expect(target.received).toHaveLength(0);
     } finally {
       await Promise.all([redirecting.close(), target.close()]);
@@ -95,7 +106,7 @@ describe('webhook delivery under hostile receivers and DNS', () => {
       const accepted = await submit({ url: viaHooksName(receiver.url), secret: 'endless-secret' });
       const job = await poll(accepted.json.poll_url, webhookSettled);
       expect(job.webhook).toMatchObject({ status: 'delivered', attempts: 1, last_status_code: 200, last_error: null });
-      expect(receiver.received).toHaveLength(1);
+      expectAttempts(receiver.received, 1);
       await receiver.until((r) => r[0].cutAt !== null); // Genie hung up on the endless answer
     } finally {
       await receiver.close();
@@ -109,11 +120,11 @@ describe('webhook delivery under hostile receivers and DNS', () => {
       const accepted = await submit({ url: viaHooksName(receiver.url), secret: 'slow-secret' });
       const job = await poll(accepted.json.poll_url, webhookSettled);
       expect(job.webhook).toMatchObject({ status: 'failed', attempts: SCHEDULE_MS.length, last_status_code: null, last_error: expect.stringMatching(/^ETIMEDOUT: Timeout awaiting 'request'/) });
-      expect(receiver.received).toHaveLength(SCHEDULE_MS.length);
+      expectAttempts(receiver.received, SCHEDULE_MS.length);
       // Every attempt was cut before the receiver's late 200 (else `cutAt` is null), and none early:
       // the timeout runs from the start of the request (its DNS lookup and connect included, which a
       // busy machine can stretch), so half of it is the lower bound that holds on any machine.
-      for (const [i, r] of receiver.received.entries()) {
+      for (const [i, r] of receiver.received.slice(0, SCHEDULE_MS.length).entries()) {
         expect(r.cutAt).not.toBeNull();
         expect(r.cutAt! - r.at).toBeGreaterThanOrEqual(TIMEOUT_MS / 2);
         if (i > 0) expect(r.at - receiver.received[i - 1].at).toBeGreaterThanOrEqual(TIMEOUT_MS / 2 + SCHEDULE_MS[i]);
@@ -130,9 +141,9 @@ describe('webhook delivery under hostile receivers and DNS', () => {
       const job = await poll(accepted.json.poll_url, webhookSettled);
       expect(job.webhook).toMatchObject({ status: 'failed', attempts: SCHEDULE_MS.length, last_status_code: 503 });
       const at = receiver.received.map((r) => r.at);
-      expect(at).toHaveLength(SCHEDULE_MS.length);
+      expectAttempts(receiver.received, SCHEDULE_MS.length);
       // Attempt n+1's durable timer starts after attempt n's answer, which the receiver sent after `at`.
-      for (let i = 1; i < at.length; i++) expect(at[i] - at[i - 1]).toBeGreaterThanOrEqual(SCHEDULE_MS[i]);
+      for (let i = 1; i < SCHEDULE_MS.length; i++) expect(at[i] - at[i - 1]).toBeGreaterThanOrEqual(SCHEDULE_MS[i]);
     } finally {
       await receiver.close();
     }

@@ -41,7 +41,7 @@ export function budgetsOnRealCounts(): void {
       } finally {
         await putPrice('tiny-vllm', 0, 0);
       }
-    });
+    }, 240_000); // 300 requests on a CPU engine: minutes on a loaded machine
   });
 }
 
