@@ -76,6 +76,13 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(
     pinoHttp({
       logger: deps.log,
+      // pino serializes a child's bindings when the child is made: a request logger bound to the whole
+      // request cost ~0.8 ms of CPU per request even when no line was written. The request's logger
+      // carries its id only; the access line gets the request when, and only if, it is written.
+      quietReqLogger: true,
+      quietResLogger: true,
+      customSuccessObject: (req, _res, line) => ({ req, ...line }),
+      customErrorObject: (req, _res, _err, line) => ({ req, ...line }),
       customProps: (_req, res) => (res.locals?.completionId ? { completionId: res.locals.completionId } : {}),
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },

@@ -1,6 +1,8 @@
 import type { apiProfileScenario } from './scenarios/api-profile.js';
 import type { asyncRatesScenario } from './scenarios/async-rates.js';
 import type { cpuPerCompletionScenario } from './scenarios/cpu-per-completion.js';
+import type { floorCpuScenario } from './scenarios/floor-cpu.js';
+import type { peerCpuScenario } from './scenarios/peer-cpu.js';
 import type { temporalFloorScenario } from './scenarios/temporal-floor.js';
 
 // The markdown sections on what one durable completion costs: CPU per process, the 202 under open-loop
@@ -10,6 +12,8 @@ export interface CostFigures {
   cpu?: Awaited<ReturnType<typeof cpuPerCompletionScenario>>;
   asyncRates?: Awaited<ReturnType<typeof asyncRatesScenario>>;
   temporalFloor?: Awaited<ReturnType<typeof temporalFloorScenario>>;
+  floorCpu?: Awaited<ReturnType<typeof floorCpuScenario>>;
+  peerCpu?: Awaited<ReturnType<typeof peerCpuScenario>>;
   apiProfile?: Awaited<ReturnType<typeof apiProfileScenario>>['summary'];
   added?: { genie: { syncP50: number; ttftP50: number } };
 }
@@ -35,6 +39,24 @@ export function costSections(r: CostFigures): string[] {
       `\`genieOwnedCpuMsPerSync\` ${cpu.genieOwnedCpuMsPerSync} ms (goal ≤ 10), async ${cpu.genieOwnedCpuMsPerAsync} ms. Clock ticks of ${1000 / cpu.clockTicksPerSecond} ms.`,
       '',
     );
+    if (r.floorCpu) {
+      const fc = r.floorCpu;
+      const row = (what: string, floor: number, genie: number, peer?: number) => `| ${what} | ${floor} | ${genie} | ${round2(genie - floor)} | ${f(peer)} |`;
+      const asyncGenie = cpu.async.msPerCompletion;
+      out.push(
+        `Split against Temporal alone, measured the same way: ${fc.n} workflows per shape at concurrency ${fc.concurrency} in a process pinned and set up like the API (eager starts, workflow tasks on the main thread, lean sandbox), no work inside; the async shape's activity runs on a second task queue in that process. A plain gateway's CPU per request (same sync requests, same concurrency) beside it.`,
+        '',
+        '| ms per completion | Temporal alone (floor shape) | Genie | Genie beyond the floor | a plain gateway (Portkey) |',
+        '|---|---|---|---|---|',
+        row('sync: API process (floor (b): admit → generate → settle local)', fc.localActivitiesEager.processMs, cpu.sync.msPerCompletion.api, r.peerCpu?.msPerRequest),
+        row('sync: Temporal server', fc.localActivitiesEager.temporalMs, cpu.sync.msPerCompletion.temporal),
+        row('async: API + worker (floor: admit local → activity on another queue → settle, webhook local)', fc.asyncShape.processMs, round2(asyncGenie.api + asyncGenie.worker)),
+        row('async: Temporal server', fc.asyncShape.temporalMs, asyncGenie.temporal),
+        '',
+        `Floor rates on this core (closed loop, concurrency ${fc.concurrency}): shape (b) ${fc.localActivitiesEager.workflowsPerSecond}/s, the async shape ${fc.asyncShape.workflowsPerSecond}/s, an empty eager workflow ${fc.emptyEager.workflowsPerSecond}/s (${fc.emptyEager.processMs} ms in its process, ${fc.emptyEager.temporalMs} ms in the server). Eager starts: ${fc.localActivitiesEager.eagerFraction} / ${fc.asyncShape.eagerFraction} / ${fc.emptyEager.eagerFraction}.`,
+        '',
+      );
+    }
   }
   if (r.asyncRates) {
     out.push(

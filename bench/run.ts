@@ -16,6 +16,8 @@ import { asyncScenario } from './scenarios/async-jobs.js';
 import { asyncRatesScenario } from './scenarios/async-rates.js';
 import { batchScenario } from './scenarios/batch.js';
 import { cpuPerCompletionScenario } from './scenarios/cpu-per-completion.js';
+import { floorCpuScenario } from './scenarios/floor-cpu.js';
+import { peerCpuScenario } from './scenarios/peer-cpu.js';
 import { budgetTenantsScenario } from './scenarios/budget-tenants.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { sweepScenario } from './scenarios/sweep.js';
@@ -84,6 +86,9 @@ try {
   const batch = await batchScenario(genie, jobs * 3, 60);
   const cpuPids = { api: stack.pids.api, worker: stack.pids.worker, postgres: stack.pids.postgres, temporal: stack.pids.temporal, simulator: stack.pids.simulator };
   const cpu = await cpuPerCompletionScenario({ genie, pids: cpuPids, client, n: cpuBatch, concurrency: 4, idleSeconds: 3 });
+  // The same CPU split for Temporal alone (a process pinned and set up like the API) and for a plain gateway.
+  const floorCpu = await floorCpuScenario({ temporalAddress: stack.temporalAddress, namespace: stack.namespace, temporalPid: stack.pids.temporal, pinCore: pin ? '1' : null, n: cpuBatch * 2, concurrency: 4 });
+  const peerCpu = await peerCpuScenario(targets[1], portkey.child.pid!, cpuBatch, 4);
   const budgets = await budgetTenantsScenario(stack.databaseUrl, jobs * 5, 32);
   const placement = await placementScenario(stack, 12, sweepSeconds * 3);
   const temporalFloor = await temporalFloorScenario(stack.temporalAddress, stack.namespace, rounds * perRound);
@@ -103,6 +108,8 @@ try {
     // Genie's added latency over the floor of the shape it is moving to (eager start, local activities).
     genieSyncAddedOverFloor: round(latency.added.genie.syncP50 / temporalFloor.localActivitiesEager.toGenerateP50),
     genieTtftAddedOverFloor: round(latency.added.genie.ttftP50 / temporalFloor.localActivitiesEager.toGenerateP50),
+    // CPU: the API's per sync completion over what the SDK alone spends on the same shape in the same way.
+    apiCpuOverFloorCpu: round(cpu.sync.msPerCompletion.api / floorCpu.localActivitiesEager.processMs),
     // What a running batch costs interactive callers (sync p99, concurrency 4), and how fast it runs.
     batchSyncP99DuringOverAlone: batch.syncP99DuringBatchOverAlone,
     batchLinesPerSecond: batch.linesPerSecond,
@@ -128,6 +135,8 @@ try {
     asyncRates,
     batch,
     cpu,
+    floorCpu,
+    peerCpu,
     budgets,
     placement,
     temporalFloor,

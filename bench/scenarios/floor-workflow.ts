@@ -19,3 +19,15 @@ export async function floorLocal(): Promise<void> {
   await steps.generate();
   await steps.settle();
 }
+
+/**
+ * An async job's shape with no work inside: admit (local) → the node call as a regular activity on
+ * another task queue (the workers') → settle and one webhook attempt (local), as Genie's async path.
+ */
+export async function floorAsync(activityQueue: string): Promise<void> {
+  const { touch: generate } = proxyActivities<{ touch(): Promise<void> }>({ startToCloseTimeout: '10s', taskQueue: activityQueue });
+  await steps.admit();
+  await generate();
+  await steps.settle();
+  await steps.settle(); // the webhook attempt
+}
