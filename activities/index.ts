@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { NodeClient } from './inference/node-client.js';
 import type { AdmissionOutcome, HeldCallers } from './inference/held-caller.js';
-import type { StreamRecord } from '../protocol/completion-job.js';
+import type { SettleUsageInput, StreamRecord } from '../protocol/completion-job.js';
 import { failures, readFailure } from '../protocol/failures.js';
 import { dependencyDown, isPostgresUnavailable } from '../protocol/dependency-down.js';
 import { createGenerate } from './inference/generate.js';
@@ -14,7 +14,7 @@ import { createSettleUsage } from './usage/settle-usage.js';
 import { createSweepReservations } from './budget/sweep-reservations.js';
 import { createSweepRetention } from './retention/sweep-retention.js';
 import { createAdmit, type SaturationPolicy } from './admission/admit.js';
-import { createProjectJob } from './jobs/project-job.js';
+import { createProjectJob, type ProjectJobInput } from './jobs/project-job.js';
 import { createProbeFleetRounds } from './nodes/probe-rounds.js';
 import { createDeliverWebhook } from './webhooks/deliver-webhook.js';
 import type { WebhookUrlGuard } from './webhooks/url-guard.js';
@@ -77,6 +77,7 @@ export function createActivities(deps: ActivityDeps) {
     return (n?.load?.waiting ?? 0) >= saturation.waitingThreshold;
   }, deps.freeModels);
   const settleUsage = createSettleUsage(deps.budgets, metrics);
+  const projectJob = createProjectJob(deps.orm);
   const batches = new BatchStore(deps.orm);
   const files = deps.files ?? new PostgresFileStore(deps.orm);
   return {
@@ -110,8 +111,13 @@ export function createActivities(deps: ActivityDeps) {
     },
     ...createGenerate({ clientFor: deps.clientFor, inFlight, callers: deps.callers, keepStream: deps.keepStream, settle: (input) => settleUsage(input), streamHeadWaitMs: deps.streamHeadWaitMs }),
     probeFleetRounds: createProbeFleetRounds(deps.probeNodes, deps.probeIntervalMs ?? 5000, (e) => activityLog().warn('probe round failed', { error: (e as Error).message }), deps.stopping),
-    settleUsage,
-    projectJob: createProjectJob(deps.orm),
+    /** Settlement, then (an async job's end) its projection: both idempotent, so retried together. */
+    async settleUsage(input: SettleUsageInput & { projection?: ProjectJobInput }) {
+      const settled = await settleUsage(input);
+      if (input.projection) await projectJob(input.projection);
+      return settled;
+    },
+    projectJob,
     deliverWebhook: createDeliverWebhook({ orm: deps.orm, guard: deps.webhookGuard, timeoutMs: deps.webhookTimeoutMs, metrics }),
     /** The budget sweeper's: releases reservations whose workflow closed without settling. */
     sweepReservations: createSweepReservations({ orm: deps.orm, metrics }),

@@ -51,10 +51,9 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   // Only async jobs are polled after the fact; sync and stream callers hold their answer already.
   // Every projection after the node call waits for Postgres however long it is away (a job must not
   // read stale once its workflow is gone); the first one, beside the node call, is best-effort.
+  const projection = () => ({ workflowId: input.workflowId, orgId: input.principal.orgId, requestHash: input.requestHash, job: job.view });
   const project = (options: LocalActivityOptions = untilPostgresAnswers) =>
-    input.mode === 'async'
-      ? projectJob.executeWithOptions({ ...options, summary: `project job (${job.view.status}) to Postgres` }, [{ workflowId: input.workflowId, orgId: input.principal.orgId, requestHash: input.requestHash, job: job.view }])
-      : Promise.resolve();
+    input.mode === 'async' ? projectJob.executeWithOptions({ ...options, summary: `project job (${job.view.status}) to Postgres` }, [projection()]) : Promise.resolve();
 
   let admission: { ok: true } | { ok: false; error: ApplicationFailure } | null = null;
   setHandler(admitUpdate, async (): Promise<Admission> => {
@@ -180,15 +179,15 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     if (outcome === 'completed') job.complete(result!.completion);
     else job.fail(outcome === 'cancelled' ? 'cancelled' : 'failed', errorBody!);
     await queuedProjection;
-    await Promise.all([
-      // A caller-held `generate` settled before it answered; every other ending settles here.
-      result?.settled
-        ? undefined
-        : settleUsage.executeWithOptions({ ...untilPostgresAnswers, summary: `settle ${outcome}: ${usage.prompt_tokens} in / ${usage.completion_tokens} out` }, [
-            { workflowId: input.workflowId, runId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd },
-          ]),
-      project(),
-    ]);
+    // A caller-held `generate` settled before it answered; every other ending settles here, and an
+    // async job's final projection is written by the same step (one local activity, not two).
+    if (result?.settled) await project();
+    else {
+      const async = input.mode === 'async';
+      await settleUsage.executeWithOptions({ ...untilPostgresAnswers, summary: `settle ${outcome}: ${usage.prompt_tokens} in / ${usage.completion_tokens} out${async ? `; project job (${job.view.status})` : ''}` }, [
+        { workflowId: input.workflowId, runId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd, ...(async ? { projection: projection() } : {}) },
+      ]);
+    }
   });
 
   log.info(`completion ${outcome}`, { node: nodeName, promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens });

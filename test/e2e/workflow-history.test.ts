@@ -67,6 +67,38 @@ describe('the chatCompletion workflow behind a sync completion', () => {
   });
 });
 
+describe('the chatCompletion workflow behind an async job', () => {
+  it('admit → first projection → generate on the workers → one step that settles and writes the final projection', async () => {
+    const res = await fetch(`${testStack().apiUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
+      body: JSON.stringify({ model: 'qwen3:8b', mode: 'async', messages: [{ role: 'user', content: 'history of a job' }] }),
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const { client, close } = await temporalClient();
+    try {
+      const handle = client.workflow.getHandle(id);
+      const output = await handle.result();
+      expect(output.status).toBe('completed');
+      const steps = stepsOf((await handle.fetchHistory()).events ?? []);
+      // The first projection runs beside the node call (its marker lands after the activity's
+      // scheduling); settlement and the final projection are one local activity (two would be one
+      // more marker, activation and Postgres transaction per job).
+      expect(steps).toEqual(['admit', 'generate@genie-inference', 'projectJob', 'settleUsage']);
+    } finally {
+      await close();
+    }
+    // The final projection was written by that step: the job reads completed without its workflow.
+    const jobs = await withDb((db) => db.query('select status, view from jobs where workflow_id = $1', [id]));
+    expect(jobs.rows).toHaveLength(1);
+    expect(jobs.rows[0].status).toBe('completed');
+    expect(jobs.rows[0].view.result.usage.completion_tokens).toBeGreaterThan(0);
+    const usage = await withDb((db) => db.query('select outcome from usage_records where workflow_id = $1', [id]));
+    expect(usage.rows).toEqual([{ outcome: 'completed' }]);
+  });
+});
+
 describe('a caller-held completion whose workflow task runs away from the caller', () => {
   let sim: Simulator;
   let genie: IsolatedGenie;
