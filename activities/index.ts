@@ -81,7 +81,8 @@ export function createActivities(deps: ActivityDeps) {
   const batches = new BatchStore(deps.orm);
   const files = deps.files ?? new PostgresFileStore(deps.orm);
   return {
-    async admit(input: Parameters<typeof admit>[0]) {
+    /** Admission; for an async job also its first projection, written once the 202 is on its way. */
+    async admit(input: Parameters<typeof admit>[0] & { projection?: ProjectJobInput }) {
       let admitted: Awaited<ReturnType<typeof admit>>;
       try {
         admitted = await admit(input);
@@ -98,6 +99,9 @@ export function createActivities(deps: ActivityDeps) {
       // Recorded in history when this workflow task completes; if it never does, the retried task
       // admits again idempotently (the reservation is keyed by the workflow id), so a 202 sent now holds.
       deps.onAdmission?.(input.workflowId, { ok: true, budget: admitted.budget });
+      // The projection only matters when the workflow cannot answer (a worker outage, or after
+      // retention): in this step it costs no local activity of its own.
+      if (input.projection) await projectJob(input.projection);
       return admitted;
     },
     /** The workflow's failover choice (the first choice is made by `admit`). */

@@ -68,8 +68,8 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     // reservation that may already be booked. The cancel then stops `generate` instead, and the
     // settlement below releases what was reserved.
     admitted = await CancellationScope.nonCancellable(() =>
-      admit.executeWithOptions({ ...shortStep, summary: `admit: pick a node for ${code(input.request.model)}, reserve the budget` }, [
-        { workflowId: input.workflowId, runId, principal: input.principal, request: input.request, mode: input.mode, defaultMaxTokens: input.defaultMaxTokens },
+      admit.executeWithOptions({ ...shortStep, summary: `admit: pick a node for ${code(input.request.model)}, reserve the budget${input.mode === 'async' ? '; project job (queued)' : ''}` }, [
+        { workflowId: input.workflowId, runId, principal: input.principal, request: input.request, mode: input.mode, defaultMaxTokens: input.defaultMaxTokens, ...(input.mode === 'async' ? { projection: projection() } : {}) },
       ]),
     );
     admission = { ok: true };
@@ -86,10 +86,8 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   }
   const budget = admitted.budget;
   const request = fittedRequest(input.request, admitted.maxTokens);
-  // The projection only has to exist for when the workflow cannot answer (a worker outage, or after
-  // retention): its first row is written beside the first node call, its last one at the end.
-  // A cancelled workflow may cancel this write; the final one (guarded against older states) still lands.
-  const queuedProjection = project(shortStep).catch(() => undefined);
+  // An async job's projection only has to exist for when the workflow cannot answer (a worker outage,
+  // or after retention): admission wrote its first row (queued), settlement writes its last.
 
   const generateOptions = {
     ...(input.callerHeld ? callerHeldNodeCall : nodeCall),
@@ -178,7 +176,6 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   await CancellationScope.nonCancellable(async () => {
     if (outcome === 'completed') job.complete(result!.completion);
     else job.fail(outcome === 'cancelled' ? 'cancelled' : 'failed', errorBody!);
-    await queuedProjection;
     // A caller-held `generate` settled before it answered; every other ending settles here, and an
     // async job's final projection is written by the same step (one local activity, not two).
     if (result?.settled) await project();

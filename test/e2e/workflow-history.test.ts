@@ -68,7 +68,7 @@ describe('the chatCompletion workflow behind a sync completion', () => {
 });
 
 describe('the chatCompletion workflow behind an async job', () => {
-  it('admit → first projection → generate on the workers → one step that settles and writes the final projection', async () => {
+  it('admit (with its first projection) → generate on the workers → settlement (with the final projection)', async () => {
     const res = await fetch(`${testStack().apiUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
@@ -82,10 +82,9 @@ describe('the chatCompletion workflow behind an async job', () => {
       const output = await handle.result();
       expect(output.status).toBe('completed');
       const steps = stepsOf((await handle.fetchHistory()).events ?? []);
-      // The first projection runs beside the node call (its marker lands after the activity's
-      // scheduling); settlement and the final projection are one local activity (two would be one
-      // more marker, activation and Postgres transaction per job).
-      expect(steps).toEqual(['admit', 'generate@genie-inference', 'projectJob', 'settleUsage']);
+      // Admission writes the first projection and settlement the last: no projectJob step of its own
+      // (each would be one more marker, activation and Postgres transaction per job).
+      expect(steps).toEqual(['admit', 'generate@genie-inference', 'settleUsage']);
     } finally {
       await close();
     }
