@@ -122,7 +122,7 @@ export function createActivities(deps: ActivityDeps) {
       return settled;
     },
     projectJob,
-    deliverWebhook: createDeliverWebhook({ orm: deps.orm, guard: deps.webhookGuard, timeoutMs: deps.webhookTimeoutMs, metrics }),
+    deliverWebhook: createDeliverWebhook({ orm: deps.orm, guard: deps.webhookGuard, timeoutMs: deps.webhookTimeoutMs, metrics, project: projectJob }),
     /** The budget sweeper's: releases reservations whose workflow closed without settling. */
     sweepReservations: createSweepReservations({ orm: deps.orm, metrics }),
     /** The retention sweeper's: deletes webhook secrets, stream records and expired Idempotency-Keys past their time. */

@@ -204,6 +204,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       scheduleMs: input.webhookScheduleMs,
       job,
       onAttempt: () => project(),
+      ...(input.mode === 'async' ? { projection } : {}),
     });
   }
   await condition(allHandlersFinished);

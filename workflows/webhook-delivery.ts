@@ -1,6 +1,8 @@
 import { proxyLocalActivities, sleep, type LocalActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { WebhookState } from '../protocol/job.js';
+import type { ProjectJobInput } from '../activities/jobs/project-job.js';
+import { attemptIsFinal, attemptRecord } from '../protocol/webhook-attempt.js';
 import { untilPostgresAnswers } from './activity-options.js';
 
 // Each attempt is a local activity: it runs in the workflow task that decided it (after the node call,
@@ -27,31 +29,29 @@ export async function deliverOnSchedule(opts: {
   scheduleMs: number[];
   /** Where each attempt is recorded (an async job's view, a batch's webhook state). */
   job: { recordWebhook(update: Partial<WebhookState>): void };
+  /** Writes the recorded state somewhere durable, unless the attempt already did (see `projection`). */
   onAttempt: () => Promise<void>;
+  /** An async job's projection before an attempt: the attempt's step writes it with its outcome. */
+  projection?: () => ProjectJobInput;
 }): Promise<void> {
   for (let i = 0; i < opts.scheduleMs.length; i++) {
     if (opts.scheduleMs[i] > 0) await sleep(opts.scheduleMs[i]);
     let statusCode: number | null = null;
     let error: string | null = null;
+    let at: string | undefined;
+    let projected = false;
     try {
-      ({ statusCode, error } = await deliverWebhook.executeWithOptions(
+      ({ statusCode, error, at, projected = false } = await deliverWebhook.executeWithOptions(
         { ...attempt, summary: `webhook attempt ${i + 1}` },
-        [{ workflowId: opts.workflowId, url: opts.url, payload: opts.payload, attempt: i + 1 }],
+        [{ workflowId: opts.workflowId, url: opts.url, payload: opts.payload, attempt: i + 1, ...(opts.projection ? { projection: opts.projection() } : {}) }],
       ));
     } catch (e) {
       error = `delivery attempt did not complete: ${(e as Error).message}`;
     }
-    const delivered = statusCode !== null && statusCode >= 200 && statusCode < 300;
-    const gone = statusCode === 410;
-    opts.job.recordWebhook({
-      attempts: i + 1,
-      last_status_code: statusCode,
-      last_error: error,
-      ...(delivered ? { status: 'delivered', delivered_at: new Date().toISOString() } : {}),
-      ...(gone ? { status: 'failed' } : {}),
-    });
-    await opts.onAttempt();
-    if (delivered || gone) return;
+    // The attempt's own time when it reported one (histories from before it did: the workflow's).
+    opts.job.recordWebhook(attemptRecord(i + 1, statusCode, error, at ?? new Date().toISOString()));
+    if (!projected) await opts.onAttempt();
+    if (attemptIsFinal(statusCode)) return;
   }
   opts.job.recordWebhook({ status: 'failed' });
   await opts.onAttempt();

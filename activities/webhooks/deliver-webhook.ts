@@ -7,6 +7,8 @@ import { signWebhook } from './sign.js';
 import type { WebhookUrlGuard } from './url-guard.js';
 import type { GenieMetrics } from '../metrics.js';
 import { activityLog } from '../log.js';
+import { attemptRecord } from '../../protocol/webhook-attempt.js';
+import type { ProjectJobInput } from '../jobs/project-job.js';
 
 export const deliverWebhookInputSchema = z.object({
   workflowId: z.string(),
@@ -14,9 +16,21 @@ export const deliverWebhookInputSchema = z.object({
   /** The payload object; serialized once here, and those exact bytes are signed and sent. */
   payload: z.unknown(),
   attempt: z.number().int().positive(),
+  /**
+   * An async job's projection as it stood before this attempt: written here with the attempt's
+   * outcome applied (attemptRecord), so recording an attempt costs no step of its own.
+   */
+  projection: z.custom<ProjectJobInput>().optional(),
 });
 export type DeliverWebhookInput = z.infer<typeof deliverWebhookInputSchema>;
-export const deliveryAttemptSchema = z.object({ statusCode: z.number().int().nullable(), error: z.string().nullable() });
+export const deliveryAttemptSchema = z.object({
+  statusCode: z.number().int().nullable(),
+  error: z.string().nullable(),
+  /** When the attempt ended (its delivered_at if delivered). */
+  at: z.string().optional(),
+  /** True once the projection given was written with this attempt in it. */
+  projected: z.boolean().optional(),
+});
 export type DeliveryAttempt = z.infer<typeof deliveryAttemptSchema>;
 
 /** A few KB: enough for any receiver's "ok" or error page; more is never read. */
@@ -27,6 +41,7 @@ export interface DeliverWebhookDeps {
   guard: WebhookUrlGuard;
   timeoutMs: number;
   metrics?: GenieMetrics;
+  project?: (input: ProjectJobInput) => Promise<void>;
 }
 
 /**
@@ -50,7 +65,19 @@ export function createDeliverWebhook(deps: DeliverWebhookDeps) {
     return attempt;
   };
   return async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliveryAttempt> {
-    return record(input, await attemptDelivery(input));
+    const attempt = record(input, await attemptDelivery(input));
+    const at = new Date().toISOString();
+    if (!input.projection || !deps.project) return { ...attempt, at };
+    const { job } = input.projection;
+    try {
+      await deps.project({ ...input.projection, job: { ...job, ...(job.webhook ? { webhook: { ...job.webhook, ...attemptRecord(input.attempt, attempt.statusCode, attempt.error, at) } } : {}) } });
+      return { ...attempt, at, projected: true };
+    } catch (e) {
+      // Never a reason to send the attempt again: the workflow writes the projection in a step of its
+      // own, retried until Postgres answers.
+      activityLog().warn('webhook attempt recorded, its projection not written', { error: (e as Error).message });
+      return { ...attempt, at, projected: false };
+    }
   };
   /**
    * The receiver's status. Its body is read only to keep the socket reusable: at most

@@ -3,6 +3,7 @@ import type { temporal } from '@temporalio/proto';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { openai, temporalClient, testStack, withDb } from '../support/stack.js';
+import { startReceiver } from '../support/webhook-receiver.js';
 
 /** The completion's steps from its history: activities with their queue, local activities by their markers. */
 function stepsOf(events: temporal.api.history.v1.IHistoryEvent[]): string[] {
@@ -68,33 +69,43 @@ describe('the chatCompletion workflow behind a sync completion', () => {
 });
 
 describe('the chatCompletion workflow behind an async job', () => {
-  it('admit (with its first projection) → generate on the workers → settlement (with the final projection)', async () => {
-    const res = await fetch(`${testStack().apiUrl}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
-      body: JSON.stringify({ model: 'qwen3:8b', mode: 'async', messages: [{ role: 'user', content: 'history of a job' }] }),
-    });
-    expect(res.status).toBe(202);
-    const { id } = (await res.json()) as { id: string };
-    const { client, close } = await temporalClient();
+  it('admit (with its first projection) → generate on the workers → settlement (with the final projection) → webhook attempts that write the projection themselves', async () => {
+    // The receiver refuses the first attempt: each attempt must land in the projection, not only the last.
+    const receiver = await startReceiver((n) => (n === 0 ? 503 : 200));
     try {
-      const handle = client.workflow.getHandle(id);
-      const output = await handle.result();
-      expect(output.status).toBe('completed');
-      const steps = stepsOf((await handle.fetchHistory()).events ?? []);
-      // Admission writes the first projection and settlement the last: no projectJob step of its own
-      // (each would be one more marker, activation and Postgres transaction per job).
-      expect(steps).toEqual(['admit', 'generate@genie-inference', 'settleUsage']);
+      const res = await fetch(`${testStack().apiUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
+        body: JSON.stringify({ model: 'qwen3:8b', mode: 'async', messages: [{ role: 'user', content: 'history of a job' }], webhook: { url: receiver.url, secret: 'history-secret' } }),
+      });
+      expect(res.status).toBe(202);
+      const { id } = (await res.json()) as { id: string };
+      const { client, close } = await temporalClient();
+      try {
+        const handle = client.workflow.getHandle(id);
+        const output = await handle.result();
+        expect(output.status).toBe('completed');
+        const steps = stepsOf((await handle.fetchHistory()).events ?? []);
+        // Admission writes the first projection, settlement the one after the node call, and each
+        // webhook attempt the one with its outcome: no projectJob step of its own (each would be one
+        // more marker, activation and Postgres transaction per job).
+        expect(steps).toEqual(['admit', 'generate@genie-inference', 'settleUsage', 'deliverWebhook', 'deliverWebhook']);
+        // The projection says what the workflow says, delivered_at included.
+        const view = (await handle.query<{ job: { webhook: unknown } }>('job')).job;
+        const jobs = await withDb((db) => db.query('select status, view from jobs where workflow_id = $1', [id]));
+        expect(jobs.rows).toHaveLength(1);
+        expect(jobs.rows[0].status).toBe('completed');
+        expect(jobs.rows[0].view.result.usage.completion_tokens).toBeGreaterThan(0);
+        expect(jobs.rows[0].view.webhook).toEqual(view.webhook);
+        expect(jobs.rows[0].view.webhook).toMatchObject({ status: 'delivered', attempts: 2, last_status_code: 200, last_error: null });
+      } finally {
+        await close();
+      }
+      const usage = await withDb((db) => db.query('select outcome from usage_records where workflow_id = $1', [id]));
+      expect(usage.rows).toEqual([{ outcome: 'completed' }]);
     } finally {
-      await close();
+      await receiver.close();
     }
-    // The final projection was written by that step: the job reads completed without its workflow.
-    const jobs = await withDb((db) => db.query('select status, view from jobs where workflow_id = $1', [id]));
-    expect(jobs.rows).toHaveLength(1);
-    expect(jobs.rows[0].status).toBe('completed');
-    expect(jobs.rows[0].view.result.usage.completion_tokens).toBeGreaterThan(0);
-    const usage = await withDb((db) => db.query('select outcome from usage_records where workflow_id = $1', [id]));
-    expect(usage.rows).toEqual([{ outcome: 'completed' }]);
   });
 });
 
