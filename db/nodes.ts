@@ -11,6 +11,7 @@ interface Row {
   engine: 'vllm' | 'triton';
   metrics_url: string | null;
   model_names: Record<string, string>;
+  context_lengths: Record<string, number>;
   state: NodeState;
   models: string[];
   model_info: Record<string, NodeModel>;
@@ -29,6 +30,7 @@ const toRecord = (r: Row): NodeRecord => ({
   engine: r.engine,
   metricsUrl: r.metrics_url,
   modelNames: r.model_names ?? {},
+  contextLengths: r.context_lengths ?? {},
   state: r.state,
   models: r.models,
   modelInfo: r.model_info ?? {},
@@ -49,13 +51,13 @@ export const ENGINE_CAPABILITIES: Record<string, string[]> = { vllm: ['tools', '
 export async function upsertNode(
   em: EntityManager,
   fleet: string,
-  node: { name: string; url: string; engine: string; metricsUrl?: string; modelNames?: Record<string, string> },
+  node: { name: string; url: string; engine: string; metricsUrl?: string; modelNames?: Record<string, string>; contextLengths?: Record<string, number> },
 ): Promise<string> {
   const rows = await em.getConnection().execute<Array<{ id: string }>>(
-    `insert into nodes (id, fleet, name, url, engine, metrics_url, model_names, capabilities)
-     values (?, ?, ?, ?, ?, ?, ?::jsonb, array(select jsonb_array_elements_text(?::jsonb)))
+    `insert into nodes (id, fleet, name, url, engine, metrics_url, model_names, context_lengths, capabilities)
+     values (?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, array(select jsonb_array_elements_text(?::jsonb)))
      on conflict (fleet, name) do update set url = excluded.url, engine = excluded.engine, metrics_url = excluded.metrics_url,
-       model_names = excluded.model_names, capabilities = excluded.capabilities returning id`,
+       model_names = excluded.model_names, context_lengths = excluded.context_lengths, capabilities = excluded.capabilities returning id`,
     [
       newId('node_'),
       fleet,
@@ -64,6 +66,7 @@ export async function upsertNode(
       node.engine,
       node.metricsUrl ?? null,
       JSON.stringify(node.modelNames ?? {}),
+      JSON.stringify(node.contextLengths ?? {}),
       JSON.stringify(ENGINE_CAPABILITIES[node.engine] ?? []),
     ],
   );

@@ -116,6 +116,11 @@ export const admitResultSchema = z.object({
    * none (the engine then allows what the context leaves); absent when the request goes as it is.
    */
   maxTokens: z.number().int().positive().nullable().optional(),
+  /**
+   * What the reservation was made for: the output the first node was allowed and the prompt's bound. A
+   * failover attempt re-fits max_tokens to its node within that output (absent in older histories).
+   */
+  fit: z.object({ outputBound: z.number().int().nonnegative(), promptBound: z.number().int().nonnegative() }).optional(),
   /** Why that node: every candidate's load score and the two compared (kept in history for ops). */
   placement: z.object({ scores: z.record(z.string(), z.number()), compared: z.array(z.string()) }),
 });

@@ -23,6 +23,8 @@ export const nodeRecordSchema = z.object({
   engine: nodeEngineSchema,
   metricsUrl: z.string().nullable(),
   modelNames: z.record(z.string(), z.string()),
+  /** Configured context lengths per Genie model id (`*`: every model), for engines that report none. */
+  contextLengths: z.record(z.string(), z.number().int().positive()),
   state: nodeStateSchema,
   models: z.array(z.string()),
   /** Per served model (Genie's id): the engine's name for it, its context length, its inputs. */
@@ -51,5 +53,7 @@ export const createNodeSchema = z.object({
   metricsUrl: storedUrl().optional(),
   /** Genie model id → the engine's model name (Triton repository names cannot always carry Genie's ids). */
   modelNames: z.record(storedText().min(1).max(256), storedText().min(1).max(256)).optional(),
+  /** Genie model id (or `*`) → context length in tokens (prompt + output): Triton reports none. */
+  contextLengths: z.record(storedText().min(1).max(256), z.number().int().positive().max(100_000_000)).optional(),
 });
 export const patchNodeSchema = z.object({ state: nodeStateSchema });

@@ -20,6 +20,8 @@ import type { Usage } from '../protocol/chat-response.js';
 import type { Admission, AdmitResult, CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateInput, GenerateResult } from '../protocol/completion-job.js';
 import { errorBodyOf, failures, readFailure } from '../protocol/failures.js';
 import { requiredCapabilities } from '../protocol/capabilities.js';
+import { refitMaxTokens } from '../protocol/max-tokens.js';
+import type { NodeRef } from '../activities/nodes/node-list.js';
 import { callerHeldHere, callerHeldNodeCall, nodeCall, shortStep, untilPostgresAnswers } from './activity-options.js';
 import { admitUpdate, jobQuery } from './definitions.js';
 import { JobState } from './job-state.js';
@@ -111,11 +113,13 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     // deploy or a crash: not the node's fault, so the same node may be chosen again).
     let workersLost = 0;
     let lostLast = false;
+    // Only nodes whose context holds the caller's own max_tokens may take over (as at admission).
+    const callerMaxTokens = input.defaultMaxTokens ? undefined : (input.request.max_tokens ?? undefined);
     for (let attempt = 1; !result; attempt++) {
       let selected = admitted;
       if (attempt > 1) {
         try {
-          const again = { model: input.request.model, exclude: excluded, capabilities: requiredCapabilities(input.request), suspect };
+          const again = { model: input.request.model, exclude: excluded, capabilities: requiredCapabilities(input.request), suspect, ...(callerMaxTokens !== undefined ? { maxTokens: callerMaxTokens } : {}) };
           const summary = lostLast ? `again: the worker running attempt ${attempt - 1} stopped` : `failover: another node than ${excluded.map(code).join(', ')}`;
           selected = { ...admitted, ...(await selectNode.executeWithOptions({ ...shortStep, summary }, [again])) };
         } catch (e) {
@@ -127,7 +131,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       nodeName = selected.node.name;
       job.setStatus('in_progress', nodeName);
       const args: [GenerateInput] = [
-        { workflowId: input.workflowId, runId, mode: input.mode, principal: input.principal, created: input.created, node: selected.node, request, includeUsage: input.includeUsage, attempt, budget, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd, keepStream: input.requestHash !== null },
+        { workflowId: input.workflowId, runId, mode: input.mode, principal: input.principal, created: input.created, node: selected.node, request: attempt > 1 ? refitted(input, admitted, selected.node) : request, includeUsage: input.includeUsage, attempt, budget, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd, keepStream: input.requestHash !== null },
       ];
       const summary = `${input.mode} on ${code(nodeName)}, attempt ${attempt}`;
       try {
@@ -219,6 +223,21 @@ function messageOf(e: unknown): string {
 
 function rethrowable(e: unknown): ApplicationFailure {
   return failures.genie(errorBodyOf(e));
+}
+
+/**
+ * The request for a failover attempt, its max_tokens fitted to that node's context (the first node's
+ * fit could be too much for it: a default of 4096 sent to a node of 1024 is the engine's refusal) and
+ * within the output admission reserved for. Histories from before admission recorded its fit keep the
+ * first node's request.
+ */
+function refitted(input: CompletionJobInput, admitted: AdmitResult, node: NodeRef): CompletionJobInput['request'] {
+  if (!admitted.fit) return fittedRequest(input.request, admitted.maxTokens);
+  const fit = refitMaxTokens(
+    { maxTokens: input.request.max_tokens ?? null, defaulted: input.defaultMaxTokens, contextLength: node.model?.contextLength, engineFitsMissing: node.engine === 'vllm', promptBound: admitted.fit.promptBound },
+    admitted.fit.outputBound,
+  );
+  return fittedRequest(input.request, fit.send);
 }
 
 /** The request as admission fitted it: Genie's default max_tokens replaced (a number) or left out (null). */

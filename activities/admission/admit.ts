@@ -2,6 +2,7 @@ import { costMicroUsd } from '../../protocol/budget.js';
 import type { AdmitInput, AdmitResult } from '../../protocol/completion-job.js';
 import { GenieError } from '../../protocol/errors.js';
 import { failures } from '../../protocol/failures.js';
+import { fitMaxTokens } from '../../protocol/max-tokens.js';
 import { promptTokenBound } from '../../protocol/token-estimate.js';
 import { requiredCapabilities } from '../../protocol/capabilities.js';
 import { FREE, type BudgetStore } from '../../db/budget-store.js';
@@ -32,7 +33,9 @@ export function createAdmit(
   freeModels: string[] = [],
 ) {
   return async function admit({ workflowId, runId, principal, request, mode, defaultMaxTokens }: AdmitInput): Promise<AdmitResult> {
-    const pick = () => selectNode({ model: request.model, exclude: [], capabilities: requiredCapabilities(request) });
+    // A caller's own max_tokens only goes to a node whose context can hold it (400 when none can).
+    const callerMaxTokens = defaultMaxTokens === true ? undefined : (request.max_tokens ?? undefined);
+    const pick = () => selectNode({ model: request.model, exclude: [], capabilities: requiredCapabilities(request), maxTokens: callerMaxTokens });
     let choice = await pick();
     // Interactive callers are not queued behind a saturated fleet: wait a little for a slot, then 429.
     // Async jobs queue instead (their node call simply waits its turn).
@@ -51,11 +54,12 @@ export function createAdmit(
     }
     const { node, scores, compared } = choice;
     const model = request.model;
-    const fit = fitMaxTokens(request.max_tokens ?? null, defaultMaxTokens === true, node.model?.contextLength);
+    const promptBound = promptTokenBound(request);
+    const fit = fitMaxTokens({ maxTokens: request.max_tokens ?? null, defaulted: defaultMaxTokens === true, contextLength: node.model?.contextLength, engineFitsMissing: node.engine === 'vllm', promptBound });
     const price = (await budgets.price(model)) ?? freeOnPurpose(model, freeModels);
     // What the completion can at most cost: a prompt bound no engine's count exceeds, and the output
     // the node is allowed (max_tokens as sent, or the context length when none is).
-    const maxCost = costMicroUsd(price, promptTokenBound(request), fit.outputBound);
+    const maxCost = costMicroUsd(price, promptBound, fit.outputBound);
     const outcome = await budgets.reserve({ workflowId, runId }, principal, maxCost);
     if (!outcome.ok) {
       const { layer, window, resetsAt } = outcome.refusal;
@@ -69,6 +73,7 @@ export function createAdmit(
       node,
       placement: { scores, compared },
       ...(fit.send !== undefined ? { maxTokens: fit.send } : {}),
+      fit: { outputBound: fit.outputBound, promptBound },
     };
   };
 }
@@ -83,27 +88,6 @@ function freeOnPurpose(model: string, freeModels: string[]): Price {
     `The model \`${model}\` has no price yet, so it cannot be billed: an admin must set one (PUT /admin/v1/prices/{model}; 0/0 marks it free) before it can be used.`,
     'model',
     'model_not_priced',
-  ).body;
-  throw failures.genie(body);
-}
-
-/**
- * max_tokens against the chosen node's context length (issue 14: a real vLLM refuses a max_tokens
- * beyond `max_model_len`, even one the caller never sent; one that fits beside the prompt only together
- * with it is accepted, the output stopping where the context ends).
- * - The caller's own max_tokens beyond the context is Genie's 400 naming it, before any node call.
- * - Genie's default beyond the context is not sent: the engine allows what the context leaves, and the
- *   context length bounds the output for the reservation.
- * Unknown context (Triton, older registrations): the request goes as it is.
- */
-export function fitMaxTokens(maxTokens: number | null, defaulted: boolean, contextLength: number | undefined): { send?: number | null; outputBound: number } {
-  const asked = maxTokens ?? 0;
-  if (!contextLength || asked <= contextLength) return { outputBound: asked };
-  if (defaulted) return { send: null, outputBound: contextLength };
-  const body = GenieError.badRequest(
-    `max_tokens=${asked} is greater than the model's context length of ${contextLength} tokens (prompt and completion together); request fewer output tokens.`,
-    'max_tokens',
-    'context_length_exceeded',
   ).body;
   throw failures.genie(body);
 }

@@ -22,6 +22,12 @@ export const nodeRefSchema = z.object({
   metricsUrl: z.url().optional(),
   /** Genie model id → the engine's model name, for names an engine cannot carry (e.g. `:` in a Triton repository). */
   modelNames: z.record(z.string(), z.string()).optional(),
+  /**
+   * Genie model id (or `*`: every model of the node) → its context length, prompt + output tokens, as
+   * the operator knows it (TensorRT-LLM's max_seq_len: Triton reports none). The smaller of this and what
+   * the engine reports (vLLM's max_model_len) is what max_tokens is fitted to.
+   */
+  contextLengths: z.record(z.string(), z.number().int().positive()).optional(),
   /** The requested model on this node, as the selection saw it. */
   model: nodeModelSchema.optional(),
 });
@@ -41,7 +47,8 @@ export function reverseNames(node: NodeRef): (served: string) => string {
 /**
  * `GENIE_NODES` (DESIGN §3a): comma-separated `engine=url` or `name:engine=url` entries, e.g.
  * `vllm=http://127.0.0.1:9101,triton=http://127.0.0.1:9102`. Unnamed nodes are named after engine+port.
- * An entry may add `;metrics=<url>` (a Triton's metrics port). Model-name maps need GENIE_NODES_FILE.
+ * An entry may add `;metrics=<url>` (a Triton's metrics port) and `;context=<tokens>` (the context length
+ * of every model it serves). Model-name maps and per-model lengths need GENIE_NODES_FILE.
  */
 export function parseNodeList(spec: string): NodeRef[] {
   return spec
@@ -58,11 +65,15 @@ export function parseNodeList(spec: string): NodeRef[] {
       const engine = nodeEngineSchema.parse(maybeEngine);
       const parsedUrl = new URL(url);
       const name = maybeName ?? `${engine}-${parsedUrl.port || parsedUrl.hostname}`;
-      const extra: { metricsUrl?: string } = {};
+      const extra: { metricsUrl?: string; contextLengths?: Record<string, number> } = {};
       for (const option of options) {
-        const [key, ...value] = option.split('=');
-        if (key.trim() !== 'metrics') throw new Error(`GENIE_NODES entry "${entry}": unknown option "${key}" (known: metrics)`);
-        extra.metricsUrl = value.join('=').trim();
+        const [key, ...rest] = option.split('=');
+        const value = rest.join('=').trim();
+        if (key.trim() === 'metrics') extra.metricsUrl = value;
+        else if (key.trim() === 'context') {
+          if (!/^[1-9]\d*$/.test(value)) throw new Error(`GENIE_NODES entry "${entry}": context must be a positive whole number of tokens`);
+          extra.contextLengths = { '*': Number(value) };
+        } else throw new Error(`GENIE_NODES entry "${entry}": unknown option "${key}" (known: metrics, context)`);
       }
       return nodeRefSchema.parse({ name, url: url.replace(/\/+$/, ''), engine, ...extra });
     });

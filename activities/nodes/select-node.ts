@@ -1,4 +1,5 @@
 import { GenieError } from '../../protocol/errors.js';
+import { contextExceeded } from '../../protocol/max-tokens.js';
 import { failures } from '../../protocol/failures.js';
 import type { NodeRecord } from '../../protocol/node.js';
 import type { NodeRef } from './node-list.js';
@@ -13,6 +14,8 @@ export interface SelectNodeInput {
   capabilities?: string[];
   /** Excluded nodes that did not answer at all: marked suspect in the registry until the next probe. */
   suspect?: string[];
+  /** The caller's own max_tokens: only nodes whose context length (when known) holds it qualify. */
+  maxTokens?: number;
 }
 export interface SelectNodeResult {
   node: NodeRef;
@@ -41,7 +44,7 @@ export function createSelectNode(
   markSuspect: (names: string[]) => Promise<void> = async () => undefined,
 ) {
   let turn = 0; // round-robin only: kept as the baseline the benchmark compares load-aware selection with
-  return async function selectNode({ model, exclude, capabilities = [], suspect = [] }: SelectNodeInput): Promise<SelectNodeResult> {
+  return async function selectNode({ model, exclude, capabilities = [], suspect = [], maxTokens }: SelectNodeInput): Promise<SelectNodeResult> {
     // Only a node that did not answer is suspect: one that answered 5xx (say, a model that failed to
     // load) still serves its other models.
     if (suspect.length) {
@@ -64,8 +67,15 @@ export function createSelectNode(
       const body = GenieError.badRequest(`No node serving ${model} supports ${missing.join(' and ')}; use a model whose nodes do (vLLM nodes support tools and structured outputs).`, param, 'unsupported_capability').body;
       throw failures.genie(body);
     }
+    // A caller's max_tokens beyond every capable node's context is the caller's 400, before any node
+    // call; beyond some of them, the others serve it (a failover never moves it to a node too small).
+    const contextOf = (n: NodeRecord) => refOf(n, model).model?.contextLength;
+    const fitting = maxTokens === undefined ? capable : capable.filter((s) => (contextOf(s) ?? Infinity) >= maxTokens);
+    if (fitting.length === 0) {
+      throw failures.genie(contextExceeded(maxTokens!, Math.max(...capable.map((s) => contextOf(s) ?? 0))).body);
+    }
     // Draining nodes finish what they have but take nothing new; down nodes failed their probe.
-    const candidates = capable.filter((s) => s.state === 'active' && s.healthy && !exclude.includes(s.name));
+    const candidates = fitting.filter((s) => s.state === 'active' && s.healthy && !exclude.includes(s.name));
     if (candidates.length === 0) {
       const body = GenieError.unavailable(`no healthy node can serve ${model} right now`).body;
       throw failures.genie(body);

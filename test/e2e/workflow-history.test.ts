@@ -1,19 +1,9 @@
 import OpenAI from 'openai';
-import type { temporal } from '@temporalio/proto';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
+import { stepsOf } from '../support/history.js';
 import { openai, temporalClient, testStack, withDb } from '../support/stack.js';
 import { startReceiver } from '../support/webhook-receiver.js';
-
-/** The completion's steps from its history: activities with their queue, local activities by their markers. */
-function stepsOf(events: temporal.api.history.v1.IHistoryEvent[]): string[] {
-  return events.flatMap((e) => {
-    const scheduled = e.activityTaskScheduledEventAttributes;
-    if (scheduled) return [`${scheduled.activityType?.name}@${scheduled.taskQueue?.name?.replace(/.*genie-api-.*/, 'genie-api-*')}`];
-    const payload = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
-    return payload ? [JSON.parse(Buffer.from(payload).toString()).activity_type as string] : [];
-  });
-}
 
 // Every completion is a workflow whose id is the completion id, and ops can read its steps.
 

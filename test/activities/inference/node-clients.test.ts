@@ -3,7 +3,8 @@ import { VllmClient } from '../../../activities/inference/vllm.js';
 import { generateBody, modelPath, uint64Seed } from '../../../activities/inference/triton.js';
 import { UpstreamError } from '../../../activities/inference/upstream-error.js';
 import { parseNodeList } from '../../../activities/nodes/node-list.js';
-import { fitMaxTokens } from '../../../activities/admission/admit.js';
+import { fitMaxTokens, refitMaxTokens } from '../../../protocol/max-tokens.js';
+import { refOf } from '../../../activities/nodes/node-ref.js';
 
 // Node clients at their boundary: a raw TCP server plays the engine, so the keep-alive race is exact.
 
@@ -123,10 +124,38 @@ describe('node configuration', () => {
   });
 
   it('fits max_tokens to a node’s context length', () => {
-    expect(fitMaxTokens(4096, true, undefined)).toEqual({ outputBound: 4096 }); // unknown context: as it is
-    expect(fitMaxTokens(4096, true, 1024)).toEqual({ send: null, outputBound: 1024 }); // Genie's default does not fit: none sent
-    expect(fitMaxTokens(512, true, 1024)).toEqual({ outputBound: 512 });
-    expect(fitMaxTokens(1024, false, 1024)).toEqual({ outputBound: 1024 });
-    expect(() => fitMaxTokens(1025, false, 1024)).toThrow(/max_tokens=1025/);
+    const vllm = (maxTokens: number, defaulted: boolean, contextLength: number | undefined) => fitMaxTokens({ maxTokens, defaulted, contextLength, engineFitsMissing: true, promptBound: 200 });
+    expect(vllm(4096, true, undefined)).toEqual({ outputBound: 4096 }); // unknown context: as it is
+    expect(vllm(4096, true, 1024)).toEqual({ send: null, outputBound: 1024 }); // Genie's default does not fit: none sent
+    expect(vllm(512, true, 1024)).toEqual({ outputBound: 512 });
+    expect(vllm(1024, false, 1024)).toEqual({ outputBound: 1024 });
+    expect(() => vllm(1025, false, 1024)).toThrow(/max_tokens=1025/);
+    // Triton fits no missing max_tokens itself (TensorRT-LLM requires it): what the context leaves.
+    expect(fitMaxTokens({ maxTokens: 4096, defaulted: true, contextLength: 1024, engineFitsMissing: false, promptBound: 200 })).toEqual({ send: 824, outputBound: 824 });
+    expect(fitMaxTokens({ maxTokens: 4096, defaulted: true, contextLength: 1024, engineFitsMissing: false, promptBound: 5000 })).toEqual({ send: 1, outputBound: 1 });
+  });
+
+  it('re-fits on failover to the new node, never beyond what admission reserved', () => {
+    const at = (contextLength: number | undefined, engineFitsMissing = true) => ({ maxTokens: 4096, defaulted: true, contextLength, engineFitsMissing, promptBound: 200 });
+    expect(refitMaxTokens(at(1024), 4096)).toEqual({ send: null, outputBound: 1024 }); // a smaller node: the default dropped
+    expect(refitMaxTokens(at(8192), 1024)).toEqual({ send: 1024, outputBound: 1024 }); // a larger one: the reserved 1024, not 4096
+    expect(refitMaxTokens(at(undefined), 4096)).toEqual({ outputBound: 4096 });
+    expect(refitMaxTokens(at(2048, false), 1024)).toEqual({ send: 1024, outputBound: 1024 });
+  });
+
+  it('reads a node’s context length from GENIE_NODES; the smaller of it and the engine’s is fitted to', () => {
+    const [triton] = parseNodeList('gpu2:triton=http://gpu2:8000;context=8192');
+    expect(triton).toEqual({ name: 'gpu2', engine: 'triton', url: 'http://gpu2:8000', contextLengths: { '*': 8192 } });
+    expect(() => parseNodeList('triton=http://h:1;context=lots')).toThrow(/context must be/);
+    const record = {
+      id: 'n', fleet: 'f', name: 'gpu2', url: 'http://gpu2:8000', engine: 'vllm' as const, metricsUrl: null, modelNames: {}, state: 'active' as const,
+      models: ['a', 'b', 'c'], capabilities: [], healthy: true, load: null, lastProbe: null, probedAt: null,
+      contextLengths: { '*': 8192, b: 2048 },
+      modelInfo: { a: { contextLength: 4096 }, b: {}, c: { contextLength: 32768, served: 'C' } },
+    };
+    expect(refOf(record, 'a').model).toEqual({ contextLength: 4096 }); // the engine's is smaller
+    expect(refOf(record, 'b').model).toEqual({ contextLength: 2048 }); // per model beats '*'
+    expect(refOf(record, 'c').model).toEqual({ contextLength: 8192, served: 'C' });
+    expect(refOf({ ...record, contextLengths: {} }, 'b').model).toEqual({});
   });
 });

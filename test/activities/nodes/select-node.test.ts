@@ -12,6 +12,7 @@ const node = (name: string, extra: Partial<NodeRecord> = {}): NodeRecord => ({
   engine: 'vllm',
   metricsUrl: null,
   modelNames: {},
+  contextLengths: {},
   state: 'active',
   models: ['m'],
   modelInfo: {},
@@ -60,5 +61,17 @@ describe('selectNode', () => {
     const select = createSelectNode(directoryOf([node('a', { healthy: false })]));
     await expect(select({ model: 'other', exclude: [] })).rejects.toMatchObject({ details: [expect.objectContaining({ status: 404, code: 'model_not_found' })] });
     await expect(select({ model: 'm', exclude: [] })).rejects.toMatchObject({ details: [expect.objectContaining({ status: 503 })] });
+  });
+
+  it('sends a caller’s max_tokens only to nodes whose context holds it; none → 400 naming max_tokens', async () => {
+    const small = node('small', { modelInfo: { m: { contextLength: 1024 } } });
+    const configured = node('configured', { engine: 'triton', contextLengths: { m: 2048 } });
+    const select = createSelectNode(directoryOf([small, configured]));
+    for (let i = 0; i < 20; i++) expect((await select({ model: 'm', exclude: [], maxTokens: 1500 })).node).toMatchObject({ name: 'configured', model: { contextLength: 2048 } });
+    await expect(select({ model: 'm', exclude: [], maxTokens: 4000 })).rejects.toMatchObject({
+      details: [expect.objectContaining({ status: 400, param: 'max_tokens', code: 'context_length_exceeded', message: expect.stringContaining('context length of 2048') })],
+    });
+    // On failover, a node too small is no candidate: 503, and the workflow reports the last node's error.
+    await expect(select({ model: 'm', exclude: ['configured'], maxTokens: 1500 })).rejects.toMatchObject({ details: [expect.objectContaining({ status: 503 })] });
   });
 });

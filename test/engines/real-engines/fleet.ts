@@ -38,6 +38,7 @@ export interface NodeView {
   state: string;
   models: string[];
   modelInfo: Record<string, { contextLength?: number; served?: string; inputs?: string[] }>;
+  contextLengths: Record<string, number>;
   load: { running: number | null; waiting: number | null; kvCacheUsage: number | null; finished: number | null } | null;
   lastProbe: { error?: string | null } | null;
 }
@@ -79,6 +80,9 @@ export function startRealEngines(): void {
           { name: 'broken', kind: 'broken' },
           // Slow enough for a probe to see it generating (it publishes TensorRT-LLM's request gauges).
           { name: 'qwen3:slow', kind: 'trtllm', contextLimit: 8192, tokenDelayMs: 150 },
+          // Refuses prompt + max_tokens beyond 1024 as TensorRT-LLM refuses beyond its max_seq_len; the
+          // node's configured context length tells Genie so (Triton reports none).
+          { name: 'qwen3:1k', kind: 'trtllm', contextLimit: 1024 },
         ],
       }),
     ]);
@@ -89,7 +93,7 @@ export function startRealEngines(): void {
       file,
       JSON.stringify([
         { name: 'real-vllm', engine: 'vllm', url: vllm.url },
-        { name: 'real-triton', engine: 'triton', url: triton.url, metricsUrl: `${triton.metricsUrl}/metrics`, modelNames: { 'tiny-triton': 'vllm-shaped' } },
+        { name: 'real-triton', engine: 'triton', url: triton.url, metricsUrl: `${triton.metricsUrl}/metrics`, modelNames: { 'tiny-triton': 'vllm-shaped' }, contextLengths: { 'qwen3:1k': 1024 } },
       ]),
     );
     genie = await startIsolatedGenie({ nodes: '', apis: 2, env: { GENIE_NODES_FILE: file, GENIE_PROBE_TIMEOUT_MS: '20000', GENIE_NODE_TIMEOUT_MS: '120000' } });

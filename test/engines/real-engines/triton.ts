@@ -9,7 +9,7 @@ export function tritonBehindGenie(): void {
       expect((await fetch(`${triton.url}/v2/health/ready`)).status).toBe(400); // strict readiness
       const t = await node('real-triton');
       expect(t).toMatchObject({ healthy: true, state: 'active' });
-      expect(t.models.sort()).toEqual(['qwen3:8b', 'qwen3:slow', 'tiny-triton']);
+      expect(t.models.sort()).toEqual(['qwen3:1k', 'qwen3:8b', 'qwen3:slow', 'tiny-triton']);
       // Inputs learned from each model's config, load from the metrics port.
       expect(t.modelInfo['qwen3:8b'].inputs).toEqual(expect.arrayContaining(['text_input', 'max_tokens', 'stop_words', 'random_seed']));
       expect(t.modelInfo['tiny-triton']).toMatchObject({ served: 'vllm-shaped', inputs: expect.arrayContaining(['sampling_parameters']) });
@@ -79,6 +79,26 @@ export function tritonBehindGenie(): void {
       } finally {
         await admin('DELETE', `/nodes/${added.json.id}`);
       }
+    });
+
+    it('fits Genie’s default max_tokens to a Triton model’s configured context length; a caller’s beyond it is Genie’s 400', async () => {
+      expect((await node('real-triton')).contextLengths).toEqual({ 'qwen3:1k': 1024 });
+      // The engine refuses what Genie used to send: its default 4096 beside any prompt.
+      const direct = await fetch(`${triton.url}/v2/models/qwen3:1k/generate_stream`, { method: 'POST', body: JSON.stringify({ text_input: 'hi', max_tokens: 4096, stream: true }) });
+      expect(await direct.text()).toContain('exceeds maxSequenceLen (1024)');
+
+      // No max_tokens from the caller: what the context leaves beside the prompt's bound is sent.
+      const res = await client.chat.completions.create({ model: 'qwen3:1k', messages: say });
+      usageAddsUp(res.usage);
+      expect(res.choices[0].finish_reason).toBe('length');
+      expect(res.usage!.completion_tokens).toBeGreaterThan(500);
+      expect(res.usage!.completion_tokens).toBeLessThan(1024);
+
+      const err = await client.chat.completions.create({ model: 'qwen3:1k', messages: say, max_tokens: 2000 }).catch((e) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(err.param).toBe('max_tokens');
+      expect(err.code).toBe('context_length_exceeded');
+      expect(err.message).toContain('context length of 1024');
     });
   });
 }

@@ -1,0 +1,25 @@
+import type { temporal } from '@temporalio/proto';
+import { temporalClient } from './stack.js';
+
+/** A completion's steps from its history: activities with their queue, local activities by their markers. */
+export function stepsOf(events: temporal.api.history.v1.IHistoryEvent[]): string[] {
+  return events.flatMap((e) => {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) return [`${scheduled.activityType?.name}@${scheduled.taskQueue?.name?.replace(/.*genie-api-.*/, 'genie-api-*')}`];
+    const payload = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+    return payload ? [JSON.parse(Buffer.from(payload).toString()).activity_type as string] : [];
+  });
+}
+
+/** Once the completion's workflow has closed (completed or failed): its steps and the node it ended on. */
+export async function closedCompletion(id: string): Promise<{ steps: string[]; node: string | undefined; status: string }> {
+  const { client, close } = await temporalClient();
+  try {
+    const handle = client.workflow.getHandle(id);
+    await handle.result().catch(() => undefined);
+    const desc = await handle.describe();
+    return { steps: stepsOf((await handle.fetchHistory()).events ?? []), node: desc.searchAttributes.GenieNode?.[0] as string | undefined, status: desc.status.name };
+  } finally {
+    await close();
+  }
+}
