@@ -1,6 +1,8 @@
 import OpenAI from 'openai';
 import { startSimulator } from '../../../simulator/server.js';
-import { admin, client, extras, node, placement, say, triton, until, usageAddsUp } from './fleet.js';
+import { closedCompletion } from '../../support/history.js';
+import { testStack } from '../../support/stack.js';
+import { admin, client, extras, genie, node, placement, say, triton, until, usageAddsUp } from './fleet.js';
 
 /** A real Triton behind Genie. */
 export function tritonBehindGenie(): void {
@@ -99,6 +101,51 @@ export function tritonBehindGenie(): void {
       expect(err.param).toBe('max_tokens');
       expect(err.code).toBe('context_length_exceeded');
       expect(err.message).toContain('context length of 1024');
+    });
+
+    it('a failure after a few streamed tokens: those tokens, then an inline [error] and finish_reason "error", no failover', async () => {
+      // The stand-in answers an error response after N tokens when the prompt says #fail-after:N.
+      const stream = await client.chat.completions.create({ model: 'qwen3:8b', messages: [{ role: 'user', content: 'go on #fail-after:3 please' }], max_tokens: 10, stream: true });
+      const contents: string[] = [];
+      let finish: string | null = null;
+      let id = '';
+      for await (const c of stream) {
+        id = c.id;
+        if (c.choices[0]?.delta.content) contents.push(c.choices[0].delta.content);
+        finish = c.choices[0]?.finish_reason ?? finish;
+      }
+      expect(contents).toHaveLength(4);
+      for (const word of contents.slice(0, 3)) expect(word).toMatch(/^ [a-z]+$/);
+      expect(contents[3]).toMatch(/^\[error\] \d{3} .*failed after 3 tokens/);
+      expect(finish).toBe('error');
+      const run = await closedCompletion(id);
+      expect(run.node).toBe('real-triton');
+      expect(run.steps).not.toContain('selectNode'); // no other node was asked once tokens were sent
+    });
+
+    it('applies a stop word on Triton: the answer ends at its first occurrence', async () => {
+      const messages = [{ role: 'user' as const, content: 'list some words' }];
+      const full = await client.chat.completions.create({ model: 'qwen3:8b', messages, max_tokens: 8, seed: 11 });
+      expect(full.usage!.completion_tokens).toBe(8);
+      const words = full.choices[0].message.content!.trim().split(/\s+/);
+      // The output is deterministic from (prompt, seed): stop at a word's first occurrence past the first.
+      const at = words.findIndex((w, i) => i >= 2 && i < 7 && words.indexOf(w) === i);
+      expect(at).toBeGreaterThan(0);
+      const stopped = await client.chat.completions.create({ model: 'qwen3:8b', messages, max_tokens: 8, seed: 11, stop: [words[at]] });
+      expect(stopped.usage!.completion_tokens).toBe(at + 1); // TensorRT-LLM counts (and emits) the stop word
+      expect(stopped.choices[0].finish_reason).toBe('stop');
+      expect(stopped.choices[0].message.content!.trim().split(/\s+/).slice(0, at)).toEqual(words.slice(0, at));
+    });
+
+    it('a seed of 2^64 or more is a 400 naming seed, before any node call', async () => {
+      const res = await fetch(`${genie.apiUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
+        // Written out: JSON.stringify cannot carry an integer this large exactly.
+        body: `{"model":"qwen3:8b","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"seed":18446744073709551616}`,
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { param: string; type: string } }).error).toMatchObject({ param: 'seed', type: 'invalid_request_error' });
     });
   });
 }

@@ -4,7 +4,10 @@ import OpenAI from 'openai';
 import { estimatePromptTokens } from '../../../protocol/token-estimate.js';
 import { ROOT } from '../../../workers/stack/processes.js';
 import { testStack } from '../../support/stack.js';
-import { client, genie, node, say, until, usageAddsUp } from './fleet.js';
+import { parseExposition } from '../../support/prometheus.js';
+import { startIsolatedGenie } from '../../support/genie.js';
+import { closedCompletion } from '../../support/history.js';
+import { client, genie, node, say, until, usageAddsUp, vllm, type NodeView } from './fleet.js';
 
 /** A real vLLM behind Genie, through the JS and the Python SDK. */
 export function vllmBehindGenie(): void {
@@ -27,11 +30,24 @@ export function vllmBehindGenie(): void {
     });
 
     it('a caller’s max_tokens beyond the context is Genie’s own 400 naming max_tokens, before any node call', async () => {
+      // vLLM refuses such a request in its HTTP layer, so its engine counters (vllm:request_success_total,
+      // prompt tokens) would not move either way, and the prober's pings move them every second: the HTTP
+      // server's own count of refused chat requests is what a node call would move.
+      const refusedByVllm = async () =>
+        parseExposition(await (await fetch(`${vllm.url}/metrics`)).text())
+          .filter((x) => x.name === 'http_requests_total' && x.labels.handler === '/v1/chat/completions' && x.labels.status === '4xx')
+          .reduce((n, x) => n + x.value, 0);
+      const before = await refusedByVllm();
       const err = await client.chat.completions.create({ model: 'tiny-vllm', messages: say, max_tokens: 5000 }).catch((e) => e);
       expect(err).toBeInstanceOf(OpenAI.BadRequestError);
       expect(err.param).toBe('max_tokens');
       expect(err.code).toBe('context_length_exceeded');
       expect(err.message).toContain('context length of 1024');
+      expect(await refusedByVllm()).toBe(before);
+      // The counter would have seen it: the same request sent to vLLM itself moves it by one.
+      const direct = await fetch(`${vllm.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny-vllm', messages: say, max_tokens: 5000 }) });
+      expect(direct.status).toBe(400);
+      expect(await refusedByVllm()).toBe(before + 1);
     });
 
     it('streams with usage: role chunk first, deltas, a finish reason, a usage chunk that adds up', async () => {
@@ -145,6 +161,33 @@ export function vllmBehindGenie(): void {
       }
       const v = await node('real-vllm');
       expect(v.healthy).toBe(true);
+    }, 90_000);
+
+    it('with idle sockets kept past vLLM’s 5 s close, a request on a socket uvicorn is closing is sent again on a fresh one', async () => {
+      // A Genie of its own whose pools keep idle sockets for a minute: every request below reuses the
+      // socket of the one before, which uvicorn closes after 5 s idle. Near 5 s the request goes out as the
+      // server closes it (reset before any answer): the one retry on a fresh socket must make that
+      // invisible — no error, no failover, the node not marked suspect.
+      const own = await startIsolatedGenie({ nodes: `keepalive-vllm:vllm=${vllm.url}`, env: { GENIE_NODE_IDLE_SOCKET_MS: '60000', GENIE_PROBE_TIMEOUT_MS: '20000', GENIE_PROBE_INTERVAL_MS: '2000' } });
+      try {
+        const ownClient = new OpenAI({ baseURL: `${own.apiUrl}/v1`, apiKey: testStack().apiKey, maxRetries: 0, timeout: 60_000 });
+        const ownNode = async () =>
+          ((await (await fetch(`${own.apiUrl}/admin/v1/nodes`, { headers: { authorization: `Bearer ${testStack().adminToken}` } })).json()) as { data: NodeView[] }).data[0];
+        await until('its node probed healthy', async () => Boolean((await ownNode())?.healthy), 60_000);
+        await ownClient.chat.completions.create({ model: 'tiny-vllm', messages: say, max_tokens: 1 }); // opens the socket
+        for (const gap of [4_990, 5_000, 5_010, 5_040]) {
+          await new Promise((r) => setTimeout(r, gap)); // the idle time is what this test is about
+          const res = await ownClient.chat.completions.create({ model: 'tiny-vllm', messages: say, max_tokens: 1 });
+          usageAddsUp(res.usage);
+          const run = await closedCompletion(res.id);
+          expect(run.steps).not.toContain('selectNode');
+        }
+        const n = await ownNode();
+        expect(n.healthy).toBe(true);
+        expect((n.lastProbe as { suspect?: boolean } | null)?.suspect).toBeUndefined();
+      } finally {
+        await own.stop();
+      }
     }, 90_000);
   });
 
