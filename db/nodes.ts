@@ -47,17 +47,22 @@ const toRecord = (r: Row): NodeRecord => ({
  */
 export const ENGINE_CAPABILITIES: Record<string, string[]> = { vllm: ['tools', 'json_object', 'json_schema'], triton: [] };
 
-/** Registers a node (or updates how to reach it if the name exists in the fleet). */
+/**
+ * Registers a node (or updates how to reach it if the name exists in the fleet). `isStatic`: it comes
+ * from the deployment's static list, which owns it from then on (see pruneStaticNodes).
+ */
 export async function upsertNode(
   em: EntityManager,
   fleet: string,
   node: { name: string; url: string; engine: string; metricsUrl?: string; modelNames?: Record<string, string>; contextLengths?: Record<string, number> },
+  isStatic = false,
 ): Promise<string> {
   const rows = await em.getConnection().execute<Array<{ id: string }>>(
-    `insert into nodes (id, fleet, name, url, engine, metrics_url, model_names, context_lengths, capabilities)
-     values (?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, array(select jsonb_array_elements_text(?::jsonb)))
+    `insert into nodes (id, fleet, name, url, engine, metrics_url, model_names, context_lengths, capabilities, static)
+     values (?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, array(select jsonb_array_elements_text(?::jsonb)), ?)
      on conflict (fleet, name) do update set url = excluded.url, engine = excluded.engine, metrics_url = excluded.metrics_url,
-       model_names = excluded.model_names, context_lengths = excluded.context_lengths, capabilities = excluded.capabilities returning id`,
+       model_names = excluded.model_names, context_lengths = excluded.context_lengths, capabilities = excluded.capabilities,
+       static = excluded.static returning id`,
     [
       newId('node_'),
       fleet,
@@ -68,9 +73,22 @@ export async function upsertNode(
       JSON.stringify(node.modelNames ?? {}),
       JSON.stringify(node.contextLengths ?? {}),
       JSON.stringify(ENGINE_CAPABILITIES[node.engine] ?? []),
+      isStatic,
     ],
   );
   return rows[0].id;
+}
+
+/**
+ * Removes the fleet's static nodes that the deployment's list no longer names (a node dropped from
+ * GENIE_NODES would otherwise stay in the fleet for ever); nodes added through the admin API stay.
+ */
+export async function pruneStaticNodes(em: EntityManager, fleet: string, listed: string[]): Promise<string[]> {
+  const rows = await em.getConnection().execute<Array<{ name: string }>>(
+    `delete from nodes where fleet = ? and static and not (name = any(array(select jsonb_array_elements_text(?::jsonb)))) returning name`,
+    [fleet, JSON.stringify(listed)],
+  );
+  return rows.map((r) => r.name).sort();
 }
 
 export async function listNodes(em: EntityManager, fleet: string): Promise<NodeRecord[]> {

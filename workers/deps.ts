@@ -8,7 +8,7 @@ import { VllmClient } from '../activities/inference/vllm.js';
 import { NodeDirectory } from '../activities/nodes/node-directory.js';
 import { nodeRefSchema, type NodeRef } from '../activities/nodes/node-list.js';
 import { createProbeNodes } from '../activities/nodes/probe-nodes.js';
-import { upsertNode } from '../db/nodes.js';
+import { pruneStaticNodes, upsertNode } from '../db/nodes.js';
 import { migrate, openOrm } from '../db/orm.js';
 import type { Config } from './config.js';
 import { createLogger } from './logger.js';
@@ -43,10 +43,16 @@ export interface CoreDeps {
   close(): Promise<void>;
 }
 
-/** Static nodes from GENIE_NODES and GENIE_NODES_FILE, registered (idempotently) in this fleet. */
-export async function registerStaticNodes(orm: MikroORM, config: Config): Promise<void> {
+/**
+ * Static nodes from GENIE_NODES and GENIE_NODES_FILE, registered (idempotently) in this fleet; static
+ * nodes of earlier starts that the list no longer names are removed (admin-added nodes are kept).
+ * Returns the names removed.
+ */
+export async function registerStaticNodes(orm: MikroORM, config: Config): Promise<string[]> {
   const fromFile = config.GENIE_NODES_FILE ? z.array(nodeRefSchema).parse(JSON.parse(readFileSync(config.GENIE_NODES_FILE, 'utf8'))) : [];
-  for (const node of [...config.GENIE_NODES, ...fromFile]) await upsertNode(orm.em.fork(), config.GENIE_FLEET, node);
+  const listed = [...config.GENIE_NODES, ...fromFile];
+  for (const node of listed) await upsertNode(orm.em.fork(), config.GENIE_FLEET, node, true);
+  return pruneStaticNodes(orm.em.fork(), config.GENIE_FLEET, listed.map((n) => n.name));
 }
 
 export async function createCoreDeps(config: Config, component: string, gauges: { heldCallers?: () => number; sseBufferedBytes?: () => number } = {}): Promise<CoreDeps> {

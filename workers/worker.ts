@@ -18,7 +18,8 @@ const deps = await createCoreDeps(config, 'worker');
 const temporalMetrics = installTemporalRuntime({ log: deps.log, registry: deps.metrics.registry, shutdownSignals: ['SIGINT', 'SIGTERM'] });
 const metricsServer = await serveMetrics({ registry: deps.metrics.registry, host: config.GENIE_HOST, port: config.GENIE_METRICS_PORT, beforeScrape: temporalMetrics.drain });
 // The registry must know the static nodes, and have a verdict on each, before the first selection.
-await registerStaticNodes(deps.orm, config);
+const unlisted = await registerStaticNodes(deps.orm, config);
+if (unlisted.length) deps.log.info({ nodes: unlisted, fleet: config.GENIE_FLEET }, 'removed static nodes the node list no longer names');
 await deps.probeNodes();
 await deps.directory.refresh();
 const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { listNodes } from '../../db/nodes.js';
+import { listNodes, upsertNode } from '../../db/nodes.js';
 import { openOrm } from '../../db/orm.js';
 import { loadConfig } from '../../workers/config.js';
 import { registerStaticNodes } from '../../workers/deps.js';
@@ -49,6 +49,22 @@ describe('a static fleet from GENIE_NODES_FILE', () => {
         ['gpu-a', 'vllm', 'http://127.0.0.1:1', ['tools', 'json_object', 'json_schema']],
         ['gpu-b', 'triton', 'http://127.0.0.1:2', []],
       ]);
+    } finally {
+      await orm.close();
+    }
+  });
+
+  it('removes static nodes the list no longer names, never a node added through the admin API', async () => {
+    const fleet = `static-${Date.now()}`;
+    const config = (nodes: string) => loadConfig({ DATABASE_URL: testStack().databaseUrl, GENIE_FLEET: fleet, GENIE_NODES: nodes });
+    const orm = await openOrm(testStack().databaseUrl, 2);
+    try {
+      // What a plain `make dev` leaves in its Postgres, and an operator's own node beside it.
+      expect(await registerStaticNodes(orm, config('sim-vllm:vllm=http://127.0.0.1:9101,sim-triton:triton=http://127.0.0.1:9102'))).toEqual([]);
+      await upsertNode(orm.em.fork(), fleet, { name: 'added', url: 'http://127.0.0.1:3', engine: 'vllm' });
+      // The next start is given other nodes: the earlier static ones go, the admin's stays.
+      expect(await registerStaticNodes(orm, config('gpu1:vllm=http://127.0.0.1:4'))).toEqual(['sim-triton', 'sim-vllm']);
+      expect((await listNodes(orm.em.fork(), fleet)).map((n) => n.name)).toEqual(['added', 'gpu1']);
     } finally {
       await orm.close();
     }

@@ -120,13 +120,14 @@ export async function launchStack(opts: StackOptions): Promise<Stack> {
     // Your own engines (GENIE_NODES / GENIE_NODES_FILE) replace the simulators in the fleet; the
     // simulators still run on their ports, outside it.
     const simulated = `vllm=${sim.ready.url as string},triton=${tritonSim.ready.url as string};metrics=${tritonSim.ready.metricsUrl as string}`;
-    const { nodes, own: ownNodes } = devFleet(simulated, process.env);
-    if (ownNodes) opts.log('stack', `fleet: your nodes (GENIE_NODES=${process.env.GENIE_NODES ?? ''} GENIE_NODES_FILE=${process.env.GENIE_NODES_FILE ?? ''}); the simulators are not in it`);
+    const { nodes, own: ownNodes, fleet } = devFleet(simulated, process.env);
+    if (ownNodes) opts.log('stack', `fleet ${fleet}: your nodes (GENIE_NODES=${process.env.GENIE_NODES ?? ''} GENIE_NODES_FILE=${process.env.GENIE_NODES_FILE ?? ''}); the simulators are not in it`);
     const env: NodeJS.ProcessEnv = {
       DATABASE_URL: postgres.url,
       TEMPORAL_ADDRESS: temporal.address,
       TEMPORAL_NAMESPACE: namespace,
       GENIE_NODES: nodes,
+      ...(fleet ? { GENIE_FLEET: fleet } : {}),
       GENIE_ADMIN_TOKEN: adminToken,
       // Dev and tests deliver webhooks to receivers on this machine; production allows none by default.
       GENIE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1,localhost,::1',
