@@ -34,8 +34,9 @@ describe('failover to a node with another context length', () => {
     genie = await startIsolatedGenie({
       nodes: [`a-big-failing:vllm=${bigFailing.url}`, `b-small:vllm=${small.url}`, `c-small-failing:vllm=${smallFailing.url}`, `d-big:vllm=${big.url}`].join(','),
       // Round-robin over the nodes in name order: consecutive requests start on alternate nodes, so
-      // within two requests one starts on the failing node and fails over.
-      env: { GENIE_SELECTION: 'round-robin' },
+      // within two requests one starts on the failing node and fails over. Probes only at start: a
+      // probe's ping would count as a request the smaller node received.
+      env: { GENIE_SELECTION: 'round-robin', GENIE_PROBE_INTERVAL_MS: '600000' },
     });
     client = new OpenAI({ baseURL: `${genie.apiUrl}/v1`, apiKey: testStack().apiKey, maxRetries: 0, timeout: 60_000 });
   });

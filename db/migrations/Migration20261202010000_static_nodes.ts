@@ -5,7 +5,7 @@ import { Migration } from '@mikro-orm/migrations';
  * removes those no longer listed, and never a node an operator added through the admin API. Rows from
  * before this column are not known to be static and stay.
  */
-export class Migration20261201080000_static_nodes extends Migration {
+export class Migration20261202010000_static_nodes extends Migration {
   override async up(): Promise<void> {
     this.addSql(`alter table "nodes" add column "static" boolean not null default false;`);
   }
