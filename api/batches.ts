@@ -22,9 +22,10 @@ export interface BatchServiceDeps {
   concurrency: number;
   orgConcurrency: number;
   linesPerRun: number;
+  /** GENIE_BATCH_COMPLETION_WINDOW_MS: `completion_window` "24h" unless ops or a test shorten it. */
+  completionWindowMs: number;
 }
 
-const WINDOW_MS = 24 * 3_600_000;
 /** Another org's batch and a missing one look the same. */
 const noSuchBatch = (id: string) => GenieError.notFound(`No such Batch object: ${id}`);
 
@@ -45,7 +46,7 @@ export function createBatchService(deps: BatchServiceDeps) {
       if (file.purpose !== 'batch') throw GenieError.badRequest(`File ${file.id} has purpose '${file.purpose}', not 'batch'.`, 'input_file_id');
       if (req.webhook) await deps.webhookGuard.assertAllowed(req.webhook.url);
       const id = newId('batch_');
-      const expiresAt = new Date(Date.now() + WINDOW_MS);
+      const expiresAt = new Date(Date.now() + deps.completionWindowMs);
       const batch = await deps.batches.create({ id, orgId: principal.orgId, inputFileId: file.id, metadata: req.metadata ?? null, webhookUrl: req.webhook?.url ?? null, expiresAt });
       // The secret is read at delivery time, never carried in workflow history (as for async jobs).
       if (req.webhook) await deps.orm.em.fork().getConnection().execute('insert into webhook_secrets (workflow_id, secret) values (?, ?) on conflict (workflow_id) do nothing', [id, req.webhook.secret]);

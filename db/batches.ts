@@ -183,6 +183,22 @@ export class BatchStore {
     return Number(rows[0]?.changed ?? 0) > 0;
   }
 
+  /**
+   * The completion window passed: every line not recorded yet (never started, or running and about to
+   * be cancelled) becomes `expired` and counts as failed, in one statement. A line whose answer is
+   * recorded after this finds no `pending` row, so it changes nothing: a line is finished, kept in the
+   * output file, only if its answer landed before the expiry. Idempotent (a second call finds none).
+   */
+  async expirePending(batchId: string): Promise<number> {
+    const rows = await this.db.execute<Array<{ n: string }>>(
+      `with upd as (
+         update batch_lines set status = 'expired', finished_at = now() where batch_id = ? and status = 'pending' returning 1)
+       update batches set failed = failed + (select count(*) from upd) where id = ? returning (select count(*) from upd) as n`,
+      [batchId, batchId],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   /** Lines in input order, a page at a time (output files are written from these). */
   async linesPage(batchId: string, fromIdx: number, limit: number): Promise<Array<{ idx: number; custom_id: string; status: string; response: LineResponse | null }>> {
     return this.db.execute('select idx, custom_id, status, response from batch_lines where batch_id = ? and idx >= ? order by idx limit ?', [batchId, fromIdx, limit]);

@@ -120,6 +120,7 @@ const batches = createBatchService({
   concurrency: config.GENIE_BATCH_CONCURRENCY,
   orgConcurrency: config.GENIE_BATCH_ORG_CONCURRENCY,
   linesPerRun: config.GENIE_BATCH_LINES_PER_RUN,
+  completionWindowMs: config.GENIE_BATCH_COMPLETION_WINDOW_MS,
 });
 const app = createApp({
   orm: deps.orm,

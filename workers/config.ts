@@ -132,6 +132,12 @@ export const configSchema = z.object({
   GENIE_BATCH_CONCURRENCY: z.coerce.number().int().positive().default(4),
   GENIE_BATCH_ORG_CONCURRENCY: z.coerce.number().int().positive().default(8),
   GENIE_BATCH_LINES_PER_RUN: z.coerce.number().int().min(10).default(200),
+  /**
+   * How long a batch has to finish (`completion_window` "24h": 86400000). Lines not finished by then are
+   * expired, the batch ends `expired`. Shorter for tests, or for ops who want batches to give up sooner;
+   * the batch object still says "24h", the caller's only choice.
+   */
+  GENIE_BATCH_COMPLETION_WINDOW_MS: z.coerce.number().int().min(1000).default(86_400_000),
   /** Prefixes every task queue: isolates deployments sharing one Temporal namespace (tests, canaries). */
   GENIE_TASK_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]*$/).default(''),
   /** SSE comment interval while a stream waits for its first token, so proxies keep the connection. */

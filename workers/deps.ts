@@ -117,12 +117,12 @@ export function workflowQueueWorkerOptions(config: Config, activities: ReturnTyp
   // holding the caller it answers "not here" at once.
   const { admit, selectNode, settleUsage, projectJob, deliverWebhook, generateHere } = activities;
   // The batch workflows' local steps (a line's load and record, the batch row's transitions).
-  const { loadBatchLine, recordBatchLine, setBatchStatus, batchWindow, recordBatchWebhook } = activities;
+  const { loadBatchLine, recordBatchLine, setBatchStatus, batchWindow, recordBatchWebhook, expireBatchLines } = activities;
   return {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: taskQueues(config.GENIE_TASK_QUEUE_PREFIX).workflows,
     ...workflowCode(config),
-    activities: { admit, selectNode, settleUsage, projectJob, deliverWebhook, generateHere, loadBatchLine, recordBatchLine, setBatchStatus, batchWindow, recordBatchWebhook },
+    activities: { admit, selectNode, settleUsage, projectJob, deliverWebhook, generateHere, loadBatchLine, recordBatchLine, setBatchStatus, batchWindow, recordBatchWebhook, expireBatchLines },
     ...workflowSandboxOptions(config),
   };
 }

@@ -11,6 +11,7 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
@@ -23,7 +24,7 @@ import { batchLine } from './batch-line.js';
 import { cancelBatchUpdate, searchAttributes } from './definitions.js';
 import { deliverOnSchedule } from './webhook-delivery.js';
 
-const { setBatchStatus, batchWindow, recordBatchWebhook } = proxyLocalActivities<Activities>(untilPostgresAnswers);
+const { setBatchStatus, batchWindow, recordBatchWebhook, expireBatchLines } = proxyLocalActivities<Activities>(untilPostgresAnswers);
 
 /**
  * A batch: validate its input file, run every line as a `batchLine` child workflow (each one the same
@@ -37,6 +38,12 @@ const { setBatchStatus, batchWindow, recordBatchWebhook } = proxyLocalActivities
  *
  * A line refused by a budget cap (402) is a failed line with the seed's 402 body in the error file; the
  * batch goes on with the rest, which are refused in turn while the cap stays hit, or run once it resets.
+ *
+ * The completion window is a durable timer on `expiresAtMs` (the API's clock at creation plus the
+ * window), set again by every run for what is left of it, so continue-as-new carries the deadline. When
+ * it fires no line starts any more, every line not recorded yet is marked expired in Postgres, and then
+ * the running lines are cancelled (they settle what their node produced; their own record, coming after
+ * the expiry's, changes nothing), so the batch ends `expired` at the deadline, not when its slowest line would.
  */
 export async function batchRun(input: BatchRunInput): Promise<Batch> {
   const { batchId, principal } = input;
@@ -58,6 +65,16 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
 
   let running = 0;
   let expired = false;
+  // Workflow time is deterministic (the task's time), so a replay computes the same timer.
+  const leftMs = input.expiresAtMs - Date.now();
+  if (leftMs <= 0) expired = true;
+  else
+    void CancellationScope.cancellable(() => sleep(leftMs))
+      .then(() => (expired = true))
+      // Cancelled only with the whole workflow (from the Temporal UI): handled below as a cancel.
+      .catch(() => undefined);
+  // The running lines, cancelled together when the window passes (a cancel lets them finish).
+  const lineScope = new CancellationScope();
   const details = () =>
     setCurrentDetails(`**${cancelRequested ? 'cancelling' : cursor.phase}** · ${cursor.nextLine - running} of ${cursor.total} lines finished · run ${cursor.runs + 1}`);
 
@@ -69,22 +86,19 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
       cursor.total = v.total;
       await setBatchStatus({ batchId, status: 'in_progress', total: v.total });
     }
+    if (expired) return await finish();
     const { window, orgBatches } = await batchWindow({ orgId: principal.orgId, concurrency: input.concurrency, orgConcurrency: input.orgConcurrency });
     log.info('batch run', { run: cursor.runs + 1, from: cursor.nextLine, total: cursor.total, window, orgBatches });
     let startedThisRun = 0;
-    while (cursor.nextLine < cursor.total && !cancelRequested && startedThisRun < input.linesPerRun && !workflowInfo().continueAsNewSuggested) {
-      await condition(() => running < window || cancelRequested);
-      if (cancelRequested) break;
-      if (Date.now() >= input.expiresAtMs) {
-        expired = true;
-        break;
-      }
+    while (cursor.nextLine < cursor.total && !cancelRequested && !expired && startedThisRun < input.linesPerRun && !workflowInfo().continueAsNewSuggested) {
+      await condition(() => running < window || cancelRequested || expired);
+      if (cancelRequested || expired) break;
       const line = cursor.nextLine++;
       startedThisRun++;
       running++;
       details();
       const jobId = lineJobId(batchId, line);
-      void executeChild(batchLine, {
+      void lineScope.run(() => executeChild(batchLine, {
         workflowId: `chatcmpl-${jobId}`,
         args: [{ batchId, line, jobId, principal }],
         staticSummary: `batch line ${line + 1} of ${cursor.total} · ${batchId}`,
@@ -98,12 +112,12 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
           { key: searchAttributes.status, value: 'queued' },
           { key: searchAttributes.batchId, value: batchId },
         ],
-      })
+      }))
         // A line workflow that ended without recording (terminated by an operator): its line stays unrun.
         .catch((e) => log.warn('batch line workflow failed', { line, error: (e as Error).message }))
         .finally(() => running--);
     }
-    await condition(() => running === 0);
+    await condition(() => running === 0 || expired);
     details();
     if (cursor.nextLine < cursor.total && !cancelRequested && !expired) {
       await condition(allHandlersFinished);
@@ -114,11 +128,24 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
     // Cancelled from the Temporal UI: the same as POST …/cancel. Running lines were asked to stop too.
     cancelRequested = true;
   }
-  return await CancellationScope.nonCancellable(async () => {
-    await condition(() => running === 0);
-    const ending: BatchEnding = cancelRequested ? 'cancelled' : expired ? 'expired' : 'completed';
-    return end(await finalizeBatch.executeWithOptions({ ...fileStep, summary: `write the output and error files (${ending})` }, [{ batchId, ending }]));
-  });
+  return await finish();
+
+  /** Waits for the running lines (cancelled first if the window passed), then writes the files and ends the batch. */
+  async function finish(): Promise<Batch> {
+    return CancellationScope.nonCancellable(async () => {
+      // A cancel requested before the window passed wins: its running lines were promised to finish. A
+      // window that passes once every line has finished changes nothing: the batch completed.
+      const expiring = expired && !cancelRequested && (running > 0 || cursor.nextLine < cursor.total);
+      if (expiring) {
+        // Marked before the cancel: a cancelled line's own record (a 499) then changes nothing.
+        await expireBatchLines.executeWithOptions({ ...untilPostgresAnswers, summary: 'completion window passed: unfinished lines expired' }, [{ batchId }]);
+        lineScope.cancel();
+      }
+      await condition(() => running === 0);
+      const ending: BatchEnding = cancelRequested ? 'cancelled' : expiring ? 'expired' : 'completed';
+      return end(await finalizeBatch.executeWithOptions({ ...fileStep, summary: `write the output and error files (${ending})` }, [{ batchId, ending }]));
+    });
+  }
 
   /** The final batch object goes to the webhook, on the async jobs' schedule; each attempt is kept on the batch. */
   async function end(batch: Batch): Promise<Batch> {

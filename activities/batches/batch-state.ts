@@ -10,8 +10,10 @@ const PAGE = 1000;
 const ENDINGS = {
   completed: { status: 'completed', unstarted: { code: 'batch_incomplete', message: 'This line was not run.' } },
   cancelled: { status: 'cancelled', unstarted: { code: 'batch_cancelled', message: 'The batch was cancelled before this line started.' } },
-  expired: { status: 'expired', unstarted: { code: 'batch_expired', message: 'The batch expired (completion_window) before this line started.' } },
+  expired: { status: 'expired', unstarted: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' } },
 } as const;
+/** OpenAI's error for a line the completion window ended before it finished (never started, or cancelled running). */
+const EXPIRED_LINE = ENDINGS.expired.unstarted;
 export type BatchEnding = keyof typeof ENDINGS;
 
 /** The batch row's transitions, and the output / error files its end writes. */
@@ -28,6 +30,11 @@ export function createBatchStateActivities(deps: { batches: BatchStore; files: F
     async batchWindow(input: { orgId: string; concurrency: number; orgConcurrency: number }): Promise<{ window: number; orgBatches: number }> {
       const orgBatches = Math.max(1, await deps.batches.runningInOrg(input.orgId));
       return { window: Math.max(1, Math.min(input.concurrency, Math.floor(input.orgConcurrency / orgBatches))), orgBatches };
+    },
+
+    /** The completion window passed: lines not finished yet are expired (and counted failed) before running ones are cancelled. */
+    async expireBatchLines(input: { batchId: string }): Promise<{ expired: number }> {
+      return { expired: await deps.batches.expirePending(input.batchId) };
     },
 
     async recordBatchWebhook(input: { batchId: string; webhook: NonNullable<Batch['webhook']> }): Promise<void> {
@@ -51,7 +58,12 @@ export function createBatchStateActivities(deps: { batches: BatchStore; files: F
         if (page.length === 0) break;
         for (const l of page) {
           const id = `batch_req_${lineJobId(input.batchId, l.idx)}`;
-          const line: BatchOutputLine = l.response ? { id, custom_id: l.custom_id, response: l.response, error: null } : { id, custom_id: l.custom_id, response: null, error: ending.unstarted };
+          const line: BatchOutputLine =
+            l.status === 'expired'
+              ? { id, custom_id: l.custom_id, response: null, error: EXPIRED_LINE }
+              : l.response
+                ? { id, custom_id: l.custom_id, response: l.response, error: null }
+                : { id, custom_id: l.custom_id, response: null, error: ending.unstarted };
           (l.status === 'completed' ? out : err).push(JSON.stringify(line));
         }
         from = page.at(-1)!.idx + 1;
