@@ -78,7 +78,7 @@ export function createMetrics(opts: { nodes?: () => NodeRecord[]; heldCallers?: 
     // The retention sweeper (activities/retention/sweep-retention.ts).
     retentionDeletedRows: new Counter({
       name: 'genie_retention_deleted_rows_total',
-      help: 'Rows the retention sweeper deleted, by table (webhook_secrets, stream_results, idempotency_keys).',
+      help: 'Rows the retention sweeper deleted, by table (webhook_secrets, stream_results, idempotency_keys, files, batch_lines).',
       labelNames: ['table'] as const,
       registers,
     }),

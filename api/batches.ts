@@ -47,7 +47,7 @@ export function createBatchService(deps: BatchServiceDeps) {
       if (req.webhook) await deps.webhookGuard.assertAllowed(req.webhook.url);
       const id = newId('batch_');
       const expiresAt = new Date(Date.now() + deps.completionWindowMs);
-      const batch = await deps.batches.create({ id, orgId: principal.orgId, inputFileId: file.id, metadata: req.metadata ?? null, webhookUrl: req.webhook?.url ?? null, expiresAt });
+      const batch = await deps.batches.create({ id, orgId: principal.orgId, inputFileId: file.id, metadata: req.metadata ?? null, webhookUrl: req.webhook?.url ?? null, expiresAt, outputExpiresAfterSeconds: req.output_expires_after?.seconds ?? null });
       // The secret is read at delivery time, never carried in workflow history (as for async jobs).
       if (req.webhook) await deps.orm.em.fork().getConnection().execute('insert into webhook_secrets (workflow_id, secret) values (?, ?) on conflict (workflow_id) do nothing', [id, req.webhook.secret]);
       const input: BatchRunInput = {

@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Batch, BatchError, BatchStatus, LineResponse } from '../protocol/batch.js';
+import { TERMINAL_BATCH_STATUSES, type Batch, type BatchError, type BatchStatus, type LineResponse } from '../protocol/batch.js';
 import type { ChatCompletionRequest } from '../protocol/chat-request.js';
 import { storedJson } from './stored-json.js';
 
@@ -85,12 +85,12 @@ export class BatchStore {
     return this.orm.em.fork().getConnection();
   }
 
-  async create(b: { id: string; orgId: string; inputFileId: string; metadata: Record<string, string> | null; webhookUrl: string | null; expiresAt: Date }): Promise<Batch> {
+  async create(b: { id: string; orgId: string; inputFileId: string; metadata: Record<string, string> | null; webhookUrl: string | null; expiresAt: Date; outputExpiresAfterSeconds: number | null }): Promise<Batch> {
     const webhook = b.webhookUrl ? { url: b.webhookUrl, status: 'pending', attempts: 0, last_status_code: null, last_error: null, delivered_at: null } : null;
     await this.db.execute(
-      `insert into batches (id, org_id, input_file_id, endpoint, completion_window, metadata, status, webhook, expires_at)
-       values (?, ?, ?, '/v1/chat/completions', '24h', ?::jsonb, 'validating', ?::jsonb, ?)`,
-      [b.id, b.orgId, b.inputFileId, b.metadata ? JSON.stringify(b.metadata) : null, webhook ? JSON.stringify(webhook) : null, b.expiresAt],
+      `insert into batches (id, org_id, input_file_id, endpoint, completion_window, metadata, status, webhook, expires_at, output_expires_after_seconds)
+       values (?, ?, ?, '/v1/chat/completions', '24h', ?::jsonb, 'validating', ?::jsonb, ?, ?)`,
+      [b.id, b.orgId, b.inputFileId, b.metadata ? JSON.stringify(b.metadata) : null, webhook ? JSON.stringify(webhook) : null, b.expiresAt, b.outputExpiresAfterSeconds],
     );
     return (await this.get(b.orgId, b.id))!;
   }
@@ -109,10 +109,13 @@ export class BatchStore {
     return { batches: rows.slice(0, limit).map(toBatch), hasMore: rows.length > limit };
   }
 
-  /** The batch's org and input file, for the workflow's activities (which are not scoped by a caller). */
-  async owner(id: string): Promise<{ orgId: string; inputFileId: string } | null> {
-    const rows = await this.db.execute<Array<{ org_id: string; input_file_id: string }>>('select org_id, input_file_id from batches where id = ?', [id]);
-    return rows[0] ? { orgId: rows[0].org_id, inputFileId: rows[0].input_file_id } : null;
+  /** The batch's org, input file and output files' lifetime, for the workflow's activities (which are not scoped by a caller). */
+  async owner(id: string): Promise<{ orgId: string; inputFileId: string; outputExpiresAfterSeconds: number | null } | null> {
+    const rows = await this.db.execute<Array<{ org_id: string; input_file_id: string; output_expires_after_seconds: number | null }>>(
+      'select org_id, input_file_id, output_expires_after_seconds from batches where id = ?',
+      [id],
+    );
+    return rows[0] ? { orgId: rows[0].org_id, inputFileId: rows[0].input_file_id, outputExpiresAfterSeconds: rows[0].output_expires_after_seconds } : null;
   }
 
   /**
@@ -125,9 +128,12 @@ export class BatchStore {
     const at = STATUS_AT[status];
     const from = ALLOWED_FROM[status];
     const allowed = from ? `status in (${from.map((s) => `'${s}'`).join(', ')})` : 'true';
+    // `ended_at`: when the batch's files were written and it ended; its lines' rows go a retention period later.
+    const ends = TERMINAL_BATCH_STATUSES.includes(status);
     await this.db.execute(
       `update batches set status = case when ${allowed} then ? else status end,
          ${at ? `${at} = case when ${allowed} then coalesce(${at}, now()) else ${at} end,` : ''}
+         ${ends ? 'ended_at = coalesce(ended_at, now()),' : ''}
          total = coalesce(?, total), errors = coalesce(?::jsonb, errors),
          output_file_id = coalesce(?, output_file_id), error_file_id = coalesce(?, error_file_id)
        where id = ? and status not in ${TERMINAL}`,

@@ -17,6 +17,7 @@ import { Migration20261201020000_ledger_runs } from './migrations/Migration20261
 import { Migration20261201030000_key_rotation } from './migrations/Migration20261201030000_key_rotation.js';
 import { Migration20261201040000_retention } from './migrations/Migration20261201040000_retention.js';
 import { Migration20261201050000_batches } from './migrations/Migration20261201050000_batches.js';
+import { Migration20261201070000_batch_retention } from './migrations/Migration20261201070000_batch_retention.js';
 import { Migration20261202000000_node_context_lengths } from './migrations/Migration20261202000000_node_context_lengths.js';
 import { Migration20261202010000_static_nodes } from './migrations/Migration20261202010000_static_nodes.js';
 
@@ -37,6 +38,7 @@ const migrationsList = [
   { name: 'Migration20261201030000_key_rotation', class: Migration20261201030000_key_rotation },
   { name: 'Migration20261201040000_retention', class: Migration20261201040000_retention },
   { name: 'Migration20261201050000_batches', class: Migration20261201050000_batches },
+  { name: 'Migration20261201070000_batch_retention', class: Migration20261201070000_batch_retention },
   { name: 'Migration20261202000000_node_context_lengths', class: Migration20261202000000_node_context_lengths },
   { name: 'Migration20261202010000_static_nodes', class: Migration20261202010000_static_nodes },
 ];

@@ -62,3 +62,36 @@ export async function deleteExpiredIdempotencyKeys(em: EntityManager, ttlMs: num
     [secs(ttlMs), limit, secs(ttlMs)],
   );
 }
+
+/**
+ * Deletes up to `limit` files past their `expires_at` (OpenAI's `expires_after`; batch outputs' default),
+ * soonest-expired first. Reads already treat them as gone (db/file-store.ts); this frees their bytes.
+ */
+export async function deleteExpiredFiles(em: EntityManager, limit: number): Promise<number> {
+  return count(
+    em,
+    `delete from files f
+      using (select id from files where expires_at <= now() order by expires_at limit ?) old
+      where f.id = old.id and f.expires_at <= now()`,
+    [limit],
+  );
+}
+
+/**
+ * Deletes the per-line rows (requests, answers) of up to `batches` batches that ended at least
+ * `olderThanMs` ago — ended means their output and error files were written, so nothing reads the rows
+ * any more — and marks those batches, which stay listable. How many line rows went.
+ */
+export async function deleteEndedBatchLines(em: EntityManager, olderThanMs: number, batches: number): Promise<{ batches: number; lines: number }> {
+  const rows = await em.getConnection().execute<Array<{ batches: number; lines: number }>>(
+    `with due as (
+       select id from batches
+        where ended_at is not null and lines_deleted_at is null and ended_at <= now() - make_interval(secs => ?)
+        order by ended_at limit ? for update skip locked),
+     gone as (delete from batch_lines l using due where l.batch_id = due.id returning 1),
+     marked as (update batches b set lines_deleted_at = now() from due where b.id = due.id returning 1)
+     select (select count(*) from marked)::int as batches, (select count(*) from gone)::int as lines`,
+    [secs(olderThanMs), batches],
+  );
+  return rows[0];
+}

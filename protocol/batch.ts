@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { storedText, storedUrl } from './stored-text.js';
 import { principalSchema } from './principal.js';
 import { listPageSchema } from './list-page.js';
+import { expiresAfterSchema } from './files.js';
 
 // The Batch API on the wire (OpenAI's shapes, as the official SDKs parse them), and what flows between
 // the API, the `batchRun` / `batchLine` workflows and their activities.
@@ -17,6 +18,8 @@ export const createBatchSchema = z.object({
     .refine((m) => Object.keys(m).length <= 16, 'at most 16 metadata keys')
     .nullable()
     .optional(),
+  /** OpenAI's: when the output and error files expire (30 days after they are written by default). */
+  output_expires_after: expiresAfterSchema.optional(),
   /** Genie's extension: the final batch object is POSTed here, signed as async jobs' webhooks are. */
   webhook: z.object({ url: storedUrl('webhook.url must be an http(s) URL'), secret: storedText().min(8).max(256) }).optional(),
 });

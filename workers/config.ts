@@ -117,7 +117,8 @@ export const configSchema = z.object({
    * The retention sweeper (a Temporal Schedule every worker start creates or updates, every
    * GENIE_RETENTION_SWEEP_INTERVAL_MS): webhook secrets and keyed streams' records older than
    * GENIE_RETENTION_HOURS are deleted (a secret only once its workflow is no longer running: its webhook
-   * retries need it), and so are Idempotency-Keys past GENIE_IDEMPOTENCY_TTL_HOURS. Unset, the retention
+   * retries need it), and so are the line rows of batches ended longer ago, expired files, and
+   * Idempotency-Keys past GENIE_IDEMPOTENCY_TTL_HOURS. Unset, the retention
    * is the key's lifetime, the least it may be: a keyed stream is replayed from its record while its key lives.
    */
   GENIE_RETENTION_HOURS: z.coerce.number().positive().optional(),

@@ -85,7 +85,7 @@ export async function ensureSweepSchedules(config: Config, log: Logger): Promise
       workflowType: 'retentionSweep',
       args: [{ queue, retentionMs: retention, idempotencyTtlMs: config.GENIE_IDEMPOTENCY_TTL_HOURS * 3_600_000 }],
       everyMs: config.GENIE_RETENTION_SWEEP_INTERVAL_MS,
-      summary: `deletes webhook secrets (of closed workflows) and stream records older than ${retention / 3_600_000} h, and expired Idempotency-Keys`,
+      summary: `deletes webhook secrets (of closed workflows) and stream records older than ${retention / 3_600_000} h, expired Idempotency-Keys and files, and the line rows of batches ended that long ago`,
       runTimeout: '30m',
     });
   } finally {

@@ -14,13 +14,13 @@ const { sweepRetention } = proxyActivities<Activities>(sweeping);
 /**
  * One retention sweep, started by the deployment's schedule (`<prefix>genie-retention-sweep`, every
  * GENIE_RETENTION_SWEEP_INTERVAL_MS, created by each worker start): deletes webhook secrets (of
- * workflows no longer running) and keyed streams' records older than the retention, and expired
- * Idempotency-Keys. The activity runs on the workers' inference queue, where no API process polls.
+ * workflows no longer running), keyed streams' records and ended batches' line rows older than the
+ * retention, and expired Idempotency-Keys and files. The activity runs on the workers' inference queue, where no API process polls.
  */
 export async function retentionSweep(input: { queue: string; retentionMs: number; idempotencyTtlMs: number }): Promise<RetentionSweepResult> {
   const hours = (ms: number) => Math.round((ms / 3_600_000) * 100) / 100;
   return await sweepRetention.executeWithOptions(
-    { ...sweeping, taskQueue: input.queue, summary: `delete webhook secrets and stream records older than ${hours(input.retentionMs)} h, keys older than ${hours(input.idempotencyTtlMs)} h` },
+    { ...sweeping, taskQueue: input.queue, summary: `delete webhook secrets, stream records and ended batches' lines older than ${hours(input.retentionMs)} h, keys older than ${hours(input.idempotencyTtlMs)} h, expired files` },
     [{ retentionMs: input.retentionMs, idempotencyTtlMs: input.idempotencyTtlMs }],
   );
 }

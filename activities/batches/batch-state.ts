@@ -3,6 +3,7 @@ import type { Batch, BatchError, BatchOutputLine, BatchStatus } from '../../prot
 import { errorFileId, lineJobId, outputFileId } from '../../protocol/batch-ids.js';
 import type { BatchStore } from '../../db/batches.js';
 import type { FileStore } from '../../db/file-store.js';
+import { DEFAULT_OUTPUT_EXPIRES_AFTER_SECONDS } from '../../protocol/files.js';
 
 const PAGE = 1000;
 
@@ -72,7 +73,16 @@ export function createBatchStateActivities(deps: { batches: BatchStore; files: F
       const write = async (id: string, suffix: string, lines: string[]) =>
         lines.length === 0
           ? null
-          : (await deps.files.create({ id, orgId: owner.orgId, purpose: 'batch_output', filename: `${input.batchId}_${suffix}.jsonl`, content: Buffer.from(lines.join('\n') + '\n') })).id;
+          : (
+              await deps.files.create({
+                id,
+                orgId: owner.orgId,
+                purpose: 'batch_output',
+                filename: `${input.batchId}_${suffix}.jsonl`,
+                content: Buffer.from(lines.join('\n') + '\n'),
+                expiresAfterSeconds: owner.outputExpiresAfterSeconds ?? DEFAULT_OUTPUT_EXPIRES_AFTER_SECONDS,
+              })
+            ).id;
       const outputFile = await write(outputFileId(input.batchId), 'output', out);
       const errorFile = await write(errorFileId(input.batchId), 'error', err);
       return deps.batches.setStatus(input.batchId, ending.status, { outputFileId: outputFile, errorFileId: errorFile });

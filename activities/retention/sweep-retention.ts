@@ -1,6 +1,14 @@
 import { Context } from '@temporalio/activity';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { agedWebhookSecrets, deleteAgedStreamResults, deleteExpiredIdempotencyKeys, deleteWebhookSecrets, type AgedSecret } from '../../db/retention-sweep.js';
+import {
+  agedWebhookSecrets,
+  deleteAgedStreamResults,
+  deleteEndedBatchLines,
+  deleteExpiredFiles,
+  deleteExpiredIdempotencyKeys,
+  deleteWebhookSecrets,
+  type AgedSecret,
+} from '../../db/retention-sweep.js';
 import { statesOf, workflowStateFrom, type WorkflowStateOf } from '../workflow-state.js';
 import type { GenieMetrics } from '../metrics.js';
 import { activityLog } from '../log.js';
@@ -11,9 +19,11 @@ import { activityLog } from '../log.js';
 // retention goes only once Temporal says its workflow is not running. A stream record is read only by
 // a retry under the same Idempotency-Key while the key lives; the retention is never shorter than that
 // (workers/config.ts). Expired keys name no job any more and go too.
+// The Batch API (issue 17): files past their `expires_at` go, and the per-line rows of batches that
+// ended (files written) more than the retention ago; the batch rows stay, listable.
 
 export interface RetentionSweepInput {
-  /** Webhook secrets and stream records at least this old go (GENIE_RETENTION_HOURS). */
+  /** Webhook secrets, stream records and ended batches' line rows at least this old go (GENIE_RETENTION_HOURS). */
   retentionMs: number;
   /** Idempotency-Keys at least this old have expired (GENIE_IDEMPOTENCY_TTL_HOURS). */
   idempotencyTtlMs: number;
@@ -28,6 +38,8 @@ export interface RetentionSweepResult {
   webhookSecretsOfRunningWorkflows: number;
   streamResults: number;
   idempotencyKeys: number;
+  files: number;
+  batchLines: number;
 }
 
 export interface SweepRetentionDeps {
@@ -37,6 +49,9 @@ export interface SweepRetentionDeps {
   stateOf?: WorkflowStateOf;
 }
 
+const FILES_PER_STATEMENT = 20;
+const BATCHES_PER_STATEMENT = 10;
+
 export function createSweepRetention(deps: SweepRetentionDeps) {
   /** Idempotent: deleting what is gone deletes nothing; Temporal retries a failed sweep, the schedule starts the next. */
   return async function sweepRetention(input: RetentionSweepInput): Promise<RetentionSweepResult> {
@@ -44,7 +59,7 @@ export function createSweepRetention(deps: SweepRetentionDeps) {
     const em = deps.orm.em.fork();
     const batch = input.batch ?? 1000;
     const maxBatches = input.maxBatches ?? 50;
-    const result: RetentionSweepResult = { webhookSecrets: 0, webhookSecretsOfRunningWorkflows: 0, streamResults: 0, idempotencyKeys: 0 };
+    const result: RetentionSweepResult = { webhookSecrets: 0, webhookSecretsOfRunningWorkflows: 0, streamResults: 0, idempotencyKeys: 0, files: 0, batchLines: 0 };
 
     let after: AgedSecret | undefined;
     for (let i = 0; i < maxBatches; i++) {
@@ -72,10 +87,27 @@ export function createSweepRetention(deps: SweepRetentionDeps) {
       Context.current().heartbeat();
     }
 
+    // A file may hold 200 MiB: a few per statement.
+    for (let i = 0; i < maxBatches; i++) {
+      const n = await deleteExpiredFiles(em, FILES_PER_STATEMENT);
+      result.files += n;
+      if (n < FILES_PER_STATEMENT) break;
+      Context.current().heartbeat();
+    }
+    // A batch may have 50,000 lines: a few batches per statement.
+    for (let i = 0; i < maxBatches; i++) {
+      const n = await deleteEndedBatchLines(em, input.retentionMs, BATCHES_PER_STATEMENT);
+      result.batchLines += n.lines;
+      if (n.batches < BATCHES_PER_STATEMENT) break;
+      Context.current().heartbeat();
+    }
+
     deps.metrics?.retentionDeletedRows.inc({ table: 'webhook_secrets' }, result.webhookSecrets);
     deps.metrics?.retentionDeletedRows.inc({ table: 'stream_results' }, result.streamResults);
     deps.metrics?.retentionDeletedRows.inc({ table: 'idempotency_keys' }, result.idempotencyKeys);
-    if (result.webhookSecrets + result.streamResults + result.idempotencyKeys > 0) activityLog().info('retention sweep', { ...result });
+    deps.metrics?.retentionDeletedRows.inc({ table: 'files' }, result.files);
+    deps.metrics?.retentionDeletedRows.inc({ table: 'batch_lines' }, result.batchLines);
+    if (result.webhookSecrets + result.streamResults + result.idempotencyKeys + result.files + result.batchLines > 0) activityLog().info('retention sweep', { ...result });
     return result;
   };
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { applicationParamsSchema, capKeySchema, keyParamsSchema, listKeysQuerySchema, nodeParamsSchema, orgParamsSchema, personaParamsSchema, priceParamsSchema } from '../../protocol/admin.js';
 import { inlineSchema } from './schemas.js';
 import { batchParamsSchema, listBatchesQuerySchema } from '../../protocol/batch.js';
-import { fileParamsSchema, listFilesQuerySchema, MAX_BATCH_LINES, MAX_FILE_BYTES } from '../../protocol/files.js';
+import { fileParamsSchema, listFilesQuerySchema, MAX_BATCH_LINES, MAX_EXPIRES_AFTER_SECONDS, MAX_FILE_BYTES, MIN_EXPIRES_AFTER_SECONDS } from '../../protocol/files.js';
 import { formatBytes, MAX_REQUEST_BODY_BYTES } from '../../protocol/request-limits.js';
 
 // The operations of the document. Each names the component schemas of schemas.ts (protocol/'s zod
@@ -169,7 +169,17 @@ const v1 = {
         required: true,
         content: {
           'multipart/form-data': {
-            schema: { type: 'object', required: ['file', 'purpose'], properties: { file: { type: 'string', format: 'binary' }, purpose: { type: 'string', enum: ['batch'] } } },
+            schema: {
+              type: 'object',
+              required: ['file', 'purpose'],
+              properties: {
+                file: { type: 'string', format: 'binary' },
+                purpose: { type: 'string', enum: ['batch'] },
+                // OpenAI's `expires_after`, as its SDKs spell it in a form; without it the file lives until deleted.
+                'expires_after[anchor]': { type: 'string', enum: ['created_at'] },
+                'expires_after[seconds]': { type: 'integer', minimum: MIN_EXPIRES_AFTER_SECONDS, maximum: MAX_EXPIRES_AFTER_SECONDS },
+              },
+            },
           },
         },
       },

@@ -16,10 +16,11 @@ export function filesRoute(files: FileStore, maxBytes: number): Router {
   const router = Router();
   router.post('/files', async (req, res) => {
     const upload = await readUpload(req, maxBytes);
-    parseWith(uploadFieldsSchema, upload.fields);
+    const fields = parseWith(uploadFieldsSchema, upload.fields);
     if (!upload.file) throw GenieError.badRequest('The upload has no `file` part.', 'file');
     const { orgId } = principalOf(res.locals);
-    res.json(await files.create({ id: newId('file-'), orgId, purpose: 'batch', filename: upload.file.filename, content: upload.file.content }));
+    const expiresAfterSeconds = fields['expires_after[seconds]'] ?? null;
+    res.json(await files.create({ id: newId('file-'), orgId, purpose: 'batch', filename: upload.file.filename, content: upload.file.content, expiresAfterSeconds }));
   });
   router.get('/files', async (req, res) => {
     const { files: data, hasMore } = await files.list(principalOf(res.locals).orgId, parseWith(listFilesQuerySchema, req.query));
