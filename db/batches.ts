@@ -163,6 +163,11 @@ export class BatchStore {
     );
   }
 
+  /** A batch whose validation failed keeps none of the lines stored while its file was read. */
+  async deleteLines(batchId: string): Promise<void> {
+    await this.db.execute('delete from batch_lines where batch_id = ?', [batchId]);
+  }
+
   async line(batchId: string, idx: number): Promise<{ orgId: string; customId: string; body: ChatCompletionRequest }> {
     const rows = await this.db.execute<Array<{ org_id: string; custom_id: string; body: ChatCompletionRequest }>>(
       'select b.org_id, l.custom_id, l.body from batch_lines l join batches b on b.id = l.batch_id where l.batch_id = ? and l.idx = ?',

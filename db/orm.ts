@@ -18,6 +18,7 @@ import { Migration20261201030000_key_rotation } from './migrations/Migration2026
 import { Migration20261201040000_retention } from './migrations/Migration20261201040000_retention.js';
 import { Migration20261201050000_batches } from './migrations/Migration20261201050000_batches.js';
 import { Migration20261201070000_batch_retention } from './migrations/Migration20261201070000_batch_retention.js';
+import { Migration20261201080000_file_chunks } from './migrations/Migration20261201080000_file_chunks.js';
 import { Migration20261202000000_node_context_lengths } from './migrations/Migration20261202000000_node_context_lengths.js';
 import { Migration20261202010000_static_nodes } from './migrations/Migration20261202010000_static_nodes.js';
 
@@ -39,6 +40,7 @@ const migrationsList = [
   { name: 'Migration20261201040000_retention', class: Migration20261201040000_retention },
   { name: 'Migration20261201050000_batches', class: Migration20261201050000_batches },
   { name: 'Migration20261201070000_batch_retention', class: Migration20261201070000_batch_retention },
+  { name: 'Migration20261201080000_file_chunks', class: Migration20261201080000_file_chunks },
   { name: 'Migration20261202000000_node_context_lengths', class: Migration20261202000000_node_context_lengths },
   { name: 'Migration20261202010000_static_nodes', class: Migration20261202010000_static_nodes },
 ];

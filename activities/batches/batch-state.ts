@@ -5,7 +5,8 @@ import type { BatchStore } from '../../db/batches.js';
 import type { FileStore } from '../../db/file-store.js';
 import { DEFAULT_OUTPUT_EXPIRES_AFTER_SECONDS } from '../../protocol/files.js';
 
-const PAGE = 1000;
+/** Lines read per query while the files are written (each line's answer may be tens of KB). */
+const PAGE = 200;
 
 /** How a batch ended: the status it takes and, for lines never started, the error they are listed with. */
 const ENDINGS = {
@@ -52,39 +53,34 @@ export function createBatchStateActivities(deps: { batches: BatchStore; files: F
       if (input.ending === 'completed') await deps.batches.setStatus(input.batchId, 'finalizing');
       const owner = await deps.batches.owner(input.batchId);
       if (!owner) throw new Error(`batch ${input.batchId} not found`);
-      const out: string[] = [];
-      const err: string[] = [];
-      for (let from = 0; ; ) {
-        const page = await deps.batches.linesPage(input.batchId, from, PAGE);
-        if (page.length === 0) break;
-        for (const l of page) {
-          const id = `batch_req_${lineJobId(input.batchId, l.idx)}`;
-          const line: BatchOutputLine =
-            l.status === 'expired'
-              ? { id, custom_id: l.custom_id, response: null, error: EXPIRED_LINE }
-              : l.response
-                ? { id, custom_id: l.custom_id, response: l.response, error: null }
-                : { id, custom_id: l.custom_id, response: null, error: ending.unstarted };
-          (l.status === 'completed' ? out : err).push(JSON.stringify(line));
+      const lineOf = (l: Awaited<ReturnType<BatchStore['linesPage']>>[number]): BatchOutputLine => {
+        const id = `batch_req_${lineJobId(input.batchId, l.idx)}`;
+        if (l.status === 'expired') return { id, custom_id: l.custom_id, response: null, error: EXPIRED_LINE };
+        return l.response ? { id, custom_id: l.custom_id, response: l.response, error: null } : { id, custom_id: l.custom_id, response: null, error: ending.unstarted };
+      };
+      // One pass over the lines per file, a page at a time, each page's lines one piece of the file's stream.
+      async function* linesOf(output: boolean): AsyncGenerator<Buffer> {
+        for (let from = 0; ; ) {
+          const page = await deps.batches.linesPage(input.batchId, from, PAGE);
+          if (page.length === 0) return;
+          const text = page.filter((l) => (l.status === 'completed') === output).map((l) => JSON.stringify(lineOf(l)) + '\n').join('');
+          if (text) yield Buffer.from(text);
+          from = page.at(-1)!.idx + 1;
+          heartbeat(from);
         }
-        from = page.at(-1)!.idx + 1;
-        heartbeat(from);
       }
-      const write = async (id: string, suffix: string, lines: string[]) =>
-        lines.length === 0
-          ? null
-          : (
-              await deps.files.create({
-                id,
-                orgId: owner.orgId,
-                purpose: 'batch_output',
-                filename: `${input.batchId}_${suffix}.jsonl`,
-                content: Buffer.from(lines.join('\n') + '\n'),
-                expiresAfterSeconds: owner.outputExpiresAfterSeconds ?? DEFAULT_OUTPUT_EXPIRES_AFTER_SECONDS,
-              })
-            ).id;
-      const outputFile = await write(outputFileId(input.batchId), 'output', out);
-      const errorFile = await write(errorFileId(input.batchId), 'error', err);
+      const write = async (id: string, suffix: string, output: boolean): Promise<string | null> => {
+        if (await deps.files.get(owner.orgId, id)) return id; // written by an earlier attempt
+        const staged = await deps.files.stage({ id, orgId: owner.orgId }, linesOf(output));
+        if (staged.bytes === 0) {
+          await staged.abort();
+          return null;
+        }
+        const expiresAfterSeconds = owner.outputExpiresAfterSeconds ?? DEFAULT_OUTPUT_EXPIRES_AFTER_SECONDS;
+        return (await staged.commit({ purpose: 'batch_output', filename: `${input.batchId}_${suffix}.jsonl`, expiresAfterSeconds })).id;
+      };
+      const outputFile = await write(outputFileId(input.batchId), 'output', true);
+      const errorFile = await write(errorFileId(input.batchId), 'error', false);
       return deps.batches.setStatus(input.batchId, ending.status, { outputFileId: outputFile, errorFileId: errorFile });
     },
   };

@@ -3,32 +3,49 @@ import busboy from 'busboy';
 import { GenieError } from '../../protocol/errors.js';
 import { formatBytes } from '../../protocol/request-limits.js';
 
-export interface Upload {
+export interface Upload<T> {
   fields: Record<string, string>;
-  file: { field: string; filename: string; content: Buffer } | null;
+  /** What `onFile` made of the one file part (null: the form had none). */
+  file: T | null;
 }
 
 const fileTooLarge = (limit: number) =>
   new GenieError({ status: 413, message: `The file is larger than ${formatBytes(limit)} (${limit} bytes), the most Genie stores.`, type: 'invalid_request_error', code: 'file_too_large', param: 'file' });
 
 /**
- * A multipart/form-data body (POST /v1/files): its text fields and its one file, read into memory up to
- * `maxBytes` — past that the upload stops at once with 413, whatever the rest of the body holds.
+ * A multipart/form-data body (POST /v1/files): its text fields, and its one file handed to `onFile` as a
+ * stream while it arrives — never held whole. The stream pauses while `onFile` does not read (back-pressure
+ * to the caller's socket). Past `maxBytes` the file stream fails with 413 at once, whatever the rest of the
+ * body holds. Resolves once the whole form is read and `onFile` finished; if the form fails after
+ * `onFile` succeeded, `discard` undoes what it made.
  */
-export function readUpload(req: Request, maxBytes: number): Promise<Upload> {
+export function readUpload<T>(
+  req: Request,
+  maxBytes: number,
+  onFile: (content: AsyncIterable<Buffer>, info: { field: string; filename: string }) => Promise<T>,
+  discard: (made: T) => Promise<void>,
+): Promise<Upload<T>> {
   if (!req.is('multipart/form-data')) return Promise.reject(GenieError.badRequest('The body must be multipart/form-data with a `file` and a `purpose`.', 'file'));
   return new Promise((resolve, reject) => {
     const fields: Record<string, string> = {};
-    let file: Upload['file'] = null;
-    let failed = false;
+    let file: Promise<T> | null = null;
+    let failure: GenieError | null = null;
+    let parser: busboy.Busboy;
     const fail = (e: GenieError) => {
-      if (failed) return;
-      failed = true;
+      if (failure) return;
+      failure = e;
       req.unpipe(parser);
       req.resume(); // drain what is left so the answer can go out on a healthy connection
-      reject(e);
     };
-    let parser: busboy.Busboy;
+    const settle = async () => {
+      const made = file ? await file.then((v) => ({ ok: true as const, v }), (e: unknown) => ({ ok: false as const, e })) : null;
+      if (made && !made.ok) return reject(failure ?? made.e);
+      if (failure) {
+        if (made?.ok) await discard(made.v).catch(() => undefined);
+        return reject(failure);
+      }
+      resolve({ fields, file: made ? made.v : null });
+    };
     try {
       parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes, fields: 16, fieldSize: 64 * 1024 } });
     } catch (e) {
@@ -36,17 +53,27 @@ export function readUpload(req: Request, maxBytes: number): Promise<Upload> {
     }
     parser.on('field', (name, value) => (fields[name] = value));
     parser.on('file', (field, stream, info) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('limit', () => fail(fileTooLarge(maxBytes)));
-      stream.on('end', () => {
-        // The name is stored (Postgres text holds no NUL) and listed back: kept printable and short.
-        if (!failed) file = { field, filename: (info.filename || 'upload.jsonl').replace(/\u0000/g, '').slice(0, 255) || 'upload.jsonl', content: Buffer.concat(chunks) };
+      stream.on('limit', () => {
+        fail(fileTooLarge(maxBytes));
+        stream.destroy(failure!);
       });
+      // The name is stored (Postgres text holds no NUL) and listed back: kept printable and short.
+      const filename = (info.filename || 'upload.jsonl').replace(/\u0000/g, '').slice(0, 255) || 'upload.jsonl';
+      file = onFile(stream, { field, filename });
+      // Read to its end (or failed) before the form's close, or abandoned: either way `settle` awaits it.
+      file.catch(() => stream.resume());
     });
-    parser.on('error', (e: Error) => fail(GenieError.badRequest(`Malformed multipart body: ${e.message}`, 'file')));
-    parser.on('close', () => {
-      if (!failed) resolve({ fields, file });
+    parser.on('error', (e: Error) => {
+      fail(GenieError.badRequest(`Malformed multipart body: ${e.message}`, 'file'));
+      void settle();
+    });
+    parser.on('close', () => void settle());
+    // A caller gone mid-upload ends no stream by itself: the parser is destroyed, which fails the file
+    // stream, so its staged transaction is rolled back instead of waiting for bytes that never come.
+    req.on('close', () => {
+      if (req.complete || failure) return;
+      fail(GenieError.badRequest('The upload was interrupted.', 'file'));
+      parser.destroy(failure!);
     });
     req.pipe(parser);
   });

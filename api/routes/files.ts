@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
 import type { FileStore } from '../../db/file-store.js';
 import { newId } from '../../db/ids.js';
@@ -15,12 +17,24 @@ const noSuchFile = (id: string) => GenieError.notFound(`No such File object: ${i
 export function filesRoute(files: FileStore, maxBytes: number): Router {
   const router = Router();
   router.post('/files', async (req, res) => {
-    const upload = await readUpload(req, maxBytes);
-    const fields = parseWith(uploadFieldsSchema, upload.fields);
-    if (!upload.file) throw GenieError.badRequest('The upload has no `file` part.', 'file');
     const { orgId } = principalOf(res.locals);
-    const expiresAfterSeconds = fields['expires_after[seconds]'] ?? null;
-    res.json(await files.create({ id: newId('file-'), orgId, purpose: 'batch', filename: upload.file.filename, content: upload.file.content, expiresAfterSeconds }));
+    const id = newId('file-');
+    // Streamed into Postgres as it arrives; the form's fields (OpenAI's SDKs send them after the file)
+    // are checked once it is read, and the file exists only if they are valid.
+    const upload = await readUpload(
+      req,
+      maxBytes,
+      async (content, { filename }) => ({ filename, staged: await files.stage({ id, orgId }, content) }),
+      (made) => made.staged.abort(),
+    );
+    try {
+      const fields = parseWith(uploadFieldsSchema, upload.fields);
+      if (!upload.file) throw GenieError.badRequest('The upload has no `file` part.', 'file');
+      const expiresAfterSeconds = fields['expires_after[seconds]'] ?? null;
+      res.json(await upload.file.staged.commit({ purpose: 'batch', filename: upload.file.filename, expiresAfterSeconds }));
+    } finally {
+      await upload.file?.staged.abort();
+    }
   });
   router.get('/files', async (req, res) => {
     const { files: data, hasMore } = await files.list(principalOf(res.locals).orgId, parseWith(listFilesQuerySchema, req.query));
@@ -33,7 +47,9 @@ export function filesRoute(files: FileStore, maxBytes: number): Router {
   router.get('/files/:fileId/content', async (req, res) => {
     const { fileId } = parseWith(fileParamsSchema, req.params);
     const content = (await files.content(principalOf(res.locals).orgId, fileId)) ?? throwNotFound(fileId);
-    res.type('application/octet-stream').send(content);
+    res.type('application/octet-stream').setHeader('content-length', String(content.bytes));
+    // A chunk at a time, at the reader's pace; a failure mid-way cuts the response (its length tells the client).
+    await pipeline(Readable.from(content.chunks), res);
   });
   router.delete('/files/:fileId', async (req, res) => {
     const { fileId } = parseWith(fileParamsSchema, req.params);

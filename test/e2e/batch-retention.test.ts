@@ -14,7 +14,9 @@ import { waitFor } from '../support/wait-for.js';
 
 const DAY = 86_400;
 const ask = (i: number) => ({ model: 'retention-batch', seed: i, max_tokens: 4, messages: [{ role: 'user', content: `line ${i}` }] });
-const fileRow = (id: string) => withDb(async (db) => (await db.query('select id, octet_length(content) as bytes from files where id = $1', [id])).rows[0] ?? null);
+/** What Postgres holds of a file: its row, and its content's bytes (file_chunks). */
+const stored = (id: string) =>
+  withDb(async (db) => (await db.query('select (select count(*)::int from files where id = $1) as rows, (select coalesce(sum(octet_length(data)), 0)::int from file_chunks where file_id = $1) as bytes', [id])).rows[0]);
 const lineRows = (batchId: string) => withDb(async (db) => (await db.query('select count(*)::int as n from batch_lines where batch_id = $1', [batchId])).rows[0].n as number);
 
 describe('Batch API retention', () => {
@@ -77,12 +79,13 @@ describe('Batch API retention', () => {
     expect(listed).toEqual(expect.arrayContaining([kept.id, old.output_file_id, young.output_file_id]));
 
     // The sweeper deletes the file's row and bytes, and the old batch's line rows.
-    await waitFor('the expired file and the old batch’s lines to be deleted', async () => (await fileRow(expiring.id)) === null && (await lineRows(old.id)) === 0, 30_000, 250);
+    await waitFor('the expired file and the old batch’s lines to be deleted', async () => (await stored(expiring.id)).rows === 0 && (await lineRows(old.id)) === 0, 30_000, 250);
+    expect(await stored(expiring.id)).toEqual({ rows: 0, bytes: 0 });
     await expect(client.batches.create({ input_file_id: expiring.id, endpoint: '/v1/chat/completions', completion_window: '24h' })).rejects.toMatchObject({ status: 404 });
 
     // What is live stays: the file without expiry, both batches' output files, the young batch's lines,
     // and both batch objects (listable, their files still downloadable).
-    expect(await fileRow(kept.id)).toEqual({ id: kept.id, bytes: Buffer.byteLength(content) });
+    expect(await stored(kept.id)).toEqual({ rows: 1, bytes: Buffer.byteLength(content) });
     expect(await (await client.files.content(kept.id)).text()).toBe(content);
     expect(await lineRows(young.id)).toBe(1);
     expect(await client.batches.retrieve(old.id)).toMatchObject({ status: 'completed', request_counts: { total: 2, completed: 2, failed: 0 } });
