@@ -64,7 +64,8 @@ export function createBatchService(deps: BatchServiceDeps) {
       try {
         await deps.temporal.workflow.start<typeof batchRun>('batchRun', {
           workflowId: id,
-          taskQueue: deps.queues.workflows,
+          // Lines run as children on the same queue (a child's default): the workers' only.
+          taskQueue: deps.queues.batches,
           args: [input],
           staticSummary: `batch · org ${principal.orgId} · file ${file.id} (${file.bytes} bytes)`,
           memo: { metadata: req.metadata ?? null },

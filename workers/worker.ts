@@ -8,8 +8,8 @@ import { exitWithParent } from './exit-with-parent.js';
 import { installTemporalRuntime } from './telemetry/runtime.js';
 import { serveMetrics } from './telemetry/metrics-server.js';
 
-// The Temporal worker process: workflows + short local activities on `genie-workflows`, and the
-// node-calling `generate` activity for async jobs on `genie-inference`.
+// The Temporal worker process: workflows + short local activities on `genie-workflows`, batches on
+// `genie-batches`, and the node-calling `generate` activity for async jobs on `genie-inference`.
 
 const config = loadConfig();
 const deps = await createCoreDeps(config, 'worker');
@@ -30,6 +30,8 @@ const queues = taskQueues(config.GENIE_TASK_QUEUE_PREFIX);
 const shutdown = { shutdownGraceTime: config.GENIE_SHUTDOWN_GRACE_MS, shutdownForceTime: config.GENIE_SHUTDOWN_GRACE_MS + 10_000 };
 
 const workflows = await Worker.create({ connection, ...workflowQueueWorkerOptions(config, activities), ...shutdown });
+// Batches and their lines: the same workflows and local steps, on a queue no API polls.
+const batchWorkflows = await Worker.create({ connection, ...workflowQueueWorkerOptions(config, activities), taskQueue: queues.batches, ...shutdown });
 const inference = await Worker.create({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,
@@ -52,10 +54,10 @@ const inference = await Worker.create({
 await ensureFleetProber(config, deps.log);
 await ensureSweepSchedules(config, deps.log);
 exitWithParent(() => {
-  for (const w of [workflows, inference]) if (w.getState() === 'RUNNING') w.shutdown();
+  for (const w of [workflows, batchWorkflows, inference]) if (w.getState() === 'RUNNING') w.shutdown();
 });
-console.log(JSON.stringify({ event: 'worker.ready', taskQueues: [queues.workflows, queues.inference], metricsUrl: metricsServer.url }));
-await Promise.all([workflows.run(), inference.run()]);
+console.log(JSON.stringify({ event: 'worker.ready', taskQueues: [queues.workflows, queues.batches, queues.inference], metricsUrl: metricsServer.url }));
+await Promise.all([workflows.run(), batchWorkflows.run(), inference.run()]);
 deps.log.info('workers drained; closing connections');
 temporalMetrics.stop();
 await metricsServer.close();

@@ -11,6 +11,11 @@ export function taskQueues(prefix = '') {
   return {
     workflows: `${prefix}genie-workflows`,
     inference: `${prefix}genie-inference`,
+    /**
+     * Batches and their lines: polled by the workers only, so a batch's workflow tasks and local steps
+     * never run in an API process beside the interactive callers it holds.
+     */
+    batches: `${prefix}genie-batches`,
     api: (instance: string) => `${prefix}genie-api-${instance}`,
   };
 }

@@ -4,6 +4,7 @@ import { jsonl, line, pollBatch, readLines, sdk, submitBatch } from '../support/
 import { temporalClient, testStack } from '../support/stack.js';
 import { createTenant, putCap } from '../support/tenants.js';
 import { generateTokens } from '../../simulator/text.js';
+import { lineJobId } from '../../protocol/batch-ids.js';
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { startReceiver } from '../support/webhook-receiver.js';
@@ -174,6 +175,40 @@ describe('the Batch API (npm SDK)', () => {
         if (found.length < 3) await new Promise((r) => setTimeout(r, 300));
       }
       expect(found.map((f) => f.type).sort()).toEqual(['batchLine', 'batchLine', 'batchRun']);
+    } finally {
+      await close();
+    }
+  });
+
+  it('runs on the workers only: the batch and its lines are on genie-batches, which no API process polls', async () => {
+    const t = await createTenant();
+    const client = sdk(testStack().apiUrl, t.apiKey);
+    const batch = await pollBatch(client, (await submitBatch(client, [line('a', ask(3)), line('b', ask(4)), line('c', ask(5))])).id);
+    expect(batch.status).toBe('completed');
+    const { client: temporal, close } = await temporalClient();
+    try {
+      const { namespace } = testStack();
+      const pollers = async (name: string, kind: 'TASK_QUEUE_TYPE_WORKFLOW' | 'TASK_QUEUE_TYPE_ACTIVITY') =>
+        new Set(
+          ((await temporal.workflowService.describeTaskQueue({ namespace, taskQueue: { name }, taskQueueType: kind === 'TASK_QUEUE_TYPE_WORKFLOW' ? 1 : 2 })).pollers ?? []).map((p) => p.identity!),
+        );
+      // Only worker processes poll genie-inference: they are the whole set polling genie-batches.
+      const workers = await pollers('genie-inference', 'TASK_QUEUE_TYPE_ACTIVITY');
+      const shared = await pollers('genie-workflows', 'TASK_QUEUE_TYPE_WORKFLOW');
+      const batches = await pollers('genie-batches', 'TASK_QUEUE_TYPE_WORKFLOW');
+      expect(workers.size).toBeGreaterThan(0);
+      expect([...batches].sort()).toEqual([...workers].sort());
+      // The APIs poll the shared queue (their completions' fallback), never the batches'.
+      expect([...shared].some((id) => !workers.has(id))).toBe(true);
+
+      for (const id of [batch.id, `chatcmpl-${lineJobId(batch.id, 0)}`]) {
+        const handle = temporal.workflow.getHandle(id);
+        expect((await handle.describe()).taskQueue).toBe('genie-batches');
+        // Every workflow task of theirs was completed by a worker process.
+        const tasks = ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes);
+        expect(tasks.length).toBeGreaterThan(0);
+        for (const e of tasks) expect(workers.has(e.workflowTaskCompletedEventAttributes!.identity!)).toBe(true);
+      }
     } finally {
       await close();
     }
