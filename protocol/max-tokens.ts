@@ -1,9 +1,11 @@
-import { GenieError } from './errors.js';
+import type { GenieErrorBody } from './errors.js';
 import { failures } from './failures.js';
 
 /**
  * max_tokens against a node's context length (issue 14): pure, so admission and the workflow's
- * failover (which re-fits against the node it moves to) decide it the same way.
+ * failover (which re-fits against the node it moves to) decide it the same way. The workflow bundle
+ * imports this file: it must not import values from modules built on zod (errors.ts is type-only here),
+ * or every workflow task evaluates zod in the sandbox (test/unit/workflow-bundle.test.ts).
  */
 export interface FitInput {
   /** The request's max_tokens: the caller's, or Genie's default when `defaulted`. */
@@ -43,15 +45,18 @@ export function fitMaxTokens({ maxTokens, defaulted, contextLength, engineFitsMi
     const left = Math.max(1, contextLength - promptBound);
     return { send: left, outputBound: left };
   }
-  throw failures.genie(contextExceeded(asked, contextLength).body);
+  throw failures.genie(contextExceeded(asked, contextLength));
 }
 
-export function contextExceeded(asked: number, contextLength: number): GenieError {
-  return GenieError.badRequest(
-    `max_tokens=${asked} is greater than the model's context length of ${contextLength} tokens (prompt and completion together); request fewer output tokens.`,
-    'max_tokens',
-    'context_length_exceeded',
-  );
+/** The 400 for a caller's max_tokens no serving node's context holds (a body, as GenieError.badRequest makes). */
+export function contextExceeded(asked: number, contextLength: number): GenieErrorBody {
+  return {
+    status: 400,
+    type: 'invalid_request_error',
+    message: `max_tokens=${asked} is greater than the model's context length of ${contextLength} tokens (prompt and completion together); request fewer output tokens.`,
+    param: 'max_tokens',
+    code: 'context_length_exceeded',
+  };
 }
 
 /**

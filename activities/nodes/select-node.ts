@@ -72,7 +72,7 @@ export function createSelectNode(
     const contextOf = (n: NodeRecord) => refOf(n, model).model?.contextLength;
     const fitting = maxTokens === undefined ? capable : capable.filter((s) => (contextOf(s) ?? Infinity) >= maxTokens);
     if (fitting.length === 0) {
-      throw failures.genie(contextExceeded(maxTokens!, Math.max(...capable.map((s) => contextOf(s) ?? 0))).body);
+      throw failures.genie(contextExceeded(maxTokens!, Math.max(...capable.map((s) => contextOf(s) ?? 0))));
     }
     // Draining nodes finish what they have but take nothing new; down nodes failed their probe.
     const candidates = fitting.filter((s) => s.state === 'active' && s.healthy && !exclude.includes(s.name));
