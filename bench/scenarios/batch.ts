@@ -78,6 +78,7 @@ export async function batchScenario(genie: Genie, lines: number, interactive: nu
       duringBatch: { requests: during.length, p50: pct(during, 50), p99: pct(during, 99) },
     },
     syncP99DuringBatchOverAlone: round(pct(during, 99) / pct(alone, 99)),
+    syncP50DuringBatchOverAlone: round(pct(during, 50) / pct(alone, 50)),
     genieRequests: alone.length + during.length,
   };
 }
