@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { LineOutcome, LineResponse } from '../../protocol/batch.js';
 import type { CompletionJobInput } from '../../protocol/completion-job.js';
 import type { Principal } from '../../protocol/principal.js';
-import { completionInput } from '../../api/completion/start-options.js';
+import { completionInput } from '../../protocol/completion-input.js';
 import type { BatchStore } from '../../db/batches.js';
 import { listPersonas } from '../../db/personas.js';
 import type { taskQueues } from '../../workflows/definitions.js';

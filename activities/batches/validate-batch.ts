@@ -6,7 +6,7 @@ import type { ChatCompletionRequest } from '../../protocol/chat-request.js';
 import { GenieError } from '../../protocol/errors.js';
 import { MAX_BATCH_LINES } from '../../protocol/files.js';
 import { MAX_REQUEST_BODY_BYTES } from '../../protocol/request-limits.js';
-import { firstIssue, validateChatRequest } from '../../api/middleware/validate.js';
+import { firstIssue, validateChatRequest } from '../../protocol/validate-chat-request.js';
 import type { BatchStore } from '../../db/batches.js';
 import type { FileStore } from '../../db/file-store.js';
 import { activityLog } from '../log.js';

@@ -15,11 +15,12 @@ import { toGenieError } from '../middleware/error-mapper.js';
 import type { PersonaCache } from '../personas.js';
 import type { AdmissionOutcome, CallerRegistry, Hold } from './held-callers.js';
 import { SseSink } from './sse-sink.js';
-import { completionInput, startOptions, type CompletionCall, type StartSettings } from './start-options.js';
+import { completionInput, type CompletionCall } from '../../protocol/completion-input.js';
+import { startOptions, type StartSettings } from './start-options.js';
 import { claimIdempotentJobId } from '../../db/idempotency-keys.js';
 import { newId } from '../../db/ids.js';
 
-export type { CompletionCall } from './start-options.js';
+export type { CompletionCall } from '../../protocol/completion-input.js';
 
 export interface CompletionServiceDeps extends StartSettings {
   temporal: Client;

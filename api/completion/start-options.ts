@@ -1,52 +1,14 @@
-import { toNodeRequest, type ChatCompletionRequest, type CompletionMode } from '../../protocol/chat-request.js';
 import type { CompletionJobInput } from '../../protocol/completion-job.js';
-import type { Principal } from '../../protocol/principal.js';
 import { estimatePromptTokens } from '../../protocol/token-estimate.js';
-import { searchAttributes, taskQueues } from '../../workflows/definitions.js';
+import { searchAttributes } from '../../workflows/definitions.js';
+import type { InputSettings } from '../../protocol/completion-input.js';
 import { code } from '../../workflows/markdown.js';
 
-/** What a request brings besides its validated body. */
-export interface CompletionCall {
-  /** Chosen at the edge so every log line of the request carries the completion id (`chatcmpl-<jobId>`). */
-  jobId: string;
-  principal: Principal;
-  request: ChatCompletionRequest;
-  idempotency: { key: string; hash: string } | null;
-}
-
-export interface StartSettings {
-  queues: ReturnType<typeof taskQueues>;
-  /** This API process's own task queue: the fallback `generate` for callers held here. */
-  apiQueue: string;
-  webhookScheduleMs: number[];
-  /** max_tokens sent to the node (and reserved for) when the caller gives none. */
-  defaultMaxTokens: number;
+export interface StartSettings extends InputSettings {
   /** This process runs workflow tasks on the shared queue, so its starts may be eager. */
   eagerStart: boolean;
   /** Workflow-task timeout of a caller-held completion (its first task lasts as long as it generates). */
   callerHeldTaskTimeoutMs: number;
-}
-
-/** The workflow's input; `model` is the resolved model id (personas resolve before the workflow). */
-export function completionInput(call: CompletionCall, mode: CompletionMode, model: string, settings: Pick<StartSettings, 'queues' | 'apiQueue' | 'webhookScheduleMs' | 'defaultMaxTokens'>): CompletionJobInput {
-  const callerHeld = mode !== 'async';
-  const req = call.request;
-  return {
-    workflowId: `chatcmpl-${call.jobId}`,
-    jobId: call.jobId,
-    mode,
-    created: Math.floor(Date.now() / 1000),
-    principal: call.principal,
-    request: { ...toNodeRequest(req, model), max_tokens: req.max_completion_tokens ?? req.max_tokens ?? settings.defaultMaxTokens },
-    defaultMaxTokens: (req.max_completion_tokens ?? req.max_tokens) == null,
-    generateQueue: callerHeld ? settings.apiQueue : settings.queues.inference,
-    callerHeld,
-    includeUsage: req.stream_options?.include_usage === true,
-    metadata: req.metadata ?? null,
-    webhook: req.webhook ? { url: req.webhook.url } : null,
-    webhookScheduleMs: settings.webhookScheduleMs,
-    requestHash: call.idempotency?.hash ?? null,
-  };
 }
 
 export function startOptions(input: CompletionJobInput, settings: StartSettings) {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { firstIssue } from './validate.js';
+import { firstIssue } from '../../protocol/validate-chat-request.js';
 
 /** Parses a body (or query) with its zod schema; the first issue becomes a 400 naming the param. */
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {

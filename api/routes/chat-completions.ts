@@ -5,7 +5,7 @@ import { GenieError } from '../../protocol/errors.js';
 import type { CompletionService } from '../completion/service.js';
 import { IDEMPOTENCY_KEY_PATTERN, requestHash } from '../idempotency.js';
 import { principalOf } from '../middleware/auth.js';
-import { validateChatRequest } from '../middleware/validate.js';
+import { validateChatRequest } from '../../protocol/validate-chat-request.js';
 import { budgetHeaders } from '../budget-headers.js';
 
 /** The request's own logger: pino-http's (request id) plus the completion id once chosen. */

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import pino from 'pino';
-import { paramOf, validateChatRequest } from '../../api/middleware/validate.js';
+import { paramOf, validateChatRequest } from '../../protocol/validate-chat-request.js';
 import { resolveMode } from '../../protocol/chat-request.js';
 import { GenieError } from '../../protocol/errors.js';
 import { parseNodeList } from '../../activities/nodes/node-list.js';

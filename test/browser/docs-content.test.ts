@@ -2,7 +2,7 @@ import http from 'node:http';
 import pino from 'pino';
 import { fillSlots } from '../../api/docs/page.js';
 import { parameterRows } from '../../api/docs/parameters.js';
-import { validateChatRequest } from '../../api/middleware/validate.js';
+import { validateChatRequest } from '../../protocol/validate-chat-request.js';
 import { PERSONA_ALIASES } from '../../db/personas.js';
 import { capLayers } from '../../protocol/budget.js';
 import { chatCompletionRequestSchema, unsupportedParams } from '../../protocol/chat-request.js';

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { validateChatRequest } from '../../api/middleware/validate.js';
+import { validateChatRequest } from '../../protocol/validate-chat-request.js';
 import { GenieError } from '../../protocol/errors.js';
 
 // One accepted and one rejected example per request parameter: the schema is the contract.

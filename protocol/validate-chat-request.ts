@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { chatCompletionRequestSchema, unknownKeys, unsupportedParams, type ChatCompletionRequest } from '../../protocol/chat-request.js';
-import { GenieError } from '../../protocol/errors.js';
-import { jsonSchemaProblem, schemaLimitProblem } from '../../protocol/json-schema.js';
+import { chatCompletionRequestSchema, unknownKeys, unsupportedParams, type ChatCompletionRequest } from './chat-request.js';
+import { GenieError } from './errors.js';
+import { jsonSchemaProblem, schemaLimitProblem } from './json-schema.js';
 
 /** zod path → OpenAI-style `param`: ['messages', 0, 'content'] → "messages[0].content". */
 export function paramOf(path: ReadonlyArray<PropertyKey>): string | null {
