@@ -9,6 +9,7 @@ import {
   isCancellation,
   log,
   type LocalActivityOptions,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -29,6 +30,8 @@ import { code } from './markdown.js';
 import { deliverOnSchedule } from './webhook-delivery.js';
 
 const FAILOVER_ATTEMPTS = 3;
+/** The patch id of async jobs whose projection is written by their admission, settlement and webhook steps. */
+export const ASYNC_STEPS_FOLDED = 'async-steps-folded';
 /** Workers that may stop under one async job (rolling deploys) before it fails. */
 const MAX_WORKERS_LOST = 10;
 const ZERO_USAGE: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
@@ -54,6 +57,10 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   // Every projection after the node call waits for Postgres however long it is away (a job must not
   // read stale once its workflow is gone); the first one, beside the node call, is best-effort.
   const projection = () => ({ workflowId: input.workflowId, orgId: input.principal.orgId, requestHash: input.requestHash, job: job.view });
+  // An async job writes its projection inside admission, settlement and each webhook attempt. Jobs
+  // started before that (their histories hold projectJob steps of their own) replay as they ran; new
+  // ones record this patch once. Sync and stream completions did not change and record nothing.
+  const folded = input.mode !== 'async' || patched(ASYNC_STEPS_FOLDED);
   const project = (options: LocalActivityOptions = untilPostgresAnswers) =>
     input.mode === 'async' ? projectJob.executeWithOptions({ ...options, summary: `project job (${job.view.status}) to Postgres` }, [projection()]) : Promise.resolve();
 
@@ -71,7 +78,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     // settlement below releases what was reserved.
     admitted = await CancellationScope.nonCancellable(() =>
       admit.executeWithOptions({ ...shortStep, summary: `admit: pick a node for ${code(input.request.model)}, reserve the budget${input.mode === 'async' ? '; project job (queued)' : ''}` }, [
-        { workflowId: input.workflowId, runId, principal: input.principal, request: input.request, mode: input.mode, defaultMaxTokens: input.defaultMaxTokens, ...(input.mode === 'async' ? { projection: projection() } : {}) },
+        { workflowId: input.workflowId, runId, principal: input.principal, request: input.request, mode: input.mode, defaultMaxTokens: input.defaultMaxTokens, ...(input.mode === 'async' && folded ? { projection: projection() } : {}) },
       ]),
     );
     admission = { ok: true };
@@ -90,6 +97,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   const request = fittedRequest(input.request, admitted.maxTokens);
   // An async job's projection only has to exist for when the workflow cannot answer (a worker outage,
   // or after retention): admission wrote its first row (queued), settlement writes its last.
+  const queuedProjection = folded ? Promise.resolve() : project(shortStep).catch(() => undefined);
 
   const generateOptions = {
     ...(input.callerHeld ? callerHeldNodeCall : nodeCall),
@@ -177,16 +185,19 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   const errorBody = outcome === 'completed' ? null : errorBodyOf(failure);
   // Settlement and the job's final state must be recorded even when the workflow is being cancelled,
   // and however long Postgres is away: neither may fail the workflow here (untilPostgresAnswers).
+  const settlement = () => ({ workflowId: input.workflowId, runId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd });
   await CancellationScope.nonCancellable(async () => {
     if (outcome === 'completed') job.complete(result!.completion);
     else job.fail(outcome === 'cancelled' ? 'cancelled' : 'failed', errorBody!);
+    await queuedProjection;
     // A caller-held `generate` settled before it answered; every other ending settles here, and an
     // async job's final projection is written by the same step (one local activity, not two).
-    if (result?.settled) await project();
+    if (!folded) await Promise.all([result?.settled ? undefined : settleUsage.executeWithOptions({ ...untilPostgresAnswers, summary: `settle ${outcome}: ${usage.prompt_tokens} in / ${usage.completion_tokens} out` }, [settlement()]), project()]);
+    else if (result?.settled) await project();
     else {
       const async = input.mode === 'async';
       await settleUsage.executeWithOptions({ ...untilPostgresAnswers, summary: `settle ${outcome}: ${usage.prompt_tokens} in / ${usage.completion_tokens} out${async ? `; project job (${job.view.status})` : ''}` }, [
-        { workflowId: input.workflowId, runId, mode: input.mode, principal: input.principal, model: input.request.model, node: nodeName, usage, outcome, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd, ...(async ? { projection: projection() } : {}) },
+        { ...settlement(), ...(async ? { projection: projection() } : {}) },
       ]);
     }
   });
@@ -208,7 +219,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       scheduleMs: input.webhookScheduleMs,
       job,
       onAttempt: () => project(),
-      ...(input.mode === 'async' ? { projection } : {}),
+      ...(input.mode === 'async' && folded ? { projection } : {}),
     });
   }
   await condition(allHandlersFinished);

@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { ROOT } from '../../workers/stack/processes.js';
+
+// Workflows in flight when a new version deploys replay on the new code. The fixture is the history of
+// an async job with a webhook whose first attempt was refused, recorded on dd0754f (before an async
+// job's projection moved into its admission, settlement and webhook steps): it has projectJob steps of
+// its own, and must replay on today's chatCompletion without a nondeterminism error (the
+// `async-steps-folded` patch keeps that path for it).
+
+beforeAll(() => {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    /* installed already in this worker */
+  }
+});
+
+const replay = (fixture: string) => {
+  const history = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures', fixture), 'utf8'));
+  expect(history.events.length).toBeGreaterThan(15);
+  return Worker.runReplayHistory({ workflowsPath: path.join(ROOT, 'workflows/index.ts') }, history);
+};
+
+it('replays an async job recorded before the folded steps on the current workflow code', async () => {
+  await expect(replay('async-job-history-dd0754f.json')).resolves.toBeUndefined();
+}, 120_000);
+
+// The same job recorded on the folded code (with the patch marker): a later change must keep it replaying too.
+it('replays an async job recorded with the folded steps', async () => {
+  await expect(replay('async-job-history-folded.json')).resolves.toBeUndefined();
+}, 120_000);
