@@ -100,8 +100,11 @@ export function createActivities(deps: ActivityDeps) {
       // admits again idempotently (the reservation is keyed by the workflow id), so a 202 sent now holds.
       deps.onAdmission?.(input.workflowId, { ok: true, budget: admitted.budget });
       // The projection only matters when the workflow cannot answer (a worker outage, or after
-      // retention): in this step it costs no local activity of its own.
-      if (input.projection) await projectJob(input.projection);
+      // retention): in this step it costs no local activity of its own. Best-effort, as it always was:
+      // the 202 is out, and failing here would admit again; settlement writes the projection anyway.
+      if (input.projection) {
+        await projectJob(input.projection).catch((e: Error) => activityLog().warn('first job projection not written', { error: e.message }));
+      }
       return admitted;
     },
     /** The workflow's failover choice (the first choice is made by `admit`). */

@@ -39,12 +39,16 @@ export interface Fit {
  */
 export function fitMaxTokens({ maxTokens, defaulted, contextLength, engineFitsMissing, promptBound }: FitInput): Fit {
   const asked = maxTokens ?? 0;
-  if (!contextLength || asked <= contextLength) return { outputBound: asked };
-  if (defaulted) {
-    if (engineFitsMissing) return { send: null, outputBound: contextLength };
+  if (!contextLength) return { outputBound: asked };
+  if (defaulted && !engineFitsMissing) {
+    // TensorRT-LLM refuses prompt + max_tokens beyond its max sequence length: Genie's default must fit
+    // beside the prompt, not only on its own (4096 on an engine of 4096 would be refused every time).
+    if (asked + promptBound <= contextLength) return { outputBound: asked };
     const left = Math.max(1, contextLength - promptBound);
     return { send: left, outputBound: left };
   }
+  if (asked <= contextLength) return { outputBound: asked };
+  if (defaulted) return { send: null, outputBound: contextLength };
   throw failures.genie(contextExceeded(asked, contextLength));
 }
 

@@ -33,6 +33,12 @@ export const deliveryAttemptSchema = z.object({
 });
 export type DeliveryAttempt = z.infer<typeof deliveryAttemptSchema>;
 
+/**
+ * The longest an attempt waits to write the job's projection after the POST: the attempt's timeout
+ * (1 min) must hold GENIE_WEBHOOK_TIMEOUT_MS (≤ 50 s) and this.
+ */
+const PROJECTION_WRITE_MS = 5000;
+
 /** A few KB: enough for any receiver's "ok" or error page; more is never read. */
 const MAX_RESPONSE_BYTES = 4096;
 
@@ -69,14 +75,20 @@ export function createDeliverWebhook(deps: DeliverWebhookDeps) {
     const at = new Date().toISOString();
     if (!input.projection || !deps.project) return { ...attempt, at };
     const { job } = input.projection;
+    // Never a reason to send the attempt again — neither a failed write nor a slow one that would run
+    // the attempt past its timeout (and so into a retry): the workflow then writes the projection in a
+    // step of its own, retried until Postgres answers.
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await deps.project({ ...input.projection, job: { ...job, ...(job.webhook ? { webhook: { ...job.webhook, ...attemptRecord(input.attempt, attempt.statusCode, attempt.error, at) } } : {}) } });
+      const write = deps.project({ ...input.projection, job: { ...job, ...(job.webhook ? { webhook: { ...job.webhook, ...attemptRecord(input.attempt, attempt.statusCode, attempt.error, at) } } : {}) } });
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from Postgres in ${PROJECTION_WRITE_MS} ms`)), PROJECTION_WRITE_MS)));
+      await Promise.race([write, late]);
       return { ...attempt, at, projected: true };
     } catch (e) {
-      // Never a reason to send the attempt again: the workflow writes the projection in a step of its
-      // own, retried until Postgres answers.
-      activityLog().warn('webhook attempt recorded, its projection not written', { error: (e as Error).message });
+      activityLog().warn('webhook attempt recorded, its projection not written here', { error: (e as Error).message });
       return { ...attempt, at, projected: false };
+    } finally {
+      clearTimeout(timer);
     }
   };
   /**

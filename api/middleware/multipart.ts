@@ -37,7 +37,11 @@ export function readUpload<T>(
       req.unpipe(parser);
       req.resume(); // drain what is left so the answer can go out on a healthy connection
     };
+    let settling = false;
     const settle = async () => {
+      // The parser may end with both 'error' and 'close' (destroyed): the form is settled once.
+      if (settling) return;
+      settling = true;
       const made = file ? await file.then((v) => ({ ok: true as const, v }), (e: unknown) => ({ ok: false as const, e })) : null;
       if (made && !made.ok) return reject(failure ?? made.e);
       if (failure) {
@@ -56,6 +60,9 @@ export function readUpload<T>(
       stream.on('limit', () => {
         fail(fileTooLarge(maxBytes));
         stream.destroy(failure!);
+        // Unpiped, the parser would never see the form's end (nor 'close'): destroyed, it settles now —
+        // once busboy's own 'limit' handling has returned (it still writes to the part it emitted it for).
+        setImmediate(() => parser.destroy(failure!));
       });
       // The name is stored (Postgres text holds no NUL) and listed back: kept printable and short.
       const filename = (info.filename || 'upload.jsonl').replace(/\u0000/g, '').slice(0, 255) || 'upload.jsonl';

@@ -49,8 +49,11 @@ export async function startIsolatedGenie(opts: {
     GENIE_ADMIN_TOKEN: s.adminToken,
     ...opts.env,
   };
-  const startWorker = () => spawnEntrypoint({ name: 'worker', script: 'workers/worker.ts', env, readyEvent: 'worker.ready', onLine: opts.onLine });
-  const startApi = () => spawnEntrypoint({ name: 'api', script: 'workers/api.ts', env, readyEvent: 'api.ready', onLine: opts.onLine });
+  // A worker is ready once it has probed its nodes: a real engine busy with the rest of the suite can
+  // take most of a minute to answer on a loaded 2-core machine (seen on CI), so the wait is generous.
+  const ready = { timeoutMs: 120_000, onLine: opts.onLine };
+  const startWorker = () => spawnEntrypoint({ name: 'worker', script: 'workers/worker.ts', env, readyEvent: 'worker.ready', ...ready });
+  const startApi = () => spawnEntrypoint({ name: 'api', script: 'workers/api.ts', env, readyEvent: 'api.ready', ...ready });
   const [workers, apis] = await Promise.all([
     Promise.all(Array.from({ length: opts.workers ?? 1 }, startWorker)),
     Promise.all(Array.from({ length: opts.apis ?? 1 }, startApi)),

@@ -133,6 +133,9 @@ describe('node configuration', () => {
     // Triton fits no missing max_tokens itself (TensorRT-LLM requires it): what the context leaves.
     expect(fitMaxTokens({ maxTokens: 4096, defaulted: true, contextLength: 1024, engineFitsMissing: false, promptBound: 200 })).toEqual({ send: 824, outputBound: 824 });
     expect(fitMaxTokens({ maxTokens: 4096, defaulted: true, contextLength: 1024, engineFitsMissing: false, promptBound: 5000 })).toEqual({ send: 1, outputBound: 1 });
+    // Genie's default that fits the context on its own but not beside the prompt: what is left beside it.
+    expect(fitMaxTokens({ maxTokens: 4096, defaulted: true, contextLength: 4096, engineFitsMissing: false, promptBound: 200 })).toEqual({ send: 3896, outputBound: 3896 });
+    expect(fitMaxTokens({ maxTokens: 4096, defaulted: true, contextLength: 8192, engineFitsMissing: false, promptBound: 200 })).toEqual({ outputBound: 4096 });
   });
 
   it('re-fits on failover to the new node, never beyond what admission reserved', () => {

@@ -188,7 +188,7 @@ export function vllmBehindGenie(): void {
       } finally {
         await own.stop();
       }
-    }, 90_000);
+    }, 240_000);
   });
 
   describe('the official Python openai package against the real vLLM', () => {
