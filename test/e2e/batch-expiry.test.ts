@@ -10,7 +10,8 @@ import { waitFor } from '../support/wait-for.js';
 // deployment of its own: a node whose short answers take a moment and whose long ones take minutes, and
 // 10 lines per workflow run, so the deadline is carried across continue-as-new.
 
-const WINDOW_MS = 15_000;
+// Room for the 12 fast lines (2 at once) and a continue-as-new on a loaded 2-core machine.
+const WINDOW_MS = 40_000;
 const ITL_MS = 50;
 // 2 tokens: done in well under a second. 3000 tokens at 50 ms: 150 s, ten windows.
 const ask = (i: number, maxTokens: number) => ({ model: 'expiry-batch', seed: i, max_tokens: maxTokens, messages: [{ role: 'user', content: `line ${i}` }] });
@@ -37,9 +38,9 @@ describe('a batch whose completion window passes', () => {
     expect(created.expires_at! - created.created_at).toBeGreaterThanOrEqual(WINDOW_MS / 1000 - 1);
     expect(created.expires_at! - created.created_at).toBeLessThanOrEqual(WINDOW_MS / 1000 + 1);
 
-    // Two slow lines run at the deadline, each 150 s from its end: an expired batch within 60 s of its
+    // Two slow lines run at the deadline, each 150 s from its end: an expired batch within 110 s of its
     // creation means they were cancelled, not waited for.
-    const done = await pollBatch(client, created.id, undefined, 60_000);
+    const done = await pollBatch(client, created.id, undefined, 110_000);
     expect(done.status).toBe('expired');
     expect(done.expired_at).toEqual(expect.any(Number));
     expect(done.expired_at!).toBeGreaterThanOrEqual(done.expires_at!);
@@ -78,5 +79,5 @@ describe('a batch whose completion window passes', () => {
     }
     // The cancelled lines settled what they produced and released the rest.
     expect(ledgerCheck().ok).toBe(true);
-  }, 120_000);
+  }, 180_000);
 });
