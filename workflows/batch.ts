@@ -9,6 +9,7 @@ import {
   ParentClosePolicy,
   proxyActivities,
   proxyLocalActivities,
+  patched,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -25,6 +26,8 @@ import { cancelBatchUpdate, searchAttributes } from './definitions.js';
 import { deliverOnSchedule } from './webhook-delivery.js';
 
 const { setBatchStatus, batchWindow, recordBatchWebhook, expireBatchLines } = proxyLocalActivities<Activities>(untilPostgresAnswers);
+/** The patch id of batch runs with the completion window as a durable timer. */
+export const BATCH_EXPIRY_TIMER = 'batch-expiry-timer';
 
 /**
  * A batch: validate its input file, run every line as a `batchLine` child workflow (each one the same
@@ -65,10 +68,13 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
 
   let running = 0;
   let expired = false;
+  // Runs that began before the expiry timer existed (their histories hold none) replay as they ran:
+  // the deadline checked before each line start, running lines left to finish.
+  const timed = patched(BATCH_EXPIRY_TIMER);
   // Workflow time is deterministic (the task's time), so a replay computes the same timer.
   const leftMs = input.expiresAtMs - Date.now();
-  if (leftMs <= 0) expired = true;
-  else
+  if (timed && leftMs <= 0) expired = true;
+  else if (timed)
     void CancellationScope.cancellable(() => sleep(leftMs))
       .then(() => (expired = true))
       // Cancelled only with the whole workflow (from the Temporal UI): handled below as a cancel.
@@ -93,6 +99,10 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
     while (cursor.nextLine < cursor.total && !cancelRequested && !expired && startedThisRun < input.linesPerRun && !workflowInfo().continueAsNewSuggested) {
       await condition(() => running < window || cancelRequested || expired);
       if (cancelRequested || expired) break;
+      if (!timed && Date.now() >= input.expiresAtMs) {
+        expired = true;
+        break;
+      }
       const line = cursor.nextLine++;
       startedThisRun++;
       running++;
@@ -117,7 +127,7 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
         .catch((e) => log.warn('batch line workflow failed', { line, error: (e as Error).message }))
         .finally(() => running--);
     }
-    await condition(() => running === 0 || expired);
+    await condition(() => running === 0 || (timed && expired));
     details();
     if (cursor.nextLine < cursor.total && !cancelRequested && !expired) {
       await condition(allHandlersFinished);
@@ -135,14 +145,14 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
     return CancellationScope.nonCancellable(async () => {
       // A cancel requested before the window passed wins: its running lines were promised to finish. A
       // window that passes once every line has finished changes nothing: the batch completed.
-      const expiring = expired && !cancelRequested && (running > 0 || cursor.nextLine < cursor.total);
+      const expiring = timed && expired && !cancelRequested && (running > 0 || cursor.nextLine < cursor.total);
       if (expiring) {
         // Marked before the cancel: a cancelled line's own record (a 499) then changes nothing.
         await expireBatchLines.executeWithOptions({ ...untilPostgresAnswers, summary: 'completion window passed: unfinished lines expired' }, [{ batchId }]);
         lineScope.cancel();
       }
       await condition(() => running === 0);
-      const ending: BatchEnding = cancelRequested ? 'cancelled' : expiring ? 'expired' : 'completed';
+      const ending: BatchEnding = cancelRequested ? 'cancelled' : expiring || (!timed && expired) ? 'expired' : 'completed';
       return end(await finalizeBatch.executeWithOptions({ ...fileStep, summary: `write the output and error files (${ending})` }, [{ batchId, ending }]));
     });
   }

@@ -19,12 +19,19 @@ beforeAll(() => {
 
 const replay = (fixture: string) => {
   const history = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures', fixture), 'utf8'));
-  expect(history.events.length).toBeGreaterThan(15);
+  expect(history.events.length).toBeGreaterThan(10);
   return Worker.runReplayHistory({ workflowsPath: path.join(ROOT, 'workflows/index.ts') }, history);
 };
 
 it('replays an async job recorded before the folded steps on the current workflow code', async () => {
   await expect(replay('async-job-history-dd0754f.json')).resolves.toBeUndefined();
+}, 120_000);
+
+// A batch (3 lines) recorded on dd0754f, before the completion window became a durable timer
+// (`batch-expiry-timer` keeps the old path for it), and one recorded with the timer.
+it('replays a batch recorded before the expiry timer, and one recorded with it', async () => {
+  await expect(replay('batch-history-dd0754f.json')).resolves.toBeUndefined();
+  await expect(replay('batch-history-timed.json')).resolves.toBeUndefined();
 }, 120_000);
 
 // The same job recorded on the folded code (with the patch marker): a later change must keep it replaying too.
