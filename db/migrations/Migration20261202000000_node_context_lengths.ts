@@ -6,7 +6,7 @@ import { Migration } from '@mikro-orm/migrations';
  */
 export class Migration20261202000000_node_context_lengths extends Migration {
   override async up(): Promise<void> {
-    this.addSql(`alter table "nodes" add column "context_lengths" jsonb not null default '{}';`);
+    this.addSql(`alter table "nodes" add column if not exists "context_lengths" jsonb not null default '{}';`);
   }
 
   override async down(): Promise<void> {

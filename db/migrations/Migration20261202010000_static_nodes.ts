@@ -7,7 +7,7 @@ import { Migration } from '@mikro-orm/migrations';
  */
 export class Migration20261202010000_static_nodes extends Migration {
   override async up(): Promise<void> {
-    this.addSql(`alter table "nodes" add column "static" boolean not null default false;`);
+    this.addSql(`alter table "nodes" add column if not exists "static" boolean not null default false;`);
   }
 
   override async down(): Promise<void> {
