@@ -9,6 +9,9 @@ export interface Upload<T> {
   file: T | null;
 }
 
+/** How long an upload may send nothing before it is cut (nginx's client_body_timeout is 60 s). */
+const UPLOAD_IDLE_MS = 15_000;
+
 const fileTooLarge = (limit: number) =>
   new GenieError({ status: 413, message: `The file is larger than ${formatBytes(limit)} (${limit} bytes), the most Genie stores.`, type: 'invalid_request_error', code: 'file_too_large', param: 'file' });
 
@@ -37,11 +40,16 @@ export function readUpload<T>(
       req.unpipe(parser);
       req.resume(); // drain what is left so the answer can go out on a healthy connection
     };
+    // A stalled upload — no byte for UPLOAD_IDLE_MS, a caller that stopped sending or one gone whose
+    // close we cannot see while its socket is paused behind our writes (seen: an upload cut mid-file
+    // kept its transaction, and a pooled connection, open) — is cut: its staged chunks are rolled back.
+    req.socket.setTimeout(UPLOAD_IDLE_MS, () => req.socket.destroy());
     let settling = false;
     const settle = async () => {
       // The parser may end with both 'error' and 'close' (destroyed): the form is settled once.
       if (settling) return;
       settling = true;
+      req.socket.setTimeout(0);
       const made = file ? await file.then((v) => ({ ok: true as const, v }), (e: unknown) => ({ ok: false as const, e })) : null;
       if (made && !made.ok) return reject(failure ?? made.e);
       if (failure) {
