@@ -68,7 +68,8 @@ describe('schemathesis against /openapi.json', () => {
     const workDir = mkdtempSync(path.join(os.tmpdir(), 'genie-fuzz-'));
     try {
       const started = Date.now();
-      const { code, output } = await run(
+      const nodeUrl = `http://127.0.0.1:${await closedPort()}`;
+      const fuzz = () => run(
         [
           '--config-file', path.join(ROOT, 'test/api/openapi-fuzz.toml'),
           'run', `${apiUrl}/openapi.json`,
@@ -84,10 +85,15 @@ describe('schemathesis against /openapi.json', () => {
           GENIE_FUZZ_API_KEY: tenant.apiKey,
           GENIE_FUZZ_ADMIN_TOKEN: testStack().adminToken,
           GENIE_FUZZ_WEBHOOK_URL: receiver.url,
-          GENIE_FUZZ_NODE_URL: `http://127.0.0.1:${await closedPort()}`,
+          GENIE_FUZZ_NODE_URL: nodeUrl,
         },
         workDir,
       );
+      let { code, output } = await fuzz();
+      // Hypothesis itself sometimes fails describing a strategy ("AST constructor recursion depth
+      // mismatch", inside hypothesis/internal/lambda_sources.py): an error of the tool, not a finding
+      // about Genie. Only then, and only when no check failed, the fuzz runs once more.
+      if (code !== 0 && output.includes('AST constructor recursion depth mismatch') && !/=+ FAILURES =+/.test(output)) ({ code, output } = await fuzz());
       if (code !== 0) throw new Error(`schemathesis exited with ${code}:\n${output}`);
       expect(output).toMatch(/\d+ generated, \d+ passed/);
       console.log(`schemathesis: ${output.match(/\d+ generated[^\n]*/)?.[0]} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
