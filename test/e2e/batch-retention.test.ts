@@ -27,12 +27,6 @@ describe('Batch API retention', () => {
     genie = await startIsolatedGenie({ nodes: `retention:vllm=${node.url}`, env: { GENIE_RETENTION_SWEEP_INTERVAL_MS: '1000' } });
   });
   afterAll(async () => {
-    const { client, close } = await temporalClient();
-    try {
-      await client.schedule.getHandle(`${genie.queuePrefix}genie-retention-sweep`).delete().catch(() => undefined);
-    } finally {
-      await close();
-    }
     await genie?.stop();
     await node?.close();
   });

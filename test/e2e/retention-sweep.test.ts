@@ -22,12 +22,6 @@ describe('the retention sweeper', () => {
     genie = await startIsolatedGenie({ nodes: `retention-node:vllm=${sim.url}`, env: { GENIE_RETENTION_SWEEP_INTERVAL_MS: '1000' } });
   });
   afterAll(async () => {
-    const { client, close } = await temporalClient();
-    try {
-      await client.schedule.getHandle(`${genie.queuePrefix}genie-retention-sweep`).delete().catch(() => undefined);
-    } finally {
-      await close();
-    }
     await genie?.stop();
     await sim?.close();
   });

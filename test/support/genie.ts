@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawnEntrypoint, type Managed } from '../../workers/stack/processes.js';
-import { testStack } from './stack.js';
+import { temporalClient, testStack } from './stack.js';
 
 export interface IsolatedGenie {
   apiUrl: string;
@@ -71,6 +71,14 @@ export async function startIsolatedGenie(opts: {
     },
     async stop() {
       await Promise.all([...genie.workers, ...genie.apis].map((p) => p.stop()));
+      // Its workers created the deployment's Schedules (sweeps, retention): they go with it, or they
+      // would keep starting workflows on a queue nobody polls for the rest of the suite.
+      const { client, close } = await temporalClient();
+      try {
+        for await (const s of client.schedule.list()) if (s.scheduleId.startsWith(queuePrefix)) await client.schedule.getHandle(s.scheduleId).delete().catch(() => undefined);
+      } finally {
+        await close();
+      }
     },
   };
   return genie;
