@@ -64,6 +64,8 @@ export interface ActivityDeps {
   queues?: ReturnType<typeof taskQueues>;
   /** max_tokens of a batch line that sets none (GENIE_DEFAULT_MAX_TOKENS). */
   defaultMaxTokens?: number;
+  /** GENIE_BATCH_YIELD_MS: a batch line's wait while interactive traffic is being served. */
+  batchYieldMs?: number;
 }
 
 /** Every activity, built from its dependencies (temporalio/samples-typescript, activities-dependency-injection). */
@@ -133,7 +135,7 @@ export function createActivities(deps: ActivityDeps) {
     // The Batch API's: a batch's validation and end (regular activities on the workers' queue), its
     // lines' load and record and its state changes (local activities of the batch workflows).
     validateBatch: createValidateBatch({ batches, files }),
-    ...createBatchLineActivities({ orm: deps.orm, batches, queues: deps.queues ?? taskQueues(), defaultMaxTokens: deps.defaultMaxTokens ?? 4096, metrics }),
+    ...createBatchLineActivities({ orm: deps.orm, batches, queues: deps.queues ?? taskQueues(), defaultMaxTokens: deps.defaultMaxTokens ?? 4096, yieldMs: deps.batchYieldMs ?? 0, fleet: deps.fleet, metrics }),
     ...createBatchStateActivities({ batches, files }),
   };
 }

@@ -21,6 +21,7 @@ import { Migration20261201070000_batch_retention } from './migrations/Migration2
 import { Migration20261201080000_file_chunks } from './migrations/Migration20261201080000_file_chunks.js';
 import { Migration20261202000000_node_context_lengths } from './migrations/Migration20261202000000_node_context_lengths.js';
 import { Migration20261202010000_static_nodes } from './migrations/Migration20261202010000_static_nodes.js';
+import { Migration20261202020000_interactive_activity } from './migrations/Migration20261202020000_interactive_activity.js';
 
 export const entities = [UserSchema, OrgSchema, MemberSchema, ApplicationSchema, ApiKeySchema, UsageRecordSchema, JobRecordSchema, WebhookSecretSchema];
 
@@ -43,6 +44,7 @@ const migrationsList = [
   { name: 'Migration20261201080000_file_chunks', class: Migration20261201080000_file_chunks },
   { name: 'Migration20261202000000_node_context_lengths', class: Migration20261202000000_node_context_lengths },
   { name: 'Migration20261202010000_static_nodes', class: Migration20261202010000_static_nodes },
+  { name: 'Migration20261202020000_interactive_activity', class: Migration20261202020000_interactive_activity },
 ];
 
 export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {

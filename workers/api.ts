@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
 import { createCompletionService } from '../api/completion/service.js';
+import { InteractiveMark } from '../db/interactive-activity.js';
 import { CallerRegistry } from '../api/completion/held-callers.js';
 import { keepStreamRecord } from '../db/stream-results.js';
 import { createJobService } from '../api/jobs.js';
@@ -97,6 +98,8 @@ const completions = createCompletionService({
   log: deps.log,
   metrics: deps.metrics,
   eagerStart: config.GENIE_API_EAGER_START,
+  // Only where batch lines yield: otherwise nobody reads the mark.
+  interactive: config.GENIE_BATCH_YIELD_MS > 0 ? new InteractiveMark(deps.orm, config.GENIE_FLEET, (err) => deps.log.warn({ err: err.message }, 'interactive mark not written')) : undefined,
 });
 let draining = false;
 // Its own connection without the client's retries: a check must learn "unreachable" at once, not after

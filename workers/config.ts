@@ -128,11 +128,18 @@ export const configSchema = z.object({
    * (shared evenly among its unfinished batches), and lines a batch workflow run starts before it
    * continues as new (its history stays a few thousand events whatever the batch's size). Low by
    * default: at 16 a batch raised interactive sync p99 5.4× on the 2-core bench, at 4 by 1.4× (for
-   * about a fifth fewer lines per second); raise them where the fleet and Temporal have room.
+   * about a fifth fewer lines per second; 1.1× with GENIE_BATCH_YIELD_MS below); raise them where the
+   * fleet and Temporal have room.
    */
   GENIE_BATCH_CONCURRENCY: z.coerce.number().int().positive().default(4),
   GENIE_BATCH_ORG_CONCURRENCY: z.coerce.number().int().positive().default(8),
   GENIE_BATCH_LINES_PER_RUN: z.coerce.number().int().min(10).default(200),
+  /**
+   * Interactive first: while an API process took a sync or stream completion within the last 2 s, each
+   * batch line waits this long before its completion starts (once per line, so a batch always moves:
+   * at most GENIE_BATCH_CONCURRENCY lines per wait under constant interactive traffic). 0 turns it off.
+   */
+  GENIE_BATCH_YIELD_MS: z.coerce.number().int().min(0).default(2000),
   /**
    * How long a batch has to finish (`completion_window` "24h": 86400000). Lines not finished by then are
    * expired, the batch ends `expired`. Shorter for tests, or for ops who want batches to give up sooner;

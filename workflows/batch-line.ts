@@ -1,4 +1,4 @@
-import { CancellationScope, proxyLocalActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { CancellationScope, proxyLocalActivities, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { BatchLineInput, LineOutcome, LineResponse } from '../protocol/batch.js';
 import type { Principal } from '../protocol/principal.js';
@@ -18,10 +18,15 @@ const { recordBatchLine } = proxyLocalActivities<Activities>(untilPostgresAnswer
  * once, and only its outcome goes back to the batch workflow, so the batch's history stays small.
  */
 export async function batchLine(input: BatchLineInput & { principal: Principal }): Promise<{ outcome: LineOutcome }> {
-  const { job } = await loadBatchLine.executeWithOptions({ ...shortStep, summary: `load line ${input.line + 1}` }, [input]);
+  // `yieldMs` is absent from loads recorded before interactive-first: those replay without a wait.
+  const { job, yieldMs = 0 } = await loadBatchLine.executeWithOptions({ ...shortStep, summary: `load line ${input.line + 1}` }, [input]);
   upsertSearchAttributes([{ key: searchAttributes.model, value: job.request.model }]);
   let response: LineResponse;
   try {
+    // Interactive first: a line that finds sync/stream callers being served waits once, then runs
+    // whatever the traffic (so a batch always moves). Inside the try: an expiry's cancel of a waiting
+    // line records its 499 like a running line's.
+    if (yieldMs > 0) await sleep(yieldMs, { summary: 'interactive traffic goes first' });
     const out = await chatCompletion(job);
     response = { status_code: 200, request_id: job.workflowId, body: out.completion! };
   } catch (e) {

@@ -4,6 +4,7 @@ import type { CompletionJobInput } from '../../protocol/completion-job.js';
 import type { Principal } from '../../protocol/principal.js';
 import { completionInput } from '../../protocol/completion-input.js';
 import type { BatchStore } from '../../db/batches.js';
+import { interactiveRecently } from '../../db/interactive-activity.js';
 import { listPersonas } from '../../db/personas.js';
 import type { taskQueues } from '../../workflows/definitions.js';
 import type { GenieMetrics } from '../metrics.js';
@@ -14,6 +15,10 @@ export interface BatchLineDeps {
   /** The task queues of this deployment: a line's `generate` runs on the inference queue, as an async job's. */
   queues: ReturnType<typeof taskQueues>;
   defaultMaxTokens: number;
+  /** How long a line waits before its completion while interactive traffic is being served (0: never). */
+  yieldMs: number;
+  /** The fleet whose interactive traffic the lines yield to. */
+  fleet: string;
   metrics?: GenieMetrics;
 }
 
@@ -23,14 +28,15 @@ export function createBatchLineActivities(deps: BatchLineDeps) {
     /**
      * The line's completion input, built exactly as POST /v1/chat/completions builds an async job's
      * (personas resolved now, when the line starts). Read from Postgres, so the batch workflow's own
-     * history carries line numbers only.
+     * history carries line numbers only. `yieldMs` is how long the line waits first: interactive
+     * traffic seen in the last seconds goes ahead of it (decided here, so a replay waits the same).
      */
-    async loadBatchLine(input: { batchId: string; line: number; jobId: string; principal: Principal }): Promise<{ customId: string; job: CompletionJobInput }> {
-      const line = await deps.batches.line(input.batchId, input.line);
+    async loadBatchLine(input: { batchId: string; line: number; jobId: string; principal: Principal }): Promise<{ customId: string; job: CompletionJobInput; yieldMs: number }> {
+      const [line, interactive] = await Promise.all([deps.batches.line(input.batchId, input.line), deps.yieldMs > 0 ? interactiveRecently(deps.orm, deps.fleet) : false]);
       const model = (await listPersonas(deps.orm.em.fork()))[line.body.model] ?? line.body.model;
       const settings = { queues: deps.queues, apiQueue: deps.queues.inference, webhookScheduleMs: [], defaultMaxTokens: deps.defaultMaxTokens };
       const job = completionInput({ jobId: input.jobId, principal: input.principal, request: line.body, idempotency: null }, 'async', model, settings);
-      return { customId: line.customId, job };
+      return { customId: line.customId, job, yieldMs: interactive ? deps.yieldMs : 0 };
     },
 
     /** Idempotent: the first record of a line counts it; a retried or replayed one changes nothing. */

@@ -35,6 +35,8 @@ export interface CompletionServiceDeps extends StartSettings {
   admissionHandbackMs?: number;
   /** How long an Idempotency-Key names its job (then the same key starts a new one). */
   idempotencyTtlMs: number;
+  /** Marks interactive traffic for batch lines to yield to (db/interactive-activity.ts). */
+  interactive?: { touch(): void };
 }
 
 type Handle = WorkflowHandle<typeof chatCompletion>;
@@ -135,6 +137,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
 
     /** Sync: the body comes from `generate` in memory as soon as the node answered (already settled). */
     async sync(call: CompletionCall, res: Response): Promise<Delivery> {
+      deps.interactive?.touch();
       const input = await inputFor(call, 'sync');
       let answer!: { deliver(d: Delivery): void; fail(e: GenieErrorBody): void };
       const delivered = new Promise<Delivery>((resolve, reject) => (answer = { deliver: resolve, fail: (e) => reject(new GenieError(e)) }));
@@ -167,6 +170,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
      * inline error chunk.
      */
     async stream(call: CompletionCall, res: Response): Promise<void> {
+      deps.interactive?.touch();
       const input = await inputFor(call, 'stream');
       const startedAt = (res.locals.startedAt as bigint | undefined) ?? process.hrtime.bigint();
       const sink = new SseSink(res, { id: input.workflowId, model: input.request.model, created: input.created }, deps.keepAliveMs, () =>

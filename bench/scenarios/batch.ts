@@ -66,6 +66,9 @@ export async function batchScenario(genie: Genie, lines: number, interactive: nu
   })();
   // The same interactive load while the batch runs (stopping when it ends, so the figure is "during").
   const during = await syncLoad(genie, interactive, 4, () => done);
+  // How far the batch got while interactive callers were served (interactive first: not far).
+  const atInteractiveEnd = done ? batch!.request_counts : (await call<typeof batch>(genie, `/v1/batches/${created.id}`))!.request_counts;
+  const interactiveSeconds = (performance.now() - t0) / 1000;
   await poll;
   const seconds = (performance.now() - t0) / 1000;
   if (batch!.status !== 'completed' || batch!.request_counts.completed !== lines) throw new Error(`batch ended ${JSON.stringify(batch)}`);
@@ -73,6 +76,8 @@ export async function batchScenario(genie: Genie, lines: number, interactive: nu
     lines,
     seconds: round(seconds),
     linesPerSecond: round(lines / seconds),
+    // Lines finished per second while the interactive load ran beside the batch.
+    linesPerSecondDuringInteractive: round((atInteractiveEnd.completed + atInteractiveEnd.failed) / interactiveSeconds),
     interactive: {
       alone: { requests: alone.length, p50: pct(alone, 50), p99: pct(alone, 99) },
       duringBatch: { requests: during.length, p50: pct(during, 50), p99: pct(during, 99) },

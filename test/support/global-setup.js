@@ -23,6 +23,9 @@ export default async function globalSetup() {
       GENIE_SIM_ITL_MS: '1',
       GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,300ms,300ms,300ms,300ms',
       GENIE_PROBE_INTERVAL_MS: '2000',
+      // Test files run two at a time on this stack: one file's sync requests would make another's batch
+      // lines yield (interactive first). The yield is tested on isolated deployments (batch-yield).
+      GENIE_BATCH_YIELD_MS: '0',
       // The suite runs scaled out (issue 9): two APIs and two workers on one Temporal and one Postgres,
       // every test's requests spread over both APIs (see testStack()). GENIE_TEST_APIS=1 … to change it.
       GENIE_APIS: process.env.GENIE_TEST_APIS ?? '2',
