@@ -8,6 +8,8 @@ export interface CapRefusal {
   layer: CapLayer;
   window: CapWindow;
   resetsAt: Date;
+  /** The amount fits the cap's limit: once the window resets, the same request can be admitted. */
+  fitsAfterReset: boolean;
 }
 
 /** One row from genie_reserve (db/migrations/…_budget_functions.ts). */
@@ -84,7 +86,14 @@ export class BudgetStore {
       this.now(),
     ]);
     const r = res.rows[0];
-    if (!r.ok) return { ok: false, refusal: { layer: r.cap_layer as CapLayer, window: r.cap_window as CapWindow, resetsAt: new Date(r.resets_at!) } };
+    if (!r.ok) {
+      const layer = r.cap_layer as CapLayer;
+      const window = r.cap_window as CapWindow;
+      // Only on a refusal: whether waiting for the reset can help (a batch line defers on it).
+      const subject = subjects.find(([l]) => l === layer)![1];
+      const limit = await this.knex.raw<{ rows: Array<{ fits: boolean }> }>('select limit_micro_usd >= ? as fits from caps where layer = ? and subject_id = ? and "window" = ?', [amount, layer, subject, window]);
+      return { ok: false, refusal: { layer, window, resetsAt: new Date(r.resets_at!), fitsAfterReset: limit.rows[0]?.fits ?? false } };
+    }
     const standing = r.remaining === null ? null : { remainingMicroUsd: Number(r.remaining), resetsAt: new Date(r.remaining_resets_at!).toISOString() };
     return { ok: true, reservation: { reservedMicroUsd: amount, standing } };
   }

@@ -133,6 +133,14 @@ export const batchRunInputSchema = z.object({
 });
 export type BatchRunInput = z.infer<typeof batchRunInputSchema>;
 
-export const batchLineInputSchema = z.object({ batchId: z.string(), line: z.number().int().nonnegative(), jobId: z.string() });
+export const batchLineInputSchema = z.object({
+  batchId: z.string(),
+  line: z.number().int().nonnegative(),
+  jobId: z.string(),
+  /** The batch's `expiresAtMs`: a line refused by a cap that resets before then waits for the reset. */
+  deadlineMs: z.number().int().optional(),
+  /** How many times this line already waited for a cap's reset (its runs before this one). */
+  deferrals: z.number().int().nonnegative().optional(),
+});
 export type BatchLineInput = z.infer<typeof batchLineInputSchema>;
 export type LineOutcome = 'completed' | 'failed';

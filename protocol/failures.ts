@@ -26,8 +26,9 @@ export interface NodeFailure {
 }
 
 export const failures = {
-  genie(body: GenieErrorBody, node: NodeFailure | null = null): ApplicationFailure {
-    return ApplicationFailure.create({ type: FAILURE_TYPES.genie, message: body.message, nonRetryable: true, details: node ? [body, node] : [body] });
+  /** `retryAt`: a budget refusal that the same request would pass once its cap's window resets then. */
+  genie(body: GenieErrorBody, node: NodeFailure | null = null, retryAt: string | null = null): ApplicationFailure {
+    return ApplicationFailure.create({ type: FAILURE_TYPES.genie, message: body.message, nonRetryable: true, details: retryAt ? [body, node, { retryAt }] : node ? [body, node] : [body] });
   },
   aborted(usage: Usage): ApplicationFailure {
     return ApplicationFailure.create({ type: FAILURE_TYPES.aborted, message: 'generation aborted', nonRetryable: true, details: [{ usage }] });
@@ -42,7 +43,7 @@ export const failures = {
 };
 
 export type ReadFailure =
-  | { kind: 'genie'; body: GenieErrorBody; node: NodeFailure | null }
+  | { kind: 'genie'; body: GenieErrorBody; node: NodeFailure | null; retryAt: string | null }
   | { kind: 'aborted'; usage: Usage }
   | { kind: 'shutdown'; usage: Usage; body: GenieErrorBody }
   | { kind: 'cancelled' }
@@ -56,8 +57,9 @@ const ZERO: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
 export function readFailure(e: unknown): ReadFailure {
   const cause = e instanceof ActivityFailure && e.cause ? e.cause : e;
   if (cause instanceof ApplicationFailure) {
-    const [first, second] = (cause.details ?? []) as unknown[];
-    if ((cause.type === FAILURE_TYPES.genie || cause.type === FAILURE_TYPES.unavailable) && isBody(first)) return { kind: 'genie', body: first, node: (second as NodeFailure | undefined) ?? null };
+    const [first, second, third] = (cause.details ?? []) as unknown[];
+    if ((cause.type === FAILURE_TYPES.genie || cause.type === FAILURE_TYPES.unavailable) && isBody(first))
+      return { kind: 'genie', body: first, node: (second as NodeFailure | undefined) ?? null, retryAt: (third as { retryAt?: string } | undefined)?.retryAt ?? null };
     if (cause.type === FAILURE_TYPES.aborted) return { kind: 'aborted', usage: (first as { usage?: Usage } | undefined)?.usage ?? ZERO };
     if (cause.type === FAILURE_TYPES.shutdown) {
       const d = first as { usage?: Usage; body?: GenieErrorBody } | undefined;

@@ -1,14 +1,29 @@
-import { CancellationScope, proxyLocalActivities, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  makeContinueAsNewFunc,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { BatchLineInput, LineOutcome, LineResponse } from '../protocol/batch.js';
 import type { Principal } from '../protocol/principal.js';
-import { errorBodyOf, errorEnvelopeOf } from '../protocol/failures.js';
+import { errorBodyOf, errorEnvelopeOf, readFailure } from '../protocol/failures.js';
 import { shortStep, untilPostgresAnswers } from './activity-options.js';
 import { chatCompletion } from './chat-completion.js';
-import { searchAttributes } from './definitions.js';
+import { batchCancelledSignal, searchAttributes } from './definitions.js';
 
 const { loadBatchLine } = proxyLocalActivities<Activities>(shortStep);
 const { recordBatchLine } = proxyLocalActivities<Activities>(untilPostgresAnswers);
+
+/** Past a cap's `resetsAt` before a deferred line tries again: the reservation's clock is Postgres's, not this worker's. */
+const AFTER_RESET_MS = 1000;
 
 /**
  * One line of a batch: its request loaded from Postgres, then run as the very `chatCompletion` an async
@@ -16,12 +31,20 @@ const { recordBatchLine } = proxyLocalActivities<Activities>(untilPostgresAnswer
  * the line is one workflow, `chatcmpl-<jobId>`, and ops find it by that id or by `GenieBatchId`. Its
  * answer (the body, or the error body with its HTTP status: a 402 keeps the seed's fields) is recorded
  * once, and only its outcome goes back to the batch workflow, so the batch's history stays small.
+ *
+ * Deferred, not failed: a line refused by a cap whose window resets before the batch's deadline, and
+ * that the reset would let through (its reservation fits the cap's limit), waits for the reset and
+ * continues as new — a fresh run, gated afresh (budgets are per run), the same workflow id, nothing
+ * recorded or billed for the refused run. The batch's cancel wakes it: it then records its 402.
  */
 export async function batchLine(input: BatchLineInput & { principal: Principal }): Promise<{ outcome: LineOutcome }> {
+  let batchCancelled = false;
+  setHandler(batchCancelledSignal, () => void (batchCancelled = true));
   // `yieldMs` is absent from loads recorded before interactive-first: those replay without a wait.
   const { job, yieldMs = 0 } = await loadBatchLine.executeWithOptions({ ...shortStep, summary: `load line ${input.line + 1}` }, [input]);
   upsertSearchAttributes([{ key: searchAttributes.model, value: job.request.model }]);
   let response: LineResponse;
+  let retryAt: string | null = null;
   try {
     // Interactive first: a line that finds sync/stream callers being served waits once, then runs
     // whatever the traffic (so a batch always moves). Inside the try: an expiry's cancel of a waiting
@@ -32,6 +55,13 @@ export async function batchLine(input: BatchLineInput & { principal: Principal }
   } catch (e) {
     const body = errorBodyOf(e);
     response = { status_code: body.status, request_id: job.workflowId, body: errorEnvelopeOf(body) };
+    const f = readFailure(e);
+    retryAt = f.kind === 'genie' ? f.retryAt : null;
+  }
+  // Lines started without a deadline (before deferral existed) replay as they ran: refused is failed.
+  if (retryAt && input.deadlineMs !== undefined && (await waitedForReset(retryAt, input.deadlineMs))) {
+    const again = makeContinueAsNewFunc<typeof batchLine>({ typedSearchAttributes: workflowInfo().typedSearchAttributes.updateCopy([{ key: searchAttributes.status, value: 'queued' }]) });
+    return again({ ...input, deferrals: (input.deferrals ?? 0) + 1 });
   }
   const outcome: LineOutcome = response.status_code === 200 ? 'completed' : 'failed';
   // Recorded even when the line was cancelled: its answer (a 499) is what the error file shows.
@@ -39,4 +69,18 @@ export async function batchLine(input: BatchLineInput & { principal: Principal }
     recordBatchLine.executeWithOptions({ ...untilPostgresAnswers, summary: `record line ${input.line + 1}: ${response.status_code}` }, [{ batchId: input.batchId, line: input.line, outcome, response }]),
   );
   return { outcome };
+
+  /** True once the cap has reset; false (record the 402) when that is past the deadline, or the batch was cancelled or expired meanwhile. */
+  async function waitedForReset(resetsAt: string, deadlineMs: number): Promise<boolean> {
+    const waitMs = Date.parse(resetsAt) + AFTER_RESET_MS - Date.now();
+    if (batchCancelled || Date.now() + waitMs >= deadlineMs) return false;
+    setCurrentDetails(`**deferred** until ${resetsAt}: a budget cap was hit, and its reset lets this line through · deferral ${(input.deferrals ?? 0) + 1}`);
+    log.info('batch line deferred until its cap resets', { line: input.line, resetsAt, deferrals: (input.deferrals ?? 0) + 1 });
+    try {
+      return !(await condition(() => batchCancelled, waitMs));
+    } catch (e) {
+      if (isCancellation(e)) return false; // the batch's window passed: the expiry's record stands
+      throw e;
+    }
+  }
 }

@@ -4,6 +4,7 @@ import {
   condition,
   continueAsNew,
   executeChild,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   ParentClosePolicy,
@@ -22,12 +23,14 @@ import { lineJobId } from '../protocol/batch-ids.js';
 import type { WebhookState } from '../protocol/job.js';
 import { untilPostgresAnswers } from './activity-options.js';
 import { batchLine } from './batch-line.js';
-import { cancelBatchUpdate, searchAttributes } from './definitions.js';
+import { batchCancelledSignal, cancelBatchUpdate, searchAttributes } from './definitions.js';
 import { deliverOnSchedule } from './webhook-delivery.js';
 
 const { setBatchStatus, batchWindow, recordBatchWebhook, expireBatchLines } = proxyLocalActivities<Activities>(untilPostgresAnswers);
 /** The patch id of batch runs with the completion window as a durable timer. */
 export const BATCH_EXPIRY_TIMER = 'batch-expiry-timer';
+/** The patch id of batch runs whose cancel signals their running lines (a line deferred until a cap resets stops waiting). */
+export const BATCH_CANCEL_WAKES_LINES = 'batch-cancel-wakes-lines';
 
 /**
  * A batch: validate its input file, run every line as a `batchLine` child workflow (each one the same
@@ -39,8 +42,9 @@ export const BATCH_EXPIRY_TIMER = 'batch-expiry-timer';
  * child costs a handful of small events. Every line before the cursor has finished, so a new run (or a
  * replay after a worker died) never starts a line twice: child workflow ids are derived from the line.
  *
- * A line refused by a budget cap (402) is a failed line with the seed's 402 body in the error file; the
- * batch goes on with the rest, which are refused in turn while the cap stays hit, or run once it resets.
+ * A line refused by a budget cap (402) waits for the cap's reset when that comes before the deadline and
+ * would let it through (`batchLine`): the batch's lines then wait too, so the batch pauses until the
+ * reset. Otherwise the line fails with the seed's 402 body in the error file and the batch goes on.
  *
  * The completion window is a durable timer on `expiresAtMs` (the API's clock at creation plus the
  * window), set again by every run for what is left of it, so continue-as-new carries the deadline. When
@@ -52,9 +56,14 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
   const { batchId, principal } = input;
   const cursor: BatchCursor = input.cursor ?? { phase: 'validating', nextLine: 0, total: 0, cancelRequested: false, runs: 0 };
   let cancelRequested = cursor.cancelRequested;
+  // The running lines' workflow ids: a cancel wakes those waiting for a cap's reset.
+  const runningLines = new Set<string>();
   // Set first, before any await: the activation that runs this handler starts no further line.
   setHandler(cancelBatchUpdate, async () => {
     cancelRequested = true;
+    // Batches cancelled before lines could defer replay without these signals.
+    if (patched(BATCH_CANCEL_WAKES_LINES))
+      for (const id of runningLines) void getExternalWorkflowHandle(id).signal(batchCancelledSignal).catch(() => undefined); // already finished: nothing to wake
     return setBatchStatus.executeWithOptions({ ...untilPostgresAnswers, summary: 'cancel requested: no further line starts' }, [{ batchId, status: 'cancelling' }]);
   });
   const fileStep = {
@@ -108,9 +117,11 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
       running++;
       details();
       const jobId = lineJobId(batchId, line);
+      const workflowId = `chatcmpl-${jobId}`;
+      runningLines.add(workflowId);
       void lineScope.run(() => executeChild(batchLine, {
-        workflowId: `chatcmpl-${jobId}`,
-        args: [{ batchId, line, jobId, principal }],
+        workflowId,
+        args: [{ batchId, line, jobId, principal, deadlineMs: input.expiresAtMs }],
         staticSummary: `batch line ${line + 1} of ${cursor.total} · ${batchId}`,
         // A batch workflow terminated by an operator asks its running lines to stop (they settle what
         // they produced) rather than killing them with their reservations held.
@@ -125,7 +136,10 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
       }))
         // A line workflow that ended without recording (terminated by an operator): its line stays unrun.
         .catch((e) => log.warn('batch line workflow failed', { line, error: (e as Error).message }))
-        .finally(() => running--);
+        .finally(() => {
+          running--;
+          runningLines.delete(workflowId);
+        });
     }
     await condition(() => running === 0 || (timed && expired));
     details();

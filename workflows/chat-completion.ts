@@ -85,7 +85,9 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   } catch (e) {
     // Refused: the update carries the refusal to the caller; the workflow ends failed, visible to ops.
     const body = errorBodyOf(e);
-    admission = { ok: false, error: failures.genie(body) };
+    const refused = readFailure(e);
+    // A cap refusal that its window's reset would lift says when (a batch line waits for it).
+    admission = { ok: false, error: failures.genie(body, null, refused.kind === 'genie' ? refused.retryAt : null) };
     job.fail('failed', body);
     log.info('refused at admission', { status: body.status, code: body.code, message: body.message });
     // The message may name the caller's model: a code span, as every caller-influenced text here.

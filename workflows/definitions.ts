@@ -1,4 +1,4 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { Admission } from '../protocol/completion-job.js';
 import type { JobView } from '../protocol/job.js';
@@ -47,3 +47,6 @@ export const admitUpdate = defineUpdate<Admission>('admit');
  * reads `cancelling`: no line starts after the caller got its answer.
  */
 export const cancelBatchUpdate = defineUpdate<Batch>('cancelBatch');
+
+/** To a batch's running lines when the batch is cancelled: a line waiting for a cap's reset stops waiting. */
+export const batchCancelledSignal = defineSignal('batchCancelled');

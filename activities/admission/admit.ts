@@ -62,9 +62,9 @@ export function createAdmit(
     const maxCost = costMicroUsd(price, promptBound, fit.outputBound);
     const outcome = await budgets.reserve({ workflowId, runId }, principal, maxCost);
     if (!outcome.ok) {
-      const { layer, window, resetsAt } = outcome.refusal;
+      const { layer, window, resetsAt, fitsAfterReset } = outcome.refusal;
       const body = GenieError.budgetCapHit(layer, window, resetsAt.toISOString()).body;
-      throw failures.genie(body);
+      throw failures.genie(body, null, fitsAfterReset ? resetsAt.toISOString() : null);
     }
     return {
       reservedMicroUsd: outcome.reservation.reservedMicroUsd,

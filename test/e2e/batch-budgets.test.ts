@@ -1,0 +1,124 @@
+import type OpenAI from 'openai';
+import type { Batch } from 'openai/resources/batches';
+import { startSimulator, type Simulator } from '../../simulator/server.js';
+import { batchKey } from '../../protocol/batch-ids.js';
+import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
+import { line, pollBatch, readLines, sdk, submitBatch } from '../support/batches.js';
+import { ledgerCheck } from '../support/budget-check.js';
+import { temporalClient } from '../support/stack.js';
+import { createTenant, putCap, putPrice } from '../support/tenants.js';
+
+// Budgets in a batch (README, Batch API): a line refused by a cap waits for the cap's reset when the
+// reset comes before the batch's deadline and would let it through; otherwise it fails with the 402 body.
+// A deployment of its own with a 150 s completion window, and a model whose every line reserves and
+// costs exactly 5 µUSD (prompts free, 1 µUSD per output token, 5 tokens always generated): a cap of 15
+// admits exactly three lines per window.
+
+const WINDOW_MS = 150_000;
+const MODEL = 'budget-batch';
+const LINE_COST = 5;
+const ask = (i: number) => ({ model: MODEL, max_tokens: LINE_COST, messages: [{ role: 'user', content: `line ${i}` }] });
+
+/** Waits out the end of a calendar window (UTC-aligned, as the caps' are) when fewer than `marginMs` of it are left. */
+async function awayFromReset(windowMs: number, marginMs: number): Promise<void> {
+  const left = windowMs - (Date.now() % windowMs);
+  if (left < marginMs) await new Promise((r) => setTimeout(r, left + 1000));
+}
+
+/** How many runs each line workflow of the batch had (a deferred line continues as new once per wait). */
+async function runsPerLine(batchId: string, lines: number): Promise<number[]> {
+  const { client, close } = await temporalClient();
+  try {
+    const runs = new Map<string, number>();
+    for await (const w of client.workflow.list({ query: `GenieBatchId = "${batchId}" AND WorkflowType = "batchLine"` })) runs.set(w.workflowId, (runs.get(w.workflowId) ?? 0) + 1);
+    return Array.from({ length: lines }, (_, i) => runs.get(`chatcmpl-${batchKey(batchId)}x${i.toString(36)}`) ?? 0);
+  } finally {
+    await close();
+  }
+}
+
+const cap402 = (capWindow: string) => ({
+  status_code: 402,
+  body: { code: 'budget-cap-hit', capLayer: 'org', capWindow, resetsAt: expect.any(String), error: { type: 'insufficient_quota', code: 'budget-cap-hit' } },
+});
+
+describe('budget caps in a batch', () => {
+  let node: Simulator;
+  let genie: IsolatedGenie;
+  beforeAll(async () => {
+    node = await startSimulator({ port: 0, models: [MODEL], ignoreEos: true });
+    genie = await startIsolatedGenie({ nodes: `budgets:vllm=${node.url}`, env: { GENIE_BATCH_COMPLETION_WINDOW_MS: String(WINDOW_MS) } });
+    await putPrice(MODEL, 0, 1_000_000);
+  });
+  afterAll(async () => {
+    await genie?.stop();
+    await node?.close();
+  });
+
+  async function tenantWithCap(window: string, limit: number): Promise<OpenAI> {
+    const t = await createTenant();
+    await putCap('org', t.orgId, window, limit);
+    return sdk(genie.apiUrl, t.apiKey);
+  }
+
+  it('a cap that resets only after the deadline: three lines run, the rest go to the error file with the seed’s 402 body, the batch goes on', async () => {
+    await awayFromReset(86_400_000, WINDOW_MS + 30_000); // the day cap must not reset within the window
+    const client = await tenantWithCap('day', 3 * LINE_COST);
+    const lines = Array.from({ length: 10 }, (_, i) => line(`day-${i}`, ask(i)));
+    const done = await pollBatch(client, (await submitBatch(client, lines)).id);
+    expect(done.status).toBe('completed');
+    expect(done.request_counts).toEqual({ total: 10, completed: 3, failed: 7 });
+    const errors = await readLines(client, done.error_file_id);
+    expect(errors).toHaveLength(7);
+    for (const e of errors) expect(e.response).toMatchObject(cap402('day'));
+    expect(await readLines(client, done.output_file_id)).toHaveLength(3);
+    // None waited: refused is final when the reset is past the deadline.
+    expect(await runsPerLine(done.id, 10)).toEqual(Array(10).fill(1));
+  }, 300_000);
+
+  it('a cap smaller than one line: every line fails at once with its 402, none waits for a reset that cannot help', async () => {
+    const client = await tenantWithCap('minute', LINE_COST - 2);
+    const done = await pollBatch(client, (await submitBatch(client, [0, 1, 2].map((i) => line(`tiny-${i}`, ask(i))))).id);
+    expect(done.request_counts).toEqual({ total: 3, completed: 0, failed: 3 });
+    for (const e of await readLines(client, done.error_file_id)) expect(e.response).toMatchObject(cap402('minute'));
+    expect(await runsPerLine(done.id, 3)).toEqual([1, 1, 1]);
+  });
+
+  it('lines refused by a cap that resets in time wait for the reset and run then; a cancel wakes waiting lines, which keep their 402', async () => {
+    // Both batches' first lines in one minute, with time to cancel before it ends.
+    await awayFromReset(60_000, 40_000);
+    const deferring = await tenantWithCap('minute', 3 * LINE_COST);
+    const cancelling = await tenantWithCap('minute', 3 * LINE_COST);
+    const [waits, cancels] = await Promise.all([
+      submitBatch(deferring, [0, 1, 2, 3, 4].map((i) => line(`wait-${i}`, ask(i)))),
+      submitBatch(cancelling, [0, 1, 2, 3, 4, 5].map((i) => line(`stop-${i}`, ask(10 + i)))),
+    ]);
+    // Three lines of each fit this minute; the others wait (the batch stays in progress, nothing failed).
+    const three = (b: Batch) => b.request_counts?.completed === 3;
+    const paused = await pollBatch(deferring, waits.id, three);
+    expect(paused.status).toBe('in_progress');
+    expect(paused.request_counts!.failed).toBe(0);
+    await pollBatch(cancelling, cancels.id, three);
+    await cancelling.batches.cancel(cancels.id);
+
+    const cancelled = await pollBatch(cancelling, cancels.id);
+    expect(cancelled.status).toBe('cancelled');
+    // Woken by the cancel before the minute was over: had they waited, they would have run (200).
+    expect(cancelled.request_counts!.completed).toBe(3);
+    const stopped = (await readLines(cancelling, cancelled.error_file_id)).filter((e) => e.response !== null);
+    expect(stopped.length).toBeGreaterThan(0);
+    for (const e of stopped) expect(e.response).toMatchObject(cap402('minute'));
+
+    const done = await pollBatch(deferring, waits.id, undefined, WINDOW_MS);
+    expect(done.status).toBe('completed');
+    expect(done.request_counts).toEqual({ total: 5, completed: 5, failed: 0 });
+    expect(await readLines(deferring, done.error_file_id)).toEqual([]);
+    const output = await readLines(deferring, done.output_file_id);
+    expect(output.map((l) => l.custom_id)).toEqual([0, 1, 2, 3, 4].map((i) => `wait-${i}`));
+    // The two lines past the cap each waited once: a second run of the same workflow id, billed once.
+    const runs = await runsPerLine(done.id, 5);
+    expect(runs.filter((n) => n === 2)).toHaveLength(2);
+    expect(runs.filter((n) => n === 1)).toHaveLength(3);
+    expect(ledgerCheck().ok).toBe(true);
+  }, 240_000);
+});
