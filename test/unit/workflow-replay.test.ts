@@ -38,3 +38,10 @@ it('replays a batch recorded before the expiry timer, and one recorded with it',
 it('replays an async job recorded with the folded steps', async () => {
   await expect(replay('async-job-history-folded.json')).resolves.toBeUndefined();
 }, 120_000);
+
+// Budgets deferred in a batch: a line run that was refused by a minute cap, waited for its reset and
+// continued as new; and a batch cancelled while a line waited, which signals its running lines.
+it('replays a deferred batch line and a batch whose cancel woke a waiting line', async () => {
+  await expect(replay('batch-line-history-deferred.json')).resolves.toBeUndefined();
+  await expect(replay('batch-history-cancel-wakes.json')).resolves.toBeUndefined();
+}, 120_000);
