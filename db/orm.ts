@@ -47,7 +47,10 @@ const migrationsList = [
   { name: 'Migration20261202020000_interactive_activity', class: Migration20261202020000_interactive_activity },
 ];
 
-export async function openOrm(databaseUrl: string, poolMax = 10): Promise<MikroORM> {
+/** The connections a process's pool holds at most (an upload holds one while it is staged). */
+export const DEFAULT_POOL_MAX = 10;
+
+export async function openOrm(databaseUrl: string, poolMax = DEFAULT_POOL_MAX): Promise<MikroORM> {
   return MikroORM.init({
     clientUrl: databaseUrl,
     entities,

@@ -53,3 +53,17 @@ export async function withDb<T>(fn: (db: pg.Client) => Promise<T>, databaseUrl =
     await db.end();
   }
 }
+
+/**
+ * How many Postgres backends of a deployment started with PGAPPNAME=`applicationName` are in a transaction;
+ * with `staging`, only those whose last statement stored a file chunk (an upload being staged).
+ */
+export async function transactionsOf(applicationName: string, opts: { staging?: boolean } = {}): Promise<number> {
+  const r = await withDb((db) =>
+    db.query<{ n: number }>(
+      `select count(*)::int as n from pg_stat_activity where application_name = $1 and xact_start is not null and (not $2::boolean or query like 'insert into file_chunks%')`,
+      [applicationName, opts.staging ?? false],
+    ),
+  );
+  return r.rows[0].n;
+}
