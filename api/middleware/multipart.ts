@@ -57,13 +57,16 @@ export function readUpload<T>(
       setImmediate(() => parser.destroy(e));
     };
     // A caller that sends nothing for UPLOAD_IDLE_MS is cut (a stalled client, not ours to wait for).
-    req.socket.setTimeout(UPLOAD_IDLE_MS, () => req.socket.destroy());
+    const stalled = () => req.socket.destroy();
+    req.socket.setTimeout(UPLOAD_IDLE_MS, stalled);
     let settling = false;
     const settle = async () => {
       // The parser may end with both 'error' and 'close' (destroyed): the form is settled once.
       if (settling) return;
       settling = true;
+      // A keep-alive socket serves later requests: no idle cut, and no listener left behind per upload.
       req.socket.setTimeout(0);
+      req.socket.removeListener('timeout', stalled);
       const made = file ? await file.then((v) => ({ ok: true as const, v }), (e: unknown) => ({ ok: false as const, e })) : null;
       if (made && !made.ok) return reject(failure ?? made.e);
       if (failure) {
