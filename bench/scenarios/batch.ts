@@ -2,7 +2,9 @@ import { pct, round } from '../stats.js';
 
 // Scenario (j): the Batch API end to end — a JSONL upload, a batch of `lines` completions, polled to
 // `completed` — as lines per second; and what a running batch costs interactive callers: sync p99 at
-// concurrency 4 with the batch running, as a ratio to the same load without it (same invocation).
+// concurrency 4 with the batch running, as a ratio to the same load without it (same invocation). The
+// load without the batch runs half before it and half after, so a machine that drifts (a shared host)
+// weighs on both sides alike.
 
 interface Genie {
   apiUrl: string;
@@ -39,7 +41,7 @@ async function call<T>(genie: Genie, path: string, init: RequestInit = {}): Prom
 }
 
 export async function batchScenario(genie: Genie, lines: number, interactive: number) {
-  const alone = await syncLoad(genie, interactive, 4);
+  const before = await syncLoad(genie, Math.ceil(interactive / 2), 4);
 
   const jsonl = Array.from({ length: lines }, (_, i) =>
     JSON.stringify({ custom_id: `line-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'qwen3:0.6b', max_tokens: 16, messages: [{ role: 'user', content: `batch line ${i}` }] } }),
@@ -71,6 +73,7 @@ export async function batchScenario(genie: Genie, lines: number, interactive: nu
   const interactiveSeconds = (performance.now() - t0) / 1000;
   await poll;
   const seconds = (performance.now() - t0) / 1000;
+  const alone = [...before, ...(await syncLoad(genie, Math.floor(interactive / 2), 4))];
   if (batch!.status !== 'completed' || batch!.request_counts.completed !== lines) throw new Error(`batch ended ${JSON.stringify(batch)}`);
   return {
     lines,
