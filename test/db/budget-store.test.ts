@@ -50,7 +50,8 @@ describe('BudgetStore on Postgres', () => {
     await cap(layer, subject(t), 'hour', 1000);
     expect((await store.reserve(run(), principal(t), 600)).ok).toBe(true);
     const refused = await store.reserve(run(), principal(t), 600);
-    expect(refused).toEqual({ ok: false, refusal: { layer, window: 'hour', resetsAt: new Date('2026-04-01T00:00:00Z') } });
+    // 600 fits the cap's 1000 once the window resets: a batch line would wait for it.
+    expect(refused).toEqual({ ok: false, refusal: { layer, window: 'hour', resetsAt: new Date('2026-04-01T00:00:00Z'), fitsAfterReset: true } });
   });
 
   it('reports the first layer in order org → application → member → user, and reserves nothing when refused', async () => {
@@ -59,7 +60,8 @@ describe('BudgetStore on Postgres', () => {
     await cap('member', t.memberId, 'day', 100);
     await cap('application', t.applicationId, 'month', 10_000);
     const refused = await store.reserve(run(), principal(t), 500);
-    expect(refused).toMatchObject({ ok: false, refusal: { layer: 'member', window: 'day' } });
+    // 500 exceeds the member cap's whole limit: no reset lets it through.
+    expect(refused).toMatchObject({ ok: false, refusal: { layer: 'member', window: 'day', fitsAfterReset: false } });
     // The application cap had room, but the transaction rolled back: nothing is held anywhere.
     expect(await store.usage('application', t.applicationId, 'month')).toMatchObject({ reservedMicroUsd: 0, spentMicroUsd: 0 });
   });
