@@ -86,7 +86,9 @@ function run(cmd: string, args: string[], opts: { timeoutMs: number; ring: Ring;
       clearTimeout(timer);
       reject(e);
     });
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': a command that prints and exits at once (the installer's cached path) can
+    // exit before its stdout was read — 'exit' then resolved with nothing (seen once on CI).
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve(out);
       else reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}:\n${out}\n${opts.ring.tail()}`));
