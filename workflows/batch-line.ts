@@ -17,7 +17,7 @@ import type { Principal } from '../protocol/principal.js';
 import { errorBodyOf, errorEnvelopeOf, readFailure } from '../protocol/failures.js';
 import { shortStep, untilPostgresAnswers } from './activity-options.js';
 import { chatCompletion } from './chat-completion.js';
-import { batchCancelledSignal, searchAttributes } from './definitions.js';
+import { batchCancelledSignal, jobQuery, searchAttributes } from './definitions.js';
 
 const { loadBatchLine } = proxyLocalActivities<Activities>(shortStep);
 const { recordBatchLine } = proxyLocalActivities<Activities>(untilPostgresAnswers);
@@ -74,6 +74,8 @@ export async function batchLine(input: BatchLineInput & { principal: Principal }
   async function waitedForReset(resetsAt: string, deadlineMs: number): Promise<boolean> {
     const waitMs = Date.parse(resetsAt) + AFTER_RESET_MS - Date.now();
     if (batchCancelled || Date.now() + waitMs >= deadlineMs) return false;
+    // Its job (GET /v1/jobs/:id) reads queued while it waits, not the refusal its next run replaces.
+    setHandler(jobQuery, () => ({ orgId: input.principal.orgId, job: { id: job.jobId, object: 'chat.completion.job', status: 'queued', created: job.created, model: job.request.model } }));
     setCurrentDetails(`**deferred** until ${resetsAt}: a budget cap was hit, and its reset lets this line through · deferral ${(input.deferrals ?? 0) + 1}`);
     log.info('batch line deferred until its cap resets', { line: input.line, resetsAt, deferrals: (input.deferrals ?? 0) + 1 });
     try {

@@ -1,12 +1,13 @@
 import type OpenAI from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
-import { batchKey } from '../../protocol/batch-ids.js';
+import { batchKey, lineJobId } from '../../protocol/batch-ids.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { line, pollBatch, readLines, sdk, submitBatch } from '../support/batches.js';
 import { ledgerCheck } from '../support/budget-check.js';
 import { temporalClient } from '../support/stack.js';
 import { createTenant, putCap, putPrice } from '../support/tenants.js';
+import { waitFor } from '../support/wait-for.js';
 
 // Budgets in a batch (README, Batch API): a line refused by a cap waits for the cap's reset when the
 // reset comes before the batch's deadline and would let it through; otherwise it fails with the 402 body.
@@ -87,7 +88,10 @@ describe('budget caps in a batch', () => {
   it('lines refused by a cap that resets in time wait for the reset and run then; a cancel wakes waiting lines, which keep their 402', async () => {
     // Both batches' first lines in one minute, with time to cancel before it ends.
     await awayFromReset(60_000, 40_000);
-    const deferring = await tenantWithCap('minute', 3 * LINE_COST);
+    const deferringTenant = await createTenant();
+    await putCap('org', deferringTenant.orgId, 'minute', 3 * LINE_COST);
+    const deferringKey = deferringTenant.apiKey;
+    const deferring = sdk(genie.apiUrl, deferringKey);
     const cancelling = await tenantWithCap('minute', 3 * LINE_COST);
     const [waits, cancels] = await Promise.all([
       submitBatch(deferring, [0, 1, 2, 3, 4].map((i) => line(`wait-${i}`, ask(i)))),
@@ -98,6 +102,20 @@ describe('budget caps in a batch', () => {
     const paused = await pollBatch(deferring, waits.id, three);
     expect(paused.status).toBe('in_progress');
     expect(paused.request_counts!.failed).toBe(0);
+    // A waiting line's job reads queued, not the refusal its next run replaces: three completed, two
+    // queued (waited for: the fifth line starts once a slot frees, and is refused a moment later).
+    const jobStatuses = () =>
+      Promise.all(
+        [0, 1, 2, 3, 4].map(async (i) => {
+          const res = await fetch(`${genie.apiUrl}/v1/jobs/${lineJobId(waits.id, i)}`, { headers: { authorization: `Bearer ${deferringKey}` } });
+          return res.status === 200 ? ((await res.json()) as { status: string }).status : String(res.status);
+        }),
+      );
+    const statuses = await waitFor('three lines completed and two queued', async () => {
+      const s = (await jobStatuses()).sort();
+      return s.join() === 'completed,completed,completed,queued,queued' ? s : null;
+    }, 20_000, 250);
+    expect(statuses).toHaveLength(5);
     await pollBatch(cancelling, cancels.id, three);
     await cancelling.batches.cancel(cancels.id);
 
