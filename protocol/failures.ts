@@ -72,6 +72,12 @@ export function readFailure(e: unknown): ReadFailure {
   return { kind: 'other' };
 }
 
+/** When a budget refusal would pass, once its cap's window resets; null for every other failure. */
+export function retryAtOf(e: unknown): string | null {
+  const f = readFailure(e);
+  return f.kind === 'genie' ? f.retryAt : null;
+}
+
 export const SHUTTING_DOWN: GenieErrorBody = {
   status: 503,
   message: 'this Genie process is shutting down and its grace period ran out; retry the request',

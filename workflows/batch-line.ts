@@ -14,9 +14,10 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { BatchLineInput, LineOutcome, LineResponse } from '../protocol/batch.js';
 import type { Principal } from '../protocol/principal.js';
-import { errorBodyOf, errorEnvelopeOf, readFailure } from '../protocol/failures.js';
+import { errorBodyOf, errorEnvelopeOf, retryAtOf } from '../protocol/failures.js';
 import { shortStep, untilPostgresAnswers } from './activity-options.js';
 import { chatCompletion } from './chat-completion.js';
+import { JobState } from './job-state.js';
 import { batchCancelledSignal, jobQuery, searchAttributes } from './definitions.js';
 
 const { loadBatchLine } = proxyLocalActivities<Activities>(shortStep);
@@ -38,6 +39,8 @@ const AFTER_RESET_MS = 1000;
  * recorded or billed for the refused run. The batch's cancel wakes it: it then records its 402.
  */
 export async function batchLine(input: BatchLineInput & { principal: Principal }): Promise<{ outcome: LineOutcome }> {
+  /** This line's wait if it waits for a cap's reset now (1 on its first run). */
+  const deferral = (input.deferrals ?? 0) + 1;
   let batchCancelled = false;
   setHandler(batchCancelledSignal, () => void (batchCancelled = true));
   // `yieldMs` is absent from loads recorded before interactive-first: those replay without a wait.
@@ -55,13 +58,12 @@ export async function batchLine(input: BatchLineInput & { principal: Principal }
   } catch (e) {
     const body = errorBodyOf(e);
     response = { status_code: body.status, request_id: job.workflowId, body: errorEnvelopeOf(body) };
-    const f = readFailure(e);
-    retryAt = f.kind === 'genie' ? f.retryAt : null;
+    retryAt = retryAtOf(e);
   }
   // Lines started without a deadline (before deferral existed) replay as they ran: refused is failed.
   if (retryAt && input.deadlineMs !== undefined && (await waitedForReset(retryAt, input.deadlineMs))) {
     const again = makeContinueAsNewFunc<typeof batchLine>({ typedSearchAttributes: workflowInfo().typedSearchAttributes.updateCopy([{ key: searchAttributes.status, value: 'queued' }]) });
-    return again({ ...input, deferrals: (input.deferrals ?? 0) + 1 });
+    return again({ ...input, deferrals: deferral });
   }
   const outcome: LineOutcome = response.status_code === 200 ? 'completed' : 'failed';
   // Recorded even when the line was cancelled: its answer (a 499) is what the error file shows.
@@ -72,14 +74,16 @@ export async function batchLine(input: BatchLineInput & { principal: Principal }
 
   /** True once the cap has reset; false (record the 402) when that is past the deadline, or the batch was cancelled or expired meanwhile. */
   async function waitedForReset(resetsAt: string, deadlineMs: number): Promise<boolean> {
-    const waitMs = Date.parse(resetsAt) + AFTER_RESET_MS - Date.now();
-    if (batchCancelled || Date.now() + waitMs >= deadlineMs) return false;
-    // Its job (GET /v1/jobs/:id) reads queued while it waits, not the refusal its next run replaces.
-    setHandler(jobQuery, () => ({ orgId: input.principal.orgId, job: { id: job.jobId, object: 'chat.completion.job', status: 'queued', created: job.created, model: job.request.model } }));
-    setCurrentDetails(`**deferred** until ${resetsAt}: a budget cap was hit, and its reset lets this line through · deferral ${(input.deferrals ?? 0) + 1}`);
-    log.info('batch line deferred until its cap resets', { line: input.line, resetsAt, deferrals: (input.deferrals ?? 0) + 1 });
+    const wakeAt = Date.parse(resetsAt) + AFTER_RESET_MS;
+    if (batchCancelled || wakeAt >= deadlineMs) return false;
+    // Its job (GET /v1/jobs/:id) reads queued while it waits — the view a fresh run starts with — not the
+    // refusal its next run replaces.
+    const queued = new JobState(job).view;
+    setHandler(jobQuery, () => ({ orgId: input.principal.orgId, job: queued }));
+    setCurrentDetails(`**deferred** until ${resetsAt}: a budget cap was hit, and its reset lets this line through · deferral ${deferral}`);
+    log.info('batch line deferred until its cap resets', { line: input.line, resetsAt, deferrals: deferral });
     try {
-      return !(await condition(() => batchCancelled, waitMs));
+      return !(await condition(() => batchCancelled, wakeAt - Date.now()));
     } catch (e) {
       if (isCancellation(e)) return false; // the batch's window passed: the expiry's record stands
       throw e;

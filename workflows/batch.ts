@@ -56,14 +56,14 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
   const { batchId, principal } = input;
   const cursor: BatchCursor = input.cursor ?? { phase: 'validating', nextLine: 0, total: 0, cancelRequested: false, runs: 0 };
   let cancelRequested = cursor.cancelRequested;
-  // The running lines' workflow ids: a cancel wakes those waiting for a cap's reset.
-  const runningLines = new Set<string>();
+  // The running lines' workflow ids (how many run is its size): a cancel wakes those waiting for a cap's reset.
+  const running = new Set<string>();
   // Set first, before any await: the activation that runs this handler starts no further line.
   setHandler(cancelBatchUpdate, async () => {
     cancelRequested = true;
     // Batches cancelled before lines could defer replay without these signals.
     if (patched(BATCH_CANCEL_WAKES_LINES))
-      for (const id of runningLines) void getExternalWorkflowHandle(id).signal(batchCancelledSignal).catch(() => undefined); // already finished: nothing to wake
+      for (const id of running) void getExternalWorkflowHandle(id).signal(batchCancelledSignal).catch(() => undefined); // already finished: nothing to wake
     return setBatchStatus.executeWithOptions({ ...untilPostgresAnswers, summary: 'cancel requested: no further line starts' }, [{ batchId, status: 'cancelling' }]);
   });
   const fileStep = {
@@ -75,7 +75,6 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
   } as const;
   const { validateBatch, finalizeBatch } = proxyActivities<Activities>(fileStep);
 
-  let running = 0;
   let expired = false;
   // Runs that began before the expiry timer existed (their histories hold none) replay as they ran:
   // the deadline checked before each line start, running lines left to finish.
@@ -91,7 +90,7 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
   // The running lines, cancelled together when the window passes (a cancel lets them finish).
   const lineScope = new CancellationScope();
   const details = () =>
-    setCurrentDetails(`**${cancelRequested ? 'cancelling' : cursor.phase}** · ${cursor.nextLine - running} of ${cursor.total} lines finished · run ${cursor.runs + 1}`);
+    setCurrentDetails(`**${cancelRequested ? 'cancelling' : cursor.phase}** · ${cursor.nextLine - running.size} of ${cursor.total} lines finished · run ${cursor.runs + 1}`);
 
   try {
     if (cursor.phase === 'validating') {
@@ -106,7 +105,7 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
     log.info('batch run', { run: cursor.runs + 1, from: cursor.nextLine, total: cursor.total, window, orgBatches });
     let startedThisRun = 0;
     while (cursor.nextLine < cursor.total && !cancelRequested && !expired && startedThisRun < input.linesPerRun && !workflowInfo().continueAsNewSuggested) {
-      await condition(() => running < window || cancelRequested || expired);
+      await condition(() => running.size < window || cancelRequested || expired);
       if (cancelRequested || expired) break;
       if (!timed && Date.now() >= input.expiresAtMs) {
         expired = true;
@@ -114,11 +113,10 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
       }
       const line = cursor.nextLine++;
       startedThisRun++;
-      running++;
-      details();
       const jobId = lineJobId(batchId, line);
       const workflowId = `chatcmpl-${jobId}`;
-      runningLines.add(workflowId);
+      running.add(workflowId);
+      details();
       void lineScope.run(() => executeChild(batchLine, {
         workflowId,
         args: [{ batchId, line, jobId, principal, deadlineMs: input.expiresAtMs }],
@@ -136,12 +134,9 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
       }))
         // A line workflow that ended without recording (terminated by an operator): its line stays unrun.
         .catch((e) => log.warn('batch line workflow failed', { line, error: (e as Error).message }))
-        .finally(() => {
-          running--;
-          runningLines.delete(workflowId);
-        });
+        .finally(() => running.delete(workflowId));
     }
-    await condition(() => running === 0 || (timed && expired));
+    await condition(() => running.size === 0 || (timed && expired));
     details();
     if (cursor.nextLine < cursor.total && !cancelRequested && !expired) {
       await condition(allHandlersFinished);
@@ -159,13 +154,13 @@ export async function batchRun(input: BatchRunInput): Promise<Batch> {
     return CancellationScope.nonCancellable(async () => {
       // A cancel requested before the window passed wins: its running lines were promised to finish. A
       // window that passes once every line has finished changes nothing: the batch completed.
-      const expiring = timed && expired && !cancelRequested && (running > 0 || cursor.nextLine < cursor.total);
+      const expiring = timed && expired && !cancelRequested && (running.size > 0 || cursor.nextLine < cursor.total);
       if (expiring) {
         // Marked before the cancel: a cancelled line's own record (a 499) then changes nothing.
         await expireBatchLines.executeWithOptions({ ...untilPostgresAnswers, summary: 'completion window passed: unfinished lines expired' }, [{ batchId }]);
         lineScope.cancel();
       }
-      await condition(() => running === 0);
+      await condition(() => running.size === 0);
       const ending: BatchEnding = cancelRequested ? 'cancelled' : expiring || (!timed && expired) ? 'expired' : 'completed';
       return end(await finalizeBatch.executeWithOptions({ ...fileStep, summary: `write the output and error files (${ending})` }, [{ batchId, ending }]));
     });

@@ -19,7 +19,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { Usage } from '../protocol/chat-response.js';
 import type { Admission, AdmitResult, CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateInput, GenerateResult } from '../protocol/completion-job.js';
-import { errorBodyOf, failures, readFailure } from '../protocol/failures.js';
+import { errorBodyOf, failures, readFailure, retryAtOf } from '../protocol/failures.js';
 import { requiredCapabilities } from '../protocol/capabilities.js';
 import { refitMaxTokens } from '../protocol/max-tokens.js';
 import type { NodeRef } from '../activities/nodes/node-list.js';
@@ -85,9 +85,8 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   } catch (e) {
     // Refused: the update carries the refusal to the caller; the workflow ends failed, visible to ops.
     const body = errorBodyOf(e);
-    const refused = readFailure(e);
     // A cap refusal that its window's reset would lift says when (a batch line waits for it).
-    admission = { ok: false, error: failures.genie(body, null, refused.kind === 'genie' ? refused.retryAt : null) };
+    admission = { ok: false, error: failures.genie(body, null, retryAtOf(e)) };
     job.fail('failed', body);
     log.info('refused at admission', { status: body.status, code: body.code, message: body.message });
     // The message may name the caller's model: a code span, as every caller-influenced text here.

@@ -1,11 +1,11 @@
 import type OpenAI from 'openai';
 import type { Batch } from 'openai/resources/batches';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
-import { batchKey, lineJobId } from '../../protocol/batch-ids.js';
+import { lineJobId } from '../../protocol/batch-ids.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { line, pollBatch, readLines, sdk, submitBatch } from '../support/batches.js';
 import { ledgerCheck } from '../support/budget-check.js';
-import { temporalClient } from '../support/stack.js';
+import { withTemporal } from '../support/stack.js';
 import { createTenant, putCap, putPrice } from '../support/tenants.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -27,15 +27,12 @@ async function awayFromReset(windowMs: number, marginMs: number): Promise<void> 
 }
 
 /** How many runs each line workflow of the batch had (a deferred line continues as new once per wait). */
-async function runsPerLine(batchId: string, lines: number): Promise<number[]> {
-  const { client, close } = await temporalClient();
-  try {
+function runsPerLine(batchId: string, lines: number): Promise<number[]> {
+  return withTemporal(async (client) => {
     const runs = new Map<string, number>();
     for await (const w of client.workflow.list({ query: `GenieBatchId = "${batchId}" AND WorkflowType = "batchLine"` })) runs.set(w.workflowId, (runs.get(w.workflowId) ?? 0) + 1);
-    return Array.from({ length: lines }, (_, i) => runs.get(`chatcmpl-${batchKey(batchId)}x${i.toString(36)}`) ?? 0);
-  } finally {
-    await close();
-  }
+    return Array.from({ length: lines }, (_, i) => runs.get(`chatcmpl-${lineJobId(batchId, i)}`) ?? 0);
+  });
 }
 
 const cap402 = (capWindow: string) => ({

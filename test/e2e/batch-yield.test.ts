@@ -2,7 +2,7 @@ import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { lineJobId } from '../../protocol/batch-ids.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { line, pollBatch, sdk, submitBatch } from '../support/batches.js';
-import { temporalClient } from '../support/stack.js';
+import { withTemporal } from '../support/stack.js';
 import { createTenant } from '../support/tenants.js';
 
 // Interactive first (README, Batch API): a batch line that finds sync or stream callers served on its
@@ -13,10 +13,9 @@ const YIELD_MS = 1500;
 const ask = (i: number) => ({ model: 'yield-batch', max_tokens: 4, messages: [{ role: 'user', content: `line ${i}` }] });
 
 /** The yield timers each line workflow of the batch started (their durations, ms). */
-async function lineTimers(batchId: string, lines: number): Promise<number[][]> {
-  const { client, close } = await temporalClient();
-  try {
-    return await Promise.all(
+function lineTimers(batchId: string, lines: number): Promise<number[][]> {
+  return withTemporal((client) =>
+    Promise.all(
       Array.from({ length: lines }, async (_, i) => {
         const history = await client.workflow.getHandle(`chatcmpl-${lineJobId(batchId, i)}`).fetchHistory();
         return (history.events ?? []).flatMap((e) => {
@@ -24,10 +23,8 @@ async function lineTimers(batchId: string, lines: number): Promise<number[][]> {
           return t ? [Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6)] : [];
         });
       }),
-    );
-  } finally {
-    await close();
-  }
+    ),
+  );
 }
 
 describe('batch lines yield to interactive traffic', () => {

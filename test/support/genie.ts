@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawnEntrypoint, type Managed } from '../../workers/stack/processes.js';
-import { temporalClient, testStack } from './stack.js';
+import { testStack, withTemporal } from './stack.js';
 
 export interface IsolatedGenie {
   apiUrl: string;
@@ -73,12 +73,9 @@ export async function startIsolatedGenie(opts: {
       await Promise.all([...genie.workers, ...genie.apis].map((p) => p.stop()));
       // Its workers created the deployment's Schedules (sweeps, retention): they go with it, or they
       // would keep starting workflows on a queue nobody polls for the rest of the suite.
-      const { client, close } = await temporalClient();
-      try {
+      await withTemporal(async (client) => {
         for await (const s of client.schedule.list()) if (s.scheduleId.startsWith(queuePrefix)) await client.schedule.getHandle(s.scheduleId).delete().catch(() => undefined);
-      } finally {
-        await close();
-      }
+      });
     },
   };
   return genie;

@@ -43,6 +43,16 @@ export async function temporalClient(): Promise<{ client: Client; close(): Promi
   return { client: new Client({ connection, namespace: s.namespace }), close: () => connection.close() };
 }
 
+/** A Temporal client on the shared test server for `fn`, closed after it. */
+export async function withTemporal<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const { client, close } = await temporalClient();
+  try {
+    return await fn(client);
+  } finally {
+    await close();
+  }
+}
+
 /** One connection to the shared test Postgres (or to `databaseUrl`, a test's own) for `fn`. */
 export async function withDb<T>(fn: (db: pg.Client) => Promise<T>, databaseUrl = testStack().databaseUrl): Promise<T> {
   const db = new pg.Client({ connectionString: databaseUrl });

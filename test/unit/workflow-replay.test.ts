@@ -23,25 +23,17 @@ const replay = (fixture: string) => {
   return Worker.runReplayHistory({ workflowsPath: path.join(ROOT, 'workflows/index.ts') }, history);
 };
 
-it('replays an async job recorded before the folded steps on the current workflow code', async () => {
-  await expect(replay('async-job-history-dd0754f.json')).resolves.toBeUndefined();
-}, 120_000);
-
-// A batch (3 lines) recorded on dd0754f, before the completion window became a durable timer
-// (`batch-expiry-timer` keeps the old path for it), and one recorded with the timer.
-it('replays a batch recorded before the expiry timer, and one recorded with it', async () => {
-  await expect(replay('batch-history-dd0754f.json')).resolves.toBeUndefined();
-  await expect(replay('batch-history-timed.json')).resolves.toBeUndefined();
-}, 120_000);
-
-// The same job recorded on the folded code (with the patch marker): a later change must keep it replaying too.
-it('replays an async job recorded with the folded steps', async () => {
-  await expect(replay('async-job-history-folded.json')).resolves.toBeUndefined();
-}, 120_000);
-
-// Budgets deferred in a batch: a line run that was refused by a minute cap, waited for its reset and
-// continued as new; and a batch cancelled while a line waited, which signals its running lines.
-it('replays a deferred batch line and a batch whose cancel woke a waiting line', async () => {
-  await expect(replay('batch-line-history-deferred.json')).resolves.toBeUndefined();
-  await expect(replay('batch-history-cancel-wakes.json')).resolves.toBeUndefined();
+// Each history must replay on today's workflow code without a nondeterminism error.
+it.each([
+  ['an async job recorded before the folded steps (dd0754f: projectJob steps of its own)', ['async-job-history-dd0754f.json']],
+  // A batch (3 lines) recorded on dd0754f, before the completion window became a durable timer
+  // (`batch-expiry-timer` keeps the old path for it), and one recorded with the timer.
+  ['a batch recorded before the expiry timer, and one recorded with it', ['batch-history-dd0754f.json', 'batch-history-timed.json']],
+  // The same job recorded on the folded code (with the patch marker): a later change must keep it replaying too.
+  ['an async job recorded with the folded steps', ['async-job-history-folded.json']],
+  // Budgets deferred in a batch: a line run that was refused by a minute cap, waited for its reset and
+  // continued as new; and a batch cancelled while a line waited, which signals its running lines.
+  ['a deferred batch line and a batch whose cancel woke a waiting line', ['batch-line-history-deferred.json', 'batch-history-cancel-wakes.json']],
+])('replays %s', async (_what, fixtures) => {
+  for (const fixture of fixtures) await expect(replay(fixture)).resolves.toBeUndefined();
 }, 120_000);
