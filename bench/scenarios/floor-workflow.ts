@@ -1,4 +1,5 @@
-import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { searchAttributes } from '../../workflows/definitions.js';
 
 // The smallest workflows shaped like Genie's paths, for the Temporal floor (temporal-floor.ts).
 
@@ -30,4 +31,18 @@ export async function floorAsync(activityQueue: string): Promise<void> {
   await generate();
   await steps.settle();
   await steps.settle(); // the webhook attempt
+}
+
+/**
+ * Shape (b) ending as a caller-held completion ends: GenieStatus and GenieNode upserted once, the
+ * details set; its input, if any, handed back as the result (a payload each way). For visibility-cost.ts.
+ */
+export async function floorLocalUpserted(input?: unknown): Promise<unknown> {
+  await floorLocal();
+  upsertSearchAttributes([
+    { key: searchAttributes.status, value: 'completed' },
+    { key: searchAttributes.node, value: 'node-a' },
+  ]);
+  setCurrentDetails('**completed** on `node-a`  \ntokens: 12 in / 64 out');
+  return input;
 }
