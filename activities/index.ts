@@ -89,6 +89,8 @@ export function createActivities(deps: ActivityDeps) {
       try {
         admitted = await admit(input);
       } catch (e) {
+        // A sync or stream caller held here now needs the workflow's outcome (a refusal, or a retry).
+        deps.callers?.troubled(input.workflowId);
         // Postgres away: retried by the step's policy (it may be back), then the caller's 503 — never
         // the driver's message, which can carry the SQL and its parameters.
         if (isPostgresUnavailable(e)) throw failures.unavailable(dependencyDown('postgres').body);

@@ -106,6 +106,12 @@ export function createMetrics(opts: { nodes?: () => NodeRecord[]; heldCallers?: 
       labelNames: ['mode', 'eager'] as const,
       registers,
     }),
+    outcomeWaits: new Counter({
+      name: 'genie_workflow_outcome_waits_total',
+      help: "Caller-held (sync, stream) completions whose API waited on the workflow's outcome from the Temporal server, by mode and why: not_eager (its first task ran elsewhere), troubled (a step here did not succeed), slow (still running after the wait's delay), duplicate (a keyed retry). A completion answered here needs no such wait.",
+      labelNames: ['mode', 'reason'] as const,
+      registers,
+    }),
     batchLines: new Counter({
       name: 'genie_batch_lines_total',
       help: 'Batch lines recorded (each once, when its answer is recorded), by outcome: completed, budget_refused (402), failed (any other error).',

@@ -105,6 +105,8 @@ async function answerCaller(deps: GenerateDeps, input: GenerateInput, caller: He
     caller.deliver({ body: result.completion!, budget: input.budget });
     return { ...result, settled };
   } catch (e) {
+    // Whatever follows (failover, the workflow's failure, a cancel), the caller hears the workflow now.
+    deps.callers?.troubled(input.workflowId);
     const tell = (body: Parameters<CallerStream['fail']>[0]) => (caller.kind === 'stream' ? caller.stream.fail(body) : caller.fail(body));
     if (caller.signal.reason !== CALLER_LEFT && (caller.signal.reason === SHUTTING_DOWN || shuttingDown(ctx))) {
       // The grace period of a draining API ran out with this caller still waiting: say so, never cut silently.

@@ -50,4 +50,10 @@ export interface HeldCallers {
    * the local activity's result was lost), it returns the first run's outcome. Null: no caller here.
    */
   attempt(workflowId: string, attempt: number, generation: (caller: HeldCaller) => Promise<GenerateResult>): Promise<GenerateResult> | null;
+  /**
+   * A step of this completion ran into something other than success here (an admission refusal or
+   * error, a failed node attempt): the caller held here will hear the workflow's outcome, not a body,
+   * so the API starts waiting on it now. Unknown ids are ignored.
+   */
+  troubled(workflowId: string): void;
 }

@@ -19,12 +19,18 @@ export interface Hold {
   leave(): void;
   /** Drops this request's entry — never another request's (a keyed duplicate holds nothing). */
   release(): void;
+  /**
+   * Settles when a step of the completion, run in this process, did not succeed (`troubled`): from
+   * then on only the workflow's outcome can answer the caller. Never settles for a keyed duplicate.
+   */
+  readonly troubled: Promise<void>;
 }
 
 interface Entry {
   answer: Answer;
   controller: AbortController;
   runs: Map<number, Promise<GenerateResult>>;
+  trouble(): void;
 }
 
 /**
@@ -40,12 +46,15 @@ export class CallerRegistry implements HeldCallers {
     const controller = new AbortController();
     const leave = () => controller.abort(CALLER_LEFT);
     // A keyed retry of a request held here already must not take over (or later delete) its entry.
-    if (this.entries.has(workflowId)) return { signal: controller.signal, leave, release: () => undefined };
-    const entry: Entry = { answer, controller, runs: new Map() };
+    if (this.entries.has(workflowId)) return { signal: controller.signal, leave, release: () => undefined, troubled: new Promise<void>(() => undefined) };
+    let trouble!: () => void;
+    const troubled = new Promise<void>((resolve) => (trouble = resolve));
+    const entry: Entry = { answer, controller, runs: new Map(), trouble };
     this.entries.set(workflowId, entry);
     return {
       signal: controller.signal,
       leave,
+      troubled,
       release: () => {
         if (this.entries.get(workflowId) === entry) this.entries.delete(workflowId);
       },
@@ -68,6 +77,10 @@ export class CallerRegistry implements HeldCallers {
   admitted(workflowId: string, outcome: AdmissionOutcome): void {
     const entry = this.entries.get(workflowId);
     if (entry?.answer.kind === 'async') entry.answer.admitted(outcome);
+  }
+
+  troubled(workflowId: string): void {
+    this.entries.get(workflowId)?.trouble();
   }
 
   /** The grace period is over: every caller still held here is told 503 by its `generate`, inline for streams. */

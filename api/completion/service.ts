@@ -4,7 +4,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { WebhookUrlGuard } from '../../activities/webhooks/url-guard.js';
 import type { CompletionMode } from '../../protocol/chat-request.js';
-import { streamRecordSchema, type Admission, type CompletionJobInput } from '../../protocol/completion-job.js';
+import { streamRecordSchema, type Admission, type CompletionJobInput, type CompletionJobOutput } from '../../protocol/completion-job.js';
 import type { AsyncAccepted } from '../../protocol/job.js';
 import { GenieError, type GenieErrorBody } from '../../protocol/errors.js';
 import type { Delivery } from '../../activities/inference/held-caller.js';
@@ -45,6 +45,11 @@ type Handle = WorkflowHandle<typeof chatCompletion>;
 const callerLeft = () => new GenieError({ ...GenieError.internal('the caller left before its completion started').body, status: 499 });
 const keyReused = GenieError.idempotencyKeyReused;
 const keyInUse = GenieError.idempotencyKeyInUse;
+/**
+ * How long a caller-held completion runs before its API asks for the workflow's outcome regardless: the
+ * safety net for an ending this process does not see. Most completions are answered well before.
+ */
+const OUTCOME_WAIT_AFTER_MS = 10_000;
 
 /**
  * The API-process side of a completion: starts the `chatCompletion` workflow (eagerly: its first task
@@ -125,6 +130,37 @@ export function createCompletionService(deps: CompletionServiceDeps) {
     return () => res.off('close', onClose);
   }
 
+  /**
+   * The workflow's own outcome, asked of the Temporal server (a long poll: a history read and server
+   * CPU per completion) only when it can matter. A completion answered here — the normal case — needs
+   * none: its body or stream comes from `generate` in this process. It is asked at once when the first
+   * task ran elsewhere (nothing here sees how it goes), as soon as a step here did not succeed (a
+   * refusal, a failed attempt: the caller's answer is the workflow's now), and once the completion has
+   * run OUTCOME_WAIT_AFTER_MS. After `dispose` (the caller was answered) it is never asked.
+   */
+  function outcomeOf(handle: Handle, mode: 'sync' | 'stream', eager: boolean, hold: Hold): { result: Promise<CompletionJobOutput>; dispose(): void } {
+    let timer: NodeJS.Timeout | undefined;
+    let answered = false;
+    const wait = (reason: string): Promise<CompletionJobOutput> => {
+      if (answered) return new Promise(() => undefined);
+      deps.metrics?.outcomeWaits.inc({ mode, reason });
+      return handle.result();
+    };
+    const result = eager
+      ? new Promise<string>((resolve) => {
+          timer = setTimeout(() => resolve('slow'), OUTCOME_WAIT_AFTER_MS);
+          void hold.troubled.then(() => resolve('troubled'));
+        }).then(wait)
+      : wait('not_eager');
+    return {
+      result,
+      dispose: () => {
+        answered = true;
+        clearTimeout(timer);
+      },
+    };
+  }
+
   /** The admission of an eagerly started async job, decided in this process, or null when it ran elsewhere. */
   function admissionHere(admission: Promise<AdmissionOutcome>): Promise<AdmissionOutcome | null> {
     let timer: NodeJS.Timeout | undefined;
@@ -149,14 +185,25 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       try {
         if (hold.signal.aborted) throw callerLeft();
         const started = await start(input);
-        handle = started.fresh ? started.handle : null; // a duplicate must not cancel the original
-        const finished = started.handle.result().then((out): Delivery => {
+        const bodyOf = (out: CompletionJobOutput): Delivery => {
           if (!out.completion) throw GenieError.internal('the completion finished without a body');
           return { body: out.completion, budget: null };
-        });
-        // The workflow's own end still matters when the delivery won the race: observe it, never leak it.
-        finished.catch((e) => deps.log.debug({ completionId: input.workflowId, err: (e as Error).message }, 'workflow ended with an error'));
-        return started.fresh ? await Promise.race([delivered, finished]) : await finished;
+        };
+        if (!started.fresh) {
+          // A keyed duplicate (which must not cancel the original) answers with the original's outcome.
+          deps.metrics?.outcomeWaits.inc({ mode: 'sync', reason: 'duplicate' });
+          return bodyOf(await started.handle.result());
+        }
+        handle = started.handle;
+        const outcome = outcomeOf(started.handle, 'sync', started.eager, hold);
+        try {
+          const finished = outcome.result.then(bodyOf);
+          // The workflow's own end still matters when the delivery won the race: observe it, never leak it.
+          finished.catch((e) => deps.log.debug({ completionId: input.workflowId, err: (e as Error).message }, 'workflow ended with an error'));
+          return await Promise.race([delivered, finished]);
+        } finally {
+          outcome.dispose();
+        }
       } finally {
         answered = true;
         detach();
@@ -186,12 +233,17 @@ export function createCompletionService(deps: CompletionServiceDeps) {
         // one is replayed from what it sent.
         if (!started.fresh) return await replayStream(started.handle, sink, input.includeUsage, hold.signal);
         handle = started.handle;
-        started.handle.result().then(
+        const outcome = outcomeOf(started.handle, 'stream', started.eager, hold);
+        outcome.result.then(
           () => sink.fail(GenieError.internal('the stream ended without its final chunk').body),
           (e) => sink.fail(toGenieError(e).body),
         );
-        await sink.opened;
-        await sink.finished;
+        try {
+          await sink.opened;
+          await sink.finished;
+        } finally {
+          outcome.dispose();
+        }
       } finally {
         detach();
         hold.release();

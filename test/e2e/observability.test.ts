@@ -67,6 +67,7 @@ describe('operations: metrics, logs and the Temporal UI', () => {
     await putCap('member', poor.memberId, 'day', 1, base());
     await api('/admin/v1/prices/ops-model', { base: base(), method: 'PUT', key: testStack().adminToken, body: { inputMicroUsdPerMTok: 1_000_000, outputMicroUsdPerMTok: 1_000_000 } });
     expect((await chat({ model: 'ops-model' }, poor.apiKey)).status).toBe(402);
+    const REFUSED_SYNC = 2; // the 404 and the 402, both refused by admission in this API's workflow task
 
     const after = await scrape(apiMetrics);
     const delta = (name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
@@ -89,6 +90,11 @@ describe('operations: metrics, logs and the Temporal UI', () => {
     // The async 202 too: its admission ran in this API's eager workflow task and came back in memory.
     expect(delta('genie_workflow_starts_total', { mode: 'async', eager: 'true' })).toBe(1);
     expect(sample(after, 'genie_workflow_starts_total', { eager: 'false' })).toBe(0);
+    // Answered here, the sync and stream completions never asked the server for their workflow's outcome
+    // (no long poll); the refused ones did, as soon as their admission (here) failed.
+    expect(delta('genie_workflow_outcome_waits_total', { mode: 'stream' })).toBe(0);
+    expect(delta('genie_workflow_outcome_waits_total', { mode: 'sync', reason: 'troubled' })).toBe(REFUSED_SYNC);
+    expect(delta('genie_workflow_outcome_waits_total', { mode: 'sync', reason: 'not_eager' })).toBe(0);
     expect(sample(after, 'genie_held_callers', {})).toBe(0);
     expect(hasFamily(after, 'process_cpu')).toBe(true);
   });

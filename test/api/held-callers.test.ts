@@ -1,0 +1,30 @@
+import { CallerRegistry } from '../../api/completion/held-callers.js';
+
+// The trouble mark decides whether a caller-held completion's API long-polls the Temporal server for
+// the workflow's outcome (api/completion/service.ts): it must settle for the caller's own completion
+// only, and never for a keyed duplicate that holds nothing.
+
+const settled = (p: Promise<void>) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setImmediate(() => r(false)))]);
+const syncAnswer = () => ({ kind: 'sync' as const, deliver: () => undefined, fail: () => undefined });
+
+describe('CallerRegistry trouble marks', () => {
+  it('settles the hold of the completion marked, not the others', async () => {
+    const callers = new CallerRegistry();
+    const a = callers.hold('chatcmpl-a', syncAnswer());
+    const b = callers.hold('chatcmpl-b', syncAnswer());
+    callers.troubled('chatcmpl-a');
+    callers.troubled('chatcmpl-unknown');
+    expect(await settled(a.troubled)).toBe(true);
+    expect(await settled(b.troubled)).toBe(false);
+  });
+
+  it('a keyed duplicate of a held completion is never marked, and a released hold no longer is', async () => {
+    const callers = new CallerRegistry();
+    const first = callers.hold('chatcmpl-k', syncAnswer());
+    const duplicate = callers.hold('chatcmpl-k', syncAnswer());
+    first.release();
+    callers.troubled('chatcmpl-k');
+    expect(await settled(first.troubled)).toBe(false);
+    expect(await settled(duplicate.troubled)).toBe(false);
+  });
+});
