@@ -1,0 +1,3 @@
+module genie/bench/gosym
+
+go 1.22
