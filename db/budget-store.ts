@@ -22,6 +22,8 @@ interface ReserveRow {
   remaining_resets_at: Date | string | null;
 }
 
+export type ReserveOutcome = { ok: true; reservation: Reservation } | { ok: false; refusal: CapRefusal };
+
 /** What a usage record says of a run besides its cost. */
 export interface UsageRow {
   principal: Principal;
@@ -75,7 +77,7 @@ export class BudgetStore {
   }
 
   /** Reserves `amount` in every applicable cap, or nothing at all. Idempotent per run. */
-  async reserve(run: CompletionRun, principal: Principal, amount: number): Promise<{ ok: true; reservation: Reservation } | { ok: false; refusal: CapRefusal }> {
+  async reserve(run: CompletionRun, principal: Principal, amount: number): Promise<ReserveOutcome> {
     const subjects = subjectsOf(principal);
     const res = await this.knex.raw<{ rows: ReserveRow[] }>('select * from genie_reserve(?, ?, ?::text[], ?::text[], ?, ?)', [
       run.workflowId,
@@ -85,7 +87,31 @@ export class BudgetStore {
       amount,
       this.now(),
     ]);
+    return this.outcomeOf(res.rows[0], subjects, amount);
+  }
+
+  /**
+   * The model's price and the reservation of what `tokens` cost at it, in one round trip (admission
+   * runs on every completion's critical path). Postgres computes the cost as `costMicroUsd` does (the
+   * ceiling of µUSD per million tokens, exactly). Null when the model has no price: nothing is reserved.
+   */
+  async reserveAtPrice(run: CompletionRun, principal: Principal, model: string, tokens: { prompt: number; completion: number }): Promise<{ price: Price; amount: number; outcome: ReserveOutcome } | null> {
+    const subjects = subjectsOf(principal);
+    const res = await this.knex.raw<{ rows: Array<ReserveRow & { input_price: string; output_price: string; amount: string }> }>(
+      `with p as (
+         select input_micro_usd_per_mtok as input_price, output_micro_usd_per_mtok as output_price,
+                ceil((input_micro_usd_per_mtok::numeric * ? + output_micro_usd_per_mtok::numeric * ?) / 1000000)::bigint as amount
+           from model_prices where model = ?)
+       select p.input_price, p.output_price, p.amount, r.* from p cross join lateral genie_reserve(?, ?, ?::text[], ?::text[], p.amount, ?) r`,
+      [tokens.prompt, tokens.completion, model, run.workflowId, run.runId, subjects.map(([layer]) => layer), subjects.map(([, id]) => id), this.now()],
+    );
     const r = res.rows[0];
+    if (!r) return null;
+    const amount = Number(r.amount);
+    return { price: { inputMicroUsdPerMTok: Number(r.input_price), outputMicroUsdPerMTok: Number(r.output_price) }, amount, outcome: await this.outcomeOf(r, subjects, amount) };
+  }
+
+  private async outcomeOf(r: ReserveRow, subjects: Array<[CapLayer, string]>, amount: number): Promise<ReserveOutcome> {
     if (!r.ok) {
       const layer = r.cap_layer as CapLayer;
       const window = r.cap_window as CapWindow;

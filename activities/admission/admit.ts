@@ -56,11 +56,13 @@ export function createAdmit(
     const model = request.model;
     const promptBound = promptTokenBound(request);
     const fit = fitMaxTokens({ maxTokens: request.max_tokens ?? null, defaulted: defaultMaxTokens === true, contextLength: node.model?.contextLength, engineFitsMissing: node.engine === 'vllm', promptBound });
-    const price = (await budgets.price(model)) ?? freeOnPurpose(model, freeModels);
-    // What the completion can at most cost: a prompt bound no engine's count exceeds, and the output
-    // the node is allowed (max_tokens as sent, or the context length when none is).
-    const maxCost = costMicroUsd(price, promptBound, fit.outputBound);
-    const outcome = await budgets.reserve({ workflowId, runId }, principal, maxCost);
+    // What the completion can at most cost, reserved at the model's price in the same round trip: a
+    // prompt bound no engine's count exceeds, and the output the node is allowed (max_tokens as sent,
+    // or the context length when none is). A model without a price costs nothing only on purpose.
+    const run = { workflowId, runId };
+    const priced = await budgets.reserveAtPrice(run, principal, model, { prompt: promptBound, completion: fit.outputBound });
+    const price = priced?.price ?? freeOnPurpose(model, freeModels);
+    const outcome = priced?.outcome ?? (await budgets.reserve(run, principal, costMicroUsd(price, promptBound, fit.outputBound)));
     if (!outcome.ok) {
       const { layer, window, resetsAt, fitsAfterReset } = outcome.refusal;
       const body = GenieError.budgetCapHit(layer, window, resetsAt.toISOString()).body;

@@ -1,5 +1,6 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { BudgetStore } from '../../db/budget-store.js';
+import { costMicroUsd } from '../../protocol/budget.js';
 import { openOrm } from '../../db/orm.js';
 import { newId } from '../../db/ids.js';
 import { testStack, withDb } from '../support/stack.js';
@@ -80,6 +81,28 @@ describe('BudgetStore on Postgres', () => {
     await cap('member', t.memberId, 'minute', 1_000);
     const ok = await store.reserve(run(), principal(t), 300);
     expect(ok).toEqual({ ok: true, reservation: { reservedMicroUsd: 300, standing: { remainingMicroUsd: 700, resetsAt: '2026-04-01T00:00:00.000Z' } } });
+  });
+
+  it('reserves at the model’s price in one round trip, at the cost costMicroUsd computes; an unpriced model reserves nothing', async () => {
+    const t = await createTenant();
+    await cap('org', t.orgId, 'day', 10_000);
+    const model = `priced-${newId('', 6)}`;
+    const price = { inputMicroUsdPerMTok: 1_500_000, outputMicroUsdPerMTok: 2_333_333 };
+    await withDb((db) => db.query('insert into model_prices (model, input_micro_usd_per_mtok, output_micro_usd_per_mtok) values ($1, $2, $3)', [model, price.inputMicroUsdPerMTok, price.outputMicroUsdPerMTok]));
+    const tokens = { prompt: 1234, completion: 999 };
+    const want = costMicroUsd(price, tokens.prompt, tokens.completion); // 1851 + 2331 = 4182 (rounded up)
+    const wf = run();
+    const priced = await store.reserveAtPrice(wf, principal(t), model, tokens);
+    expect(priced).toEqual({ price, amount: want, outcome: { ok: true, reservation: { reservedMicroUsd: want, standing: expect.objectContaining({ remainingMicroUsd: 10_000 - want }) } } });
+    // Idempotent per run, as `reserve` is; and refused as `reserve` is, with the same report.
+    await store.reserveAtPrice(wf, principal(t), model, tokens);
+    expect(await store.usage('org', t.orgId, 'day')).toMatchObject({ reservedMicroUsd: want });
+    const refused = await store.reserveAtPrice(run(), principal(t), model, { prompt: 10_000_000, completion: 0 });
+    expect(refused?.outcome).toEqual({ ok: false, refusal: { layer: 'org', window: 'day', resetsAt: new Date('2026-04-01T00:00:00Z'), fitsAfterReset: false } });
+    expect(await store.reserveAtPrice(run(), principal(t), `unpriced-${newId('', 6)}`, tokens)).toBeNull();
+    expect(await store.usage('org', t.orgId, 'day')).toMatchObject({ reservedMicroUsd: want });
+    await store.settle(wf, 0);
+    expect(await store.check()).toEqual([]);
   });
 
   it('settles the actual cost and releases the rest, exactly once however often it is retried', async () => {
