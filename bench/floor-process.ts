@@ -9,7 +9,8 @@ import { closedLoop } from './genie-client.js';
 // API runs a sync completion: eager starts from a Client on the worker's connection, workflow tasks on
 // the main thread (debugMode), the lean sandbox. The parent pins it like the API and reads its CPU from
 // /proc, so the SDK's own share of a completion is measured apart from Genie's code (floor-cpu.ts).
-// Protocol (IPC): parent sends {shape, n, concurrency}; child answers {eagerFraction} when all closed.
+// Protocol (IPC): parent sends {shape, n, concurrency}; child answers {eagerFraction, toGenerateMs} when
+// all closed (toGenerateMs: floorLocal's start → generate per workflow, what a sync caller waits for).
 // The async shape's activity worker runs in this process too, so its CPU counts with the shape's.
 
 process.env.TEMPORAL_WORKFLOW_STACK_TRACES = 'off';
@@ -18,7 +19,7 @@ const [address, namespace, taskQueue] = process.argv.slice(2);
 /** As workers/workflow-sandbox.ts sets it for Genie: no watchdog per call into the sandbox (patched SDK). */
 const LEAN_SANDBOX = { isolateExecutionTimeout: 0 };
 const connection = await NativeConnection.connect({ address });
-const waiting = new Map<string, () => void>();
+const waiting = new Map<string, (at: number) => void>();
 const worker = await Worker.create({
   connection,
   namespace,
@@ -28,7 +29,7 @@ const worker = await Worker.create({
     touch: async () => undefined,
     admit: async () => undefined,
     // Resolves the starter in process, as `generateHere` hands a sync caller its body.
-    generate: async () => void waiting.get(Context.current().info.workflowExecution?.workflowId ?? '')?.(),
+    generate: async () => void waiting.get(Context.current().info.workflowExecution?.workflowId ?? '')?.(performance.now()),
     settle: async () => undefined,
   },
   maxConcurrentWorkflowTaskExecutions: 64,
@@ -52,15 +53,19 @@ process.on('message', async (m: { shape: 'floorLocal' | 'floorEmpty' | 'floorAsy
     process.exit(0);
   }
   let eager = 0;
-  await closedLoop(m.n, m.concurrency, async (i) => {
+  const toGenerateMs = await closedLoop(m.n, m.concurrency, async (i) => {
     const workflowId = `bench-floor-cpu-${m.shape}-${Date.now()}-${i}`;
-    const generated = m.shape === 'floorLocal' ? new Promise<void>((r) => waiting.set(workflowId, r)) : Promise.resolve();
+    const t0 = performance.now();
+    const generated = m.shape === 'floorLocal' ? new Promise<number>((r) => waiting.set(workflowId, r)) : Promise.resolve(NaN);
     const handle = await client.workflow.start(m.shape, { taskQueue, workflowId, requestEagerStart: true, args: m.shape === 'floorAsync' ? [activityQueue] : [] });
     if (handle.eagerlyStarted) eager++;
-    await generated;
+    const generateAt = await generated;
     waiting.delete(workflowId);
     await handle.result();
+    return generateAt - t0;
   });
-  process.send!({ eagerFraction: eager / m.n });
+  process.send!({ eagerFraction: eager / m.n, toGenerateMs });
 });
+// A parent that died (a failed bench run) leaves no floor process behind.
+process.on('disconnect', () => process.exit(0));
 process.send!('ready');

@@ -16,7 +16,7 @@ import { asyncScenario } from './scenarios/async-jobs.js';
 import { asyncRatesScenario } from './scenarios/async-rates.js';
 import { batchScenario } from './scenarios/batch.js';
 import { cpuPerCompletionScenario } from './scenarios/cpu-per-completion.js';
-import { floorCpuScenario } from './scenarios/floor-cpu.js';
+import { floorCpuScenario, spawnFloorProcess } from './scenarios/floor-cpu.js';
 import { peerCpuScenario } from './scenarios/peer-cpu.js';
 import { budgetTenantsScenario } from './scenarios/budget-tenants.js';
 import { latencyScenario } from './scenarios/latency.js';
@@ -78,7 +78,10 @@ try {
     }
   }
   const idleMemory = Object.fromEntries(targets.map((t) => [t.name, memoryOf(t.pids)]));
-  const latency = await latencyScenario(targets, rounds, perRound);
+  // Temporal alone, in a process pinned and set up like the API: its latency in the latency rounds, its CPU below.
+  const floorProcess = await spawnFloorProcess({ temporalAddress: stack.temporalAddress, namespace: stack.namespace, pinCore: pin ? '1' : null });
+  const floorProbe = async () => (await floorProcess.run('floorLocal', 1, 1)).toGenerateMs[0];
+  const latency = await latencyScenario(targets, rounds, perRound, floorProbe);
   const sweep = await sweepScenario(targets, RATES, sweepSeconds);
   const asyncJobs = await asyncScenario(stack.apiUrl, stack.apiKey, jobs, 20);
   const genie = { apiUrl: stack.apiUrl, apiKey: stack.apiKey };
@@ -88,7 +91,8 @@ try {
   const cpuPids = { api: stack.pids.api, worker: stack.pids.worker, postgres: stack.pids.postgres, temporal: stack.pids.temporal, simulator: stack.pids.simulator };
   const cpu = await cpuPerCompletionScenario({ genie, pids: cpuPids, client, n: cpuBatch, concurrency: 4, idleSeconds: 3 });
   // The same CPU split for Temporal alone (a process pinned and set up like the API) and for a plain gateway.
-  const floorCpu = await floorCpuScenario({ temporalAddress: stack.temporalAddress, namespace: stack.namespace, temporalPid: stack.pids.temporal, pinCore: pin ? '1' : null, n: cpuBatch * 2, concurrency: 4 });
+  const floorCpu = await floorCpuScenario({ floor: floorProcess, temporalPid: stack.pids.temporal, n: cpuBatch * 2, concurrency: 4 });
+  await floorProcess.stop();
   const peerCpu = await peerCpuScenario(targets[1], portkey.child.pid!, cpuBatch, 4);
   const budgets = await budgetTenantsScenario(stack.databaseUrl, jobs * 5, 32);
   const placement = await placementScenario(stack, 12, sweepSeconds * 3);
@@ -106,9 +110,11 @@ try {
     syncAddedP50GenieOverPortkey: round(latency.added.genie.syncP50 / addedOrFloor(latency.added.portkey.syncP50)),
     throughputGenieOverPortkey: round(sweep.throughputAtP99Under100ms.genie / Math.max(sweep.throughputAtP99Under100ms.portkey, 1)),
     webhooksDeliveredFraction: asyncJobs.webhooksDeliveredFraction,
-    // Genie's added latency over the floor of the shape it is moving to (eager start, local activities).
-    genieSyncAddedOverFloor: round(latency.added.genie.syncP50 / temporalFloor.localActivitiesEager.toGenerateP50),
-    genieTtftAddedOverFloor: round(latency.added.genie.ttftP50 / temporalFloor.localActivitiesEager.toGenerateP50),
+    // Genie's added latency over the floor of its shape (eager start, local activities), the floor sampled
+    // in the same rounds from a process placed as the API is (before 2026-12-02: temporal-floor.ts's
+    // shape (b), run minutes later from the load generator's core; on a host that drifts, not the same minutes).
+    genieSyncAddedOverFloor: round(latency.added.genie.syncP50 / latency.floor!.toGenerateP50),
+    genieTtftAddedOverFloor: round(latency.added.genie.ttftP50 / latency.floor!.toGenerateP50),
     // CPU: the API's per sync completion over what the SDK alone spends on the same shape in the same way.
     apiCpuOverFloorCpu: round(cpu.sync.msPerCompletion.api / floorCpu.localActivitiesEager.processMs),
     // What a running batch costs interactive callers (sync p99, concurrency 4), and how fast it runs.
@@ -131,6 +137,8 @@ try {
     ratios,
     figures,
     added: latency.added,
+    /** Shape (b)'s start → generate in the latency rounds, from a process placed as the API is: the ratios' denominator. */
+    latencyFloor: latency.floor,
     sweep: sweep.curves,
     memory: { idle: idleMemory, underLoad: sweep.memoryUnderLoad },
     async: asyncJobs,

@@ -5,6 +5,47 @@ import { ROOT } from '../../workers/stack/processes.js';
 import { cpuDelta, cpuMs } from '../proc-cpu.js';
 import { round } from '../stats.js';
 
+export type FloorShape = 'floorLocal' | 'floorEmpty' | 'floorAsync';
+export interface FloorProcess {
+  pid: number;
+  /** Runs `n` workflows of `shape`, `concurrency` in flight; resolves once every one has closed. */
+  run(shape: FloorShape, n: number, concurrency: number): Promise<{ eagerFraction: number; toGenerateMs: number[] }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The floor's own process (bench/floor-process.ts), set up as the API runs a sync completion and
+ * pinned to the API's core, so Temporal's share is measured where Genie's API pays it: its CPU here,
+ * its start → generate latency in the latency scenario's rounds.
+ */
+export async function spawnFloorProcess(opts: { temporalAddress: string; namespace: string; pinCore: string | null }): Promise<FloorProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/floor-process.ts'), opts.temporalAddress, opts.namespace, 'bench-floor-cpu'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const [ready] = await once(child, 'message');
+  if (ready !== 'ready') throw new Error(`floor process said ${JSON.stringify(ready)}`);
+  if (opts.pinCore !== null) spawnSync('taskset', ['-acp', opts.pinCore, String(child.pid)]);
+  // One run at a time: answers are matched to requests by order.
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    pid: child.pid!,
+    run(shape, n, concurrency) {
+      const answer = queue.then(async () => {
+        child.send({ shape, n, concurrency });
+        const [a] = (await once(child, 'message')) as [{ eagerFraction: number; toGenerateMs: number[] }];
+        return a;
+      });
+      queue = answer.catch(() => undefined);
+      return answer;
+    },
+    async stop() {
+      child.send('stop');
+      await once(child, 'exit');
+    },
+  };
+}
+
 /**
  * What Temporal alone costs in CPU for the shapes of Genie's completions: a child process runs them as
  * the API runs a sync completion (bench/floor-process.ts), pinned to the targets' core, and its CPU and
@@ -13,36 +54,23 @@ import { round } from '../stats.js';
  * Genie's own code, and the server's CPU per sync completion into the shape's floor and what Genie adds
  * (search attributes, details, larger payloads).
  */
-export async function floorCpuScenario(opts: { temporalAddress: string; namespace: string; temporalPid: number | null; pinCore: string | null; n: number; concurrency: number }) {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/floor-process.ts'), opts.temporalAddress, opts.namespace, 'bench-floor-cpu'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  try {
-    const [ready] = await once(child, 'message');
-    if (ready !== 'ready') throw new Error(`floor process said ${JSON.stringify(ready)}`);
-    if (opts.pinCore !== null) spawnSync('taskset', ['-acp', opts.pinCore, String(child.pid)]);
-    const pids = { process: child.pid!, temporal: opts.temporalPid };
-    const run = async (shape: 'floorLocal' | 'floorEmpty' | 'floorAsync', n: number) => {
-      const before = cpuMs(pids);
-      const t0 = performance.now();
-      child.send({ shape, n, concurrency: opts.concurrency });
-      const [answer] = (await once(child, 'message')) as [{ eagerFraction: number }];
-      const used = cpuDelta(before, cpuMs(pids));
-      return {
-        processMs: round(used.process / n),
-        temporalMs: round(used.temporal / n),
-        workflowsPerSecond: round(n / ((performance.now() - t0) / 1000)),
-        eagerFraction: round(answer.eagerFraction),
-      };
+export async function floorCpuScenario(opts: { floor: FloorProcess; temporalPid: number | null; n: number; concurrency: number }) {
+  const pids = { process: opts.floor.pid, temporal: opts.temporalPid };
+  const run = async (shape: FloorShape, n: number) => {
+    const before = cpuMs(pids);
+    const t0 = performance.now();
+    const answer = await opts.floor.run(shape, n, opts.concurrency);
+    const used = cpuDelta(before, cpuMs(pids));
+    return {
+      processMs: round(used.process / n),
+      temporalMs: round(used.temporal / n),
+      workflowsPerSecond: round(n / ((performance.now() - t0) / 1000)),
+      eagerFraction: round(answer.eagerFraction),
     };
-    await run('floorLocal', 20); // warm-up: the sandbox's first contexts, the connection's first streams
-    const localActivities = await run('floorLocal', opts.n);
-    const empty = await run('floorEmpty', opts.n);
-    const asyncShape = await run('floorAsync', opts.n);
-    return { n: opts.n, concurrency: opts.concurrency, localActivitiesEager: localActivities, emptyEager: empty, asyncShape };
-  } finally {
-    child.send('stop');
-    await once(child, 'exit');
-  }
+  };
+  await run('floorLocal', 20); // warm-up: the sandbox's first contexts, the connection's first streams
+  const localActivities = await run('floorLocal', opts.n);
+  const empty = await run('floorEmpty', opts.n);
+  const asyncShape = await run('floorAsync', opts.n);
+  return { n: opts.n, concurrency: opts.concurrency, localActivitiesEager: localActivities, emptyEager: empty, asyncShape };
 }

@@ -4,7 +4,8 @@ import { pct, round } from '../stats.js';
 import { post, type ChatBody, type Target } from '../target.js';
 
 // Scenarios (a) and (c): one request at a time; in every round each target gets the same requests,
-// in a rotated order, so none always meets a warmer or colder machine.
+// in a rotated order, so none always meets a warmer or colder machine. Temporal's floor for the sync
+// shape (b) takes its turn in the same rotation, so Genie's ratio to it compares the same minutes.
 
 interface StreamSample { ttft: number; gaps: number[]; complete: boolean }
 
@@ -42,14 +43,25 @@ async function syncOnce(t: Target, body: ChatBody): Promise<number> {
   return performance.now() - t0;
 }
 
-export async function latencyScenario(targets: Target[], rounds: number, perRound: number) {
+/** One start → generate of shape (b), in ms, from a process placed as the API is (floor-cpu.ts). */
+export type FloorProbe = () => Promise<number>;
+
+export async function latencyScenario(targets: Target[], rounds: number, perRound: number, floor?: FloorProbe) {
   const body = (i: number): ChatBody => ({ model: 'qwen3:0.6b', messages: [{ role: 'user', content: `bench ${i}` }], max_tokens: 16 });
   for (const t of targets) for (let i = 0; i < 5; i++) await syncOnce(t, body(i)).then(() => streamOnce(t, body(i))); // warm-up
   const sync = new Map(targets.map((t) => [t.name, [] as number[]]));
   const stream = new Map(targets.map((t) => [t.name, [] as StreamSample[]]));
+  const toGenerate: number[] = [];
+  if (floor) for (let i = 0; i < 5; i++) await floor(); // warm-up
+  const turns: Array<Target | 'floor'> = floor ? [...targets, 'floor'] : targets;
   for (let r = 0; r < rounds; r++) {
-    const order = targets.map((_, i) => targets[(i + r) % targets.length]);
+    const order = turns.map((_, i) => turns[(i + r) % turns.length]);
     for (const t of order) {
+      // Two samples per request pair of a target: as many as a sync and a stream each.
+      if (t === 'floor') {
+        for (let i = 0; i < 2 * perRound; i++) toGenerate.push(await floor!());
+        continue;
+      }
       for (let i = 0; i < perRound; i++) {
         sync.get(t.name)!.push(await syncOnce(t, body(r * perRound + i)));
         stream.get(t.name)!.push(await streamOnce(t, body(r * perRound + i)));
@@ -80,6 +92,8 @@ export async function latencyScenario(targets: Target[], rounds: number, perRoun
     perRound,
     genieRequests: targets.some((t) => t.name === 'genie') ? 10 + 2 * rounds * perRound : 0,
     figures,
+    /** Shape (b)'s start → generate, sampled in the same rounds (null when no probe was given). */
+    floor: floor ? { samples: toGenerate.length, toGenerateP50: pct(toGenerate, 50), toGenerateP99: pct(toGenerate, 99) } : null,
     added: Object.fromEntries(
       targets.filter((t) => t.name !== 'direct').map((t) => [t.name, { syncP50: added(t.name, 'syncP50'), syncP99: added(t.name, 'syncP99'), ttftP50: added(t.name, 'ttftP50'), ttftP99: added(t.name, 'ttftP99'), gapP50: added(t.name, 'gapP50') }]),
     ) as Record<'portkey' | 'genie', { syncP50: number; syncP99: number; ttftP50: number; ttftP99: number; gapP50: number }>,
