@@ -3,7 +3,7 @@ import { newId } from '../../db/ids.js';
 import { loadConfig, retentionMs } from '../../workers/config.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { sample, scrape } from '../support/prometheus.js';
-import { temporalClient, testStack, withDb } from '../support/stack.js';
+import { temporalClient, withDb } from '../support/stack.js';
 import { waitFor } from '../support/wait-for.js';
 
 // Retention (issue 16): webhook secrets (plain text) and keyed streams' records were kept for ever, and
@@ -12,6 +12,12 @@ import { waitFor } from '../support/wait-for.js';
 // and keeps a secret whose workflow still runs (its webhook retries need it).
 
 const HOUR = 3_600_000;
+/**
+ * This deployment's key lifetime, so its retention (the default). Shorter than every other deployment's
+ * sweeping the same Postgres (24 h; batch-retention.test.ts sweeps every second too): the rows below are
+ * old to this sweeper only, so its metrics count every deletion.
+ */
+const TTL_HOURS = 1;
 
 describe('the retention sweeper', () => {
   let sim: Simulator;
@@ -19,7 +25,7 @@ describe('the retention sweeper', () => {
 
   beforeAll(async () => {
     sim = await startSimulator({ port: 0, models: ['retention-model'] });
-    genie = await startIsolatedGenie({ nodes: `retention-node:vllm=${sim.url}`, env: { GENIE_RETENTION_SWEEP_INTERVAL_MS: '1000' } });
+    genie = await startIsolatedGenie({ nodes: `retention-node:vllm=${sim.url}`, env: { GENIE_RETENTION_SWEEP_INTERVAL_MS: '1000', GENIE_IDEMPOTENCY_TTL_HOURS: String(TTL_HOURS) } });
   });
   afterAll(async () => {
     await genie?.stop();
@@ -35,7 +41,7 @@ describe('the retention sweeper', () => {
       expect(desc.action).toMatchObject({
         workflowType: 'retentionSweep',
         taskQueue: `${genie.queuePrefix}genie-workflows`,
-        args: [{ queue: `${genie.queuePrefix}genie-inference`, retentionMs: 24 * HOUR, idempotencyTtlMs: 24 * HOUR }],
+        args: [{ queue: `${genie.queuePrefix}genie-inference`, retentionMs: TTL_HOURS * HOUR, idempotencyTtlMs: TTL_HOURS * HOUR }],
       });
       await waitFor('a completed sweep', async () => (await schedule.describe()).info.recentActions.length > 0, 30_000, 500);
     } finally {
@@ -53,16 +59,17 @@ describe('the retention sweeper', () => {
     try {
       await withDb(async (db) => {
         await db.query('begin');
-        const secret = `insert into webhook_secrets (workflow_id, secret, created_at) values ($1, 'whsec_retention', now() - make_interval(hours => $2))`;
-        await db.query(secret, [id('old'), 25]);
-        await db.query(secret, [id('young'), 23]);
-        await db.query(secret, [id('running'), 25]);
-        const stream = `insert into stream_results (workflow_id, body, created_at) values ($1, '{}'::jsonb, now() - make_interval(hours => $2))`;
-        await db.query(stream, [id('old'), 25]);
-        await db.query(stream, [id('young'), 23]);
-        const key = `insert into idempotency_keys (org_id, key_hash, job_id, created_at) values ($1, $2, $3, now() - make_interval(hours => $4))`;
-        await db.query(key, [org, 'expired', `k${tag}a`, 25]);
-        await db.query(key, [org, 'live', `k${tag}b`, 23]);
+        // Ages in minutes: 90 is past this deployment's hour, 30 within it (and both far within 24 h).
+        const secret = `insert into webhook_secrets (workflow_id, secret, created_at) values ($1, 'whsec_retention', now() - make_interval(mins => $2))`;
+        await db.query(secret, [id('old'), 90]);
+        await db.query(secret, [id('young'), 30]);
+        await db.query(secret, [id('running'), 90]);
+        const stream = `insert into stream_results (workflow_id, body, created_at) values ($1, '{}'::jsonb, now() - make_interval(mins => $2))`;
+        await db.query(stream, [id('old'), 90]);
+        await db.query(stream, [id('young'), 30]);
+        const key = `insert into idempotency_keys (org_id, key_hash, job_id, created_at) values ($1, $2, $3, now() - make_interval(mins => $4))`;
+        await db.query(key, [org, 'expired', `k${tag}a`, 90]);
+        await db.query(key, [org, 'live', `k${tag}b`, 30]);
         await db.query('commit');
       });
       const left = () =>
@@ -84,12 +91,10 @@ describe('the retention sweeper', () => {
       await waitFor('the closed workflow’s secret to go', async () => !(await left()).secrets.includes(id('running')), 30_000, 250);
       expect(await left()).toEqual({ secrets: [id('young')], streams: [id('young')], keys: ['live'] });
 
-      // Counted by the worker that ran the sweep: this deployment's, or (should its 10-minute sweep have
-      // come first) one of the shared stack's, which sweep the same Postgres.
-      const workers = [genie.workers[0].ready.metricsUrl as string, ...testStack().workerMetricsUrls];
-      const scrapes = await Promise.all(workers.map((url) => scrape(url)));
+      // Counted by this deployment's worker, the only sweeper these rows are old to.
+      const metrics = await scrape(genie.workers[0].ready.metricsUrl as string);
       for (const table of ['webhook_secrets', 'stream_results', 'idempotency_keys']) {
-        const deleted = scrapes.reduce((n, m) => n + sample(m, 'genie_retention_deleted_rows_total', { table }), 0);
+        const deleted = sample(metrics, 'genie_retention_deleted_rows_total', { table });
         expect({ table, deleted: deleted >= (table === 'webhook_secrets' ? 2 : 1) }).toEqual({ table, deleted: true });
       }
     } finally {
