@@ -41,9 +41,13 @@ interface Entry {
  */
 export class CallerRegistry implements HeldCallers {
   private readonly entries = new Map<string, Entry>();
+  private closed = false;
 
   hold(workflowId: string, answer: Answer): Hold {
     const controller = new AbortController();
+    // After the cut, a request still arriving would run unwatched until the connections close: it is
+    // told 503 (shutting down) at once instead.
+    if (this.closed) controller.abort(SHUTTING_DOWN);
     const leave = () => controller.abort(CALLER_LEFT);
     // A keyed retry of a request held here already must not take over (or later delete) its entry.
     if (this.entries.has(workflowId)) return { signal: controller.signal, leave, release: () => undefined, troubled: new Promise<void>(() => undefined) };
@@ -85,6 +89,7 @@ export class CallerRegistry implements HeldCallers {
 
   /** The grace period is over: every caller still held here is told 503 by its `generate`, inline for streams. */
   shutdown(): void {
+    this.closed = true;
     for (const entry of this.entries.values()) entry.controller.abort(SHUTTING_DOWN);
   }
 

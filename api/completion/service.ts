@@ -7,7 +7,8 @@ import type { CompletionMode } from '../../protocol/chat-request.js';
 import { streamRecordSchema, type Admission, type CompletionJobInput, type CompletionJobOutput } from '../../protocol/completion-job.js';
 import type { AsyncAccepted } from '../../protocol/job.js';
 import { GenieError, type GenieErrorBody } from '../../protocol/errors.js';
-import type { Delivery } from '../../activities/inference/held-caller.js';
+import { SHUTTING_DOWN, type Delivery } from '../../activities/inference/held-caller.js';
+import { SHUTTING_DOWN as SHUTTING_DOWN_BODY } from '../../protocol/failures.js';
 import { admitUpdate } from '../../workflows/definitions.js';
 import type { chatCompletion } from '../../workflows/chat-completion.js';
 import type { GenieMetrics } from '../../activities/metrics.js';
@@ -43,6 +44,8 @@ type Handle = WorkflowHandle<typeof chatCompletion>;
 
 /** Nobody is left to answer: no workflow is started for them (the access log counts it as 499). */
 const callerLeft = () => new GenieError({ ...GenieError.internal('the caller left before its completion started').body, status: 499 });
+/** Why a hold was over before its completion started: the caller left, or this process is past its grace period. */
+const heldNoLonger = (hold: Hold) => (hold.signal.reason === SHUTTING_DOWN ? new GenieError(SHUTTING_DOWN_BODY) : callerLeft());
 const keyReused = GenieError.idempotencyKeyReused;
 const keyInUse = GenieError.idempotencyKeyInUse;
 /**
@@ -183,7 +186,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       let answered = false;
       const detach = cancelOnDisconnect(res, () => answered, hold, () => handle);
       try {
-        if (hold.signal.aborted) throw callerLeft();
+        if (hold.signal.aborted) throw heldNoLonger(hold);
         const started = await start(input);
         const bodyOf = (out: CompletionJobOutput): Delivery => {
           if (!out.completion) throw GenieError.internal('the completion finished without a body');
@@ -227,7 +230,7 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       let handle: WorkflowHandle | null = null;
       const detach = cancelOnDisconnect(res, () => sink.isDone, hold, () => handle, () => sink.abort());
       try {
-        if (hold.signal.aborted) throw callerLeft();
+        if (hold.signal.aborted) throw heldNoLonger(hold);
         const started = await start(input);
         // A keyed duplicate: a running stream cannot be joined (its tokens go to one socket); a finished
         // one is replayed from what it sent.

@@ -1,4 +1,5 @@
 import { CallerRegistry } from '../../api/completion/held-callers.js';
+import { SHUTTING_DOWN } from '../../activities/inference/held-caller.js';
 
 // The trouble mark decides whether a caller-held completion's API long-polls the Temporal server for
 // the workflow's outcome (api/completion/service.ts): it must settle for the caller's own completion
@@ -7,7 +8,7 @@ import { CallerRegistry } from '../../api/completion/held-callers.js';
 const settled = (p: Promise<void>) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setImmediate(() => r(false)))]);
 const syncAnswer = () => ({ kind: 'sync' as const, deliver: () => undefined, fail: () => undefined });
 
-describe('CallerRegistry trouble marks', () => {
+describe('CallerRegistry: trouble marks and the shutdown cut', () => {
   it('settles the hold of the completion marked, not the others', async () => {
     const callers = new CallerRegistry();
     const a = callers.hold('chatcmpl-a', syncAnswer());
@@ -26,5 +27,13 @@ describe('CallerRegistry trouble marks', () => {
     callers.troubled('chatcmpl-k');
     expect(await settled(first.troubled)).toBe(false);
     expect(await settled(duplicate.troubled)).toBe(false);
+  });
+
+  it('after the shutdown cut, a request still arriving is held already aborted (503, shutting down), never left running unwatched', () => {
+    const callers = new CallerRegistry();
+    const before = callers.hold('chatcmpl-before', syncAnswer());
+    callers.shutdown();
+    const late = callers.hold('chatcmpl-late', syncAnswer());
+    expect([before.signal.reason, late.signal.reason]).toEqual([SHUTTING_DOWN, SHUTTING_DOWN]);
   });
 });
