@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { launchStack } from '../workers/stack/launch.js';
+import { spawnFloorProcess } from './scenarios/floor-cpu.js';
 import { ROOT } from '../workers/stack/processes.js';
 import { closedLoop, sendGenie } from './genie-client.js';
 import { cpuDelta, cpuMs } from './proc-cpu.js';
@@ -73,19 +74,12 @@ const stack = await launchStack({
   log: () => undefined,
 });
 const temporalPid = stack.pids.temporal!;
-const floor = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/floor-process.ts'), stack.temporalAddress, stack.namespace, 'bench-server-profile'], {
-  cwd: ROOT,
-  stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-});
+const floor = await spawnFloorProcess({ temporalAddress: stack.temporalAddress, namespace: stack.namespace, pinCore: null });
 const shapes = {
   genie: () => closedLoop(n, 4, (i) => sendGenie({ apiUrl: stack.apiUrl, apiKey: stack.apiKey }, 'sync', `server profile ${i}`)).then(() => undefined),
-  floor: async () => {
-    floor.send({ shape: 'floorLocal', n, concurrency: 4 });
-    await once(floor, 'message');
-  },
+  floor: () => floor.run('floorLocal', n, 4).then(() => undefined),
 };
 try {
-  await once(floor, 'message');
   await shapes.genie(); // warm-up: contexts, connections, the namespace's caches
   await shapes.floor();
   const counts: Record<keyof typeof shapes, Map<string, number>> = { genie: new Map(), floor: new Map() };
@@ -100,7 +94,10 @@ try {
       cpu[shape].push(cpuDelta(before, cpuMs({ temporal: temporalPid })).temporal / n);
       perf.kill('SIGINT');
       await once(perf, 'exit');
-      for (const s of samplesOf(data)) counts[shape].set(bucketOf(s), (counts[shape].get(bucketOf(s)) ?? 0) + 1);
+      for (const s of samplesOf(data)) {
+        const bucket = bucketOf(s);
+        counts[shape].set(bucket, (counts[shape].get(bucket) ?? 0) + 1);
+      }
     }
   }
   // A sample stands for 1/HZ s of CPU; per completion over every round.
@@ -123,8 +120,7 @@ try {
   console.log(JSON.stringify(result.serverCpuMsPerCompletion), JSON.stringify(result.sampledMsPerCompletion));
   for (const b of buckets.slice(0, 20)) console.log(`${b.name.padEnd(48)} genie ${String(b.genieMs).padStart(6)}  floor ${String(b.floorMs).padStart(6)}  extra ${b.extraMs}`);
 } finally {
-  floor.send('stop');
-  await once(floor, 'exit');
+  await floor.stop();
   await stack.stop();
   spawnSync('rm', ['-rf', work]);
 }
