@@ -9,8 +9,11 @@ import { closedLoop } from './genie-client.js';
 // API runs a sync completion: eager starts from a Client on the worker's connection, workflow tasks on
 // the main thread (debugMode), the lean sandbox. The parent pins it like the API and reads its CPU from
 // /proc, so the SDK's own share of a completion is measured apart from Genie's code (floor-cpu.ts).
-// Protocol (IPC): parent sends {shape, n, concurrency}; child answers {eagerFraction, toGenerateMs} when
-// all closed (toGenerateMs: floorLocal's start → generate per workflow, what a sync caller waits for).
+// Protocol (IPC): parent sends {shape, n, concurrency, moveOn?}; child answers {eagerFraction, toGenerateMs}
+// when all closed (toGenerateMs: floorLocal's start → generate per workflow, what a sync caller waits for).
+// moveOn: each loop starts its next workflow as soon as generate ran, as a sync caller answered by
+// `generateHere` sends its next request while the workflow it left still closes; without it, each
+// waits for its workflow's result first, so every start meets a server with nothing else to do.
 // The async shape's activity worker runs in this process too, so its CPU counts with the shape's.
 
 process.env.TEMPORAL_WORKFLOW_STACK_TRACES = 'off';
@@ -44,7 +47,7 @@ const activityWorker = await Worker.create({ connection, namespace, taskQueue: a
 const running = Promise.all([worker.run(), activityWorker.run()]);
 const client = new Client({ connection, namespace });
 
-process.on('message', async (m: { shape: 'floorLocal' | 'floorEmpty' | 'floorAsync'; n: number; concurrency: number } | 'stop') => {
+process.on('message', async (m: { shape: 'floorLocal' | 'floorEmpty' | 'floorAsync'; n: number; concurrency: number; moveOn?: boolean } | 'stop') => {
   if (m === 'stop') {
     worker.shutdown();
     activityWorker.shutdown();
@@ -53,6 +56,7 @@ process.on('message', async (m: { shape: 'floorLocal' | 'floorEmpty' | 'floorAsy
     process.exit(0);
   }
   let eager = 0;
+  const closing: Promise<unknown>[] = [];
   const toGenerateMs = await closedLoop(m.n, m.concurrency, async (i) => {
     const workflowId = `bench-floor-cpu-${m.shape}-${Date.now()}-${i}`;
     const t0 = performance.now();
@@ -61,9 +65,11 @@ process.on('message', async (m: { shape: 'floorLocal' | 'floorEmpty' | 'floorAsy
     if (handle.eagerlyStarted) eager++;
     const generateAt = await generated;
     waiting.delete(workflowId);
-    await handle.result();
+    if (m.moveOn) closing.push(handle.result());
+    else await handle.result();
     return generateAt - t0;
   });
+  await Promise.all(closing);
   process.send!({ eagerFraction: eager / m.n, toGenerateMs });
 });
 // A parent that died (a failed bench run) leaves no floor process behind.

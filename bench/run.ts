@@ -80,7 +80,7 @@ try {
   const idleMemory = Object.fromEntries(targets.map((t) => [t.name, memoryOf(t.pids)]));
   // Temporal alone, in a process pinned and set up like the API: its latency in the latency rounds, its CPU below.
   const floorProcess = await spawnFloorProcess({ temporalAddress: stack.temporalAddress, namespace: stack.namespace, pinCore: pin ? '1' : null });
-  const floorProbe = async () => (await floorProcess.run('floorLocal', 1, 1)).toGenerateMs[0];
+  const floorProbe = async (n: number, moveOn: boolean) => (await floorProcess.run('floorLocal', n, 1, moveOn)).toGenerateMs;
   const latency = await latencyScenario(targets, rounds, perRound, floorProbe);
   const sweep = await sweepScenario(targets, RATES, sweepSeconds);
   const asyncJobs = await asyncScenario(stack.apiUrl, stack.apiKey, jobs, 20);

@@ -8,8 +8,11 @@ import { round } from '../stats.js';
 export type FloorShape = 'floorLocal' | 'floorEmpty' | 'floorAsync';
 export interface FloorProcess {
   pid: number;
-  /** Runs `n` workflows of `shape`, `concurrency` in flight; resolves once every one has closed. */
-  run(shape: FloorShape, n: number, concurrency: number): Promise<{ eagerFraction: number; toGenerateMs: number[] }>;
+  /**
+   * Runs `n` workflows of `shape`, `concurrency` in flight; resolves once every one has closed. With
+   * `moveOn`, each next start goes as soon as the previous workflow's generate ran (see floor-process.ts).
+   */
+  run(shape: FloorShape, n: number, concurrency: number, moveOn?: boolean): Promise<{ eagerFraction: number; toGenerateMs: number[] }>;
   stop(): Promise<void>;
 }
 
@@ -30,9 +33,9 @@ export async function spawnFloorProcess(opts: { temporalAddress: string; namespa
   let queue: Promise<unknown> = Promise.resolve();
   return {
     pid: child.pid!,
-    run(shape, n, concurrency) {
+    run(shape, n, concurrency, moveOn = false) {
       const answer = queue.then(async () => {
-        child.send({ shape, n, concurrency });
+        child.send({ shape, n, concurrency, moveOn });
         const [a] = (await once(child, 'message')) as [{ eagerFraction: number; toGenerateMs: number[] }];
         return a;
       });

@@ -43,8 +43,13 @@ async function syncOnce(t: Target, body: ChatBody): Promise<number> {
   return performance.now() - t0;
 }
 
-/** One start → generate of shape (b), in ms, from a process placed as the API is (floor-cpu.ts). */
-export type FloorProbe = () => Promise<number>;
+/**
+ * `n` sequential starts → generate of shape (b), in ms, from a process placed as the API is
+ * (floor-cpu.ts). `moveOn`: each next start goes once generate ran, as Genie's callers, answered by
+ * `generateHere` before their workflow completes, send their next request while it closes; otherwise
+ * each start waits for the previous workflow's result, and meets a server with nothing else to do.
+ */
+export type FloorProbe = (n: number, moveOn: boolean) => Promise<number[]>;
 
 export async function latencyScenario(targets: Target[], rounds: number, perRound: number, floor?: FloorProbe) {
   const body = (i: number): ChatBody => ({ model: 'qwen3:0.6b', messages: [{ role: 'user', content: `bench ${i}` }], max_tokens: 16 });
@@ -52,14 +57,17 @@ export async function latencyScenario(targets: Target[], rounds: number, perRoun
   const sync = new Map(targets.map((t) => [t.name, [] as number[]]));
   const stream = new Map(targets.map((t) => [t.name, [] as StreamSample[]]));
   const toGenerate: number[] = [];
-  if (floor) for (let i = 0; i < 5; i++) await floor(); // warm-up
+  const toGenerateQuiet: number[] = [];
+  if (floor) await floor(5, true); // warm-up
   const turns: Array<Target | 'floor'> = floor ? [...targets, 'floor'] : targets;
   for (let r = 0; r < rounds; r++) {
     const order = turns.map((_, i) => turns[(i + r) % turns.length]);
     for (const t of order) {
-      // Two samples per request pair of a target: as many as a sync and a stream each.
+      // Two samples per request pair of a target: as many as a sync and a stream each, back to back as
+      // Genie's are; then as many again with each workflow closed before the next start, for reference.
       if (t === 'floor') {
-        for (let i = 0; i < 2 * perRound; i++) toGenerate.push(await floor!());
+        toGenerate.push(...(await floor!(2 * perRound, true)));
+        for (let i = 0; i < 2 * perRound; i++) toGenerateQuiet.push(...(await floor!(1, false)));
         continue;
       }
       for (let i = 0; i < perRound; i++) {
@@ -92,8 +100,13 @@ export async function latencyScenario(targets: Target[], rounds: number, perRoun
     perRound,
     genieRequests: targets.some((t) => t.name === 'genie') ? 10 + 2 * rounds * perRound : 0,
     figures,
-    /** Shape (b)'s start → generate, sampled in the same rounds (null when no probe was given). */
-    floor: floor ? { samples: toGenerate.length, toGenerateP50: pct(toGenerate, 50), toGenerateP99: pct(toGenerate, 99) } : null,
+    /**
+     * Shape (b)'s start → generate, sampled in the same rounds (null when no probe was given): back to
+     * back as Genie's callers send (the floor of their added latency), and each start on a quiet server.
+     */
+    floor: floor
+      ? { samples: toGenerate.length, toGenerateP50: pct(toGenerate, 50), toGenerateP99: pct(toGenerate, 99), quietToGenerateP50: pct(toGenerateQuiet, 50), quietToGenerateP99: pct(toGenerateQuiet, 99) }
+      : null,
     added: Object.fromEntries(
       targets.filter((t) => t.name !== 'direct').map((t) => [t.name, { syncP50: added(t.name, 'syncP50'), syncP99: added(t.name, 'syncP99'), ttftP50: added(t.name, 'ttftP50'), ttftP99: added(t.name, 'ttftP99'), gapP50: added(t.name, 'gapP50') }]),
     ) as Record<'portkey' | 'genie', { syncP50: number; syncP99: number; ttftP50: number; ttftP99: number; gapP50: number }>,
