@@ -1,8 +1,10 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { NodeClient } from './inference/node-client.js';
 import type { AdmissionOutcome, HeldCallers } from './inference/held-caller.js';
-import type { SettleUsageInput, StreamRecord } from '../protocol/completion-job.js';
-import { failures, readFailure } from '../protocol/failures.js';
+import type { AdmitResult, GenerateInput, ServeHereInput, ServeHereResult, SettleUsageInput, StreamRecord } from '../protocol/completion-job.js';
+import { fittedRequest } from '../protocol/max-tokens.js';
+import { ApplicationFailure } from '@temporalio/common';
+import { failures, readFailure, toFailureValue } from '../protocol/failures.js';
 import { dependencyDown, isPostgresUnavailable } from '../protocol/dependency-down.js';
 import { createGenerate } from './inference/generate.js';
 import type { NodeDirectory } from './nodes/node-directory.js';
@@ -82,34 +84,60 @@ export function createActivities(deps: ActivityDeps) {
   const projectJob = createProjectJob(deps.orm);
   const batches = new BatchStore(deps.orm);
   const files = deps.files ?? new PostgresFileStore(deps.orm);
+  const generation = createGenerate({ clientFor: deps.clientFor, inFlight, callers: deps.callers, keepStream: deps.keepStream, settle: (input) => settleUsage(input), streamHeadWaitMs: deps.streamHeadWaitMs });
+  /** Admission; for an async job also its first projection, written once the 202 is on its way. */
+  async function admitStep(input: Parameters<typeof admit>[0] & { projection?: ProjectJobInput }): Promise<AdmitResult> {
+    let admitted: Awaited<ReturnType<typeof admit>>;
+    try {
+      admitted = await admit(input);
+    } catch (e) {
+      // A sync or stream caller held here now needs the workflow's outcome (a refusal, or a retry).
+      deps.callers?.troubled(input.workflowId);
+      // Postgres away: retried by the step's policy (it may be back), then the caller's 503 — never
+      // the driver's message, which can carry the SQL and its parameters.
+      if (isPostgresUnavailable(e)) throw failures.unavailable(dependencyDown('postgres').body);
+      const refusal = readFailure(e);
+      if (refusal.kind === 'genie') deps.onAdmission?.(input.workflowId, { ok: false, error: refusal.body });
+      throw e;
+    }
+    metrics?.nodeSelections.inc({ node: admitted.node.name, model: input.request.model });
+    activityLog().info('admitted', { node: admitted.node.name, reservedMicroUsd: admitted.reservedMicroUsd, placement: admitted.placement });
+    // Recorded in history when this workflow task completes; if it never does, the retried task
+    // admits again idempotently (the reservation is keyed by the workflow id), so a 202 sent now holds.
+    deps.onAdmission?.(input.workflowId, { ok: true, budget: admitted.budget });
+    // The projection only matters when the workflow cannot answer (a worker outage, or after
+    // retention): in this step it costs no local activity of its own. Best-effort, as it always was:
+    // the 202 is out, and failing here would admit again; settlement writes the projection anyway.
+    if (input.projection) {
+      await projectJob(input.projection).catch((e: Error) => activityLog().warn('first job projection not written', { error: e.message }));
+    }
+    return admitted;
+  }
   return {
-    /** Admission; for an async job also its first projection, written once the 202 is on its way. */
-    async admit(input: Parameters<typeof admit>[0] & { projection?: ProjectJobInput }) {
-      let admitted: Awaited<ReturnType<typeof admit>>;
+    admit: admitStep,
+    /**
+     * A caller-held completion's first attempt in one step, in the API holding its caller: admission,
+     * then `generateHere` on the node it chose (which settles, then answers). One local activity instead
+     * of two: a workflow activation and a history marker fewer on every sync and stream completion.
+     */
+    async serveHere({ admit: admitInput, generate: rest }: ServeHereInput): Promise<ServeHereResult> {
+      if (!deps.callers?.holds(admitInput.workflowId)) return { admitted: null, notHere: true };
+      let admitted: AdmitResult;
       try {
-        admitted = await admit(input);
+        admitted = await admitStep(admitInput);
       } catch (e) {
-        // A sync or stream caller held here now needs the workflow's outcome (a refusal, or a retry).
-        deps.callers?.troubled(input.workflowId);
-        // Postgres away: retried by the step's policy (it may be back), then the caller's 503 — never
-        // the driver's message, which can carry the SQL and its parameters.
-        if (isPostgresUnavailable(e)) throw failures.unavailable(dependencyDown('postgres').body);
-        const refusal = readFailure(e);
-        if (refusal.kind === 'genie') deps.onAdmission?.(input.workflowId, { ok: false, error: refusal.body });
-        throw e;
+        // A refusal (every non-retryable failure of admission) is the answer. An error worth retrying
+        // (Postgres away) is retried by `admit`'s own step, whose policy retries where this one (a node
+        // call) must not.
+        if (e instanceof ApplicationFailure && e.nonRetryable) throw e;
+        return { admitted: null };
       }
-      metrics?.nodeSelections.inc({ node: admitted.node.name, model: input.request.model });
-      activityLog().info('admitted', { node: admitted.node.name, reservedMicroUsd: admitted.reservedMicroUsd, placement: admitted.placement });
-      // Recorded in history when this workflow task completes; if it never does, the retried task
-      // admits again idempotently (the reservation is keyed by the workflow id), so a 202 sent now holds.
-      deps.onAdmission?.(input.workflowId, { ok: true, budget: admitted.budget });
-      // The projection only matters when the workflow cannot answer (a worker outage, or after
-      // retention): in this step it costs no local activity of its own. Best-effort, as it always was:
-      // the 202 is out, and failing here would admit again; settlement writes the projection anyway.
-      if (input.projection) {
-        await projectJob(input.projection).catch((e: Error) => activityLog().warn('first job projection not written', { error: e.message }));
+      const input: GenerateInput = { ...rest, node: admitted.node, request: fittedRequest(admitInput.request, admitted.maxTokens), budget: admitted.budget, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd };
+      try {
+        return { admitted, generated: await generation.generateHere(input) };
+      } catch (e) {
+        return { admitted, generated: null, failure: toFailureValue(e) };
       }
-      return admitted;
     },
     /** The workflow's failover choice (the first choice is made by `admit`). */
     async selectNode(input: Parameters<typeof selectNode>[0]) {
@@ -120,7 +148,7 @@ export function createActivities(deps: ActivityDeps) {
       else activityLog().warn('choosing a node again: the worker running the last attempt stopped', { node: chosen.node.name, scores: chosen.scores });
       return chosen;
     },
-    ...createGenerate({ clientFor: deps.clientFor, inFlight, callers: deps.callers, keepStream: deps.keepStream, settle: (input) => settleUsage(input), streamHeadWaitMs: deps.streamHeadWaitMs }),
+    ...generation,
     probeFleetRounds: createProbeFleetRounds(deps.probeNodes, deps.probeIntervalMs ?? 5000, (e) => activityLog().warn('probe round failed', { error: (e as Error).message }), deps.stopping),
     /** Settlement, then (an async job's end) its projection: both idempotent, so retried together. */
     async settleUsage(input: SettleUsageInput & { projection?: ProjectJobInput }) {

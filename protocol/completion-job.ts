@@ -4,6 +4,7 @@ import { chatCompletionSchema, finishReasonSchema, usageSchema } from './chat-re
 import { principalSchema } from './principal.js';
 import { budgetStandingSchema, priceSchema } from './budget.js';
 import { nodeRefSchema } from '../activities/nodes/node-list.js';
+import type { FailureValue } from './failures.js';
 
 // What flows between the API, the `chatCompletion` workflow and its activities. Workflows import
 // these types only (never zod at run time), the API and activities validate with them.
@@ -23,6 +24,12 @@ export const completionJobInputSchema = z.object({
   generateQueue: z.string(),
   /** True when `generate` runs in the API process that holds the caller's connection. */
   callerHeld: z.boolean(),
+  /**
+   * Caller-held: the first attempt admits and generates in one local activity (`serveHere`), in the API
+   * holding the caller when its start was eager. Absent in histories from before it, which admit in a
+   * step of their own: an input field, not a patch, so a sync completion's history carries no marker.
+   */
+  serveHere: z.boolean().optional(),
   /** The caller asked for the usage chunk (`stream_options.include_usage`). */
   includeUsage: z.boolean(),
   metadata: z.record(z.string(), z.string()).nullable(),
@@ -125,6 +132,21 @@ export const admitResultSchema = z.object({
   placement: z.object({ scores: z.record(z.string(), z.number()), compared: z.array(z.string()) }),
 });
 export type AdmitResult = z.infer<typeof admitResultSchema>;
+/**
+ * `serveHere`'s input: the admission, and what the first attempt's `generate` takes besides what
+ * admission decides (the node, the fitted request, the budget, the price and the reservation).
+ */
+export interface ServeHereInput {
+  admit: AdmitInput;
+  generate: Omit<GenerateInput, 'node' | 'request' | 'budget' | 'price' | 'reservedMicroUsd'>;
+}
+/**
+ * What `serveHere` did. `admitted` null: nothing — the caller is not held here (`notHere`), or admission
+ * met an error worth retrying — so the workflow admits in a step of its own. Otherwise admitted, and
+ * then either generated (`generated` null: the caller left before its turn) or failed: a value, not a
+ * throw, since the workflow needs what was admitted to settle it.
+ */
+export type ServeHereResult = { admitted: null; notHere?: true } | { admitted: AdmitResult; generated: GenerateResult | null; failure?: FailureValue };
 export const admissionSchema = z.object({ requestHash: z.string().nullable(), budget: budgetStandingSchema.nullable() });
 export type Admission = z.infer<typeof admissionSchema>;
 

@@ -42,6 +42,28 @@ export const failures = {
   },
 };
 
+/**
+ * A failure carried as a value, by a step that must also return what it did before failing (`serveHere`:
+ * what it admitted). `fromFailureValue` gives back the ApplicationFailure, which `readFailure` reads as
+ * it reads the thrown one; anything else thrown becomes an unclassified failure (a 500).
+ */
+export interface FailureValue {
+  type: string;
+  message: string;
+  nonRetryable: boolean;
+  details: unknown[];
+}
+
+export function toFailureValue(e: unknown): FailureValue {
+  const cause = e instanceof ActivityFailure && e.cause ? e.cause : e;
+  if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'Error', message: cause.message, nonRetryable: cause.nonRetryable ?? false, details: (cause.details ?? []) as unknown[] };
+  return { type: 'Error', message: (cause as Error)?.message ?? String(cause), nonRetryable: true, details: [] };
+}
+
+export function fromFailureValue(v: FailureValue): ApplicationFailure {
+  return ApplicationFailure.create({ type: v.type, message: v.message, nonRetryable: v.nonRetryable, details: v.details });
+}
+
 export type ReadFailure =
   | { kind: 'genie'; body: GenieErrorBody; node: NodeFailure | null; retryAt: string | null }
   | { kind: 'aborted'; usage: Usage }

@@ -1,5 +1,6 @@
 import type { GenieErrorBody } from './errors.js';
 import { failures } from './failures.js';
+import type { NodeRequest } from './chat-request.js';
 
 /**
  * max_tokens against a node's context length (issue 14): pure, so admission and the workflow's
@@ -72,4 +73,14 @@ export function refitMaxTokens(input: FitInput, reservedOutput: number): Fit {
   const fit = fitMaxTokens(input);
   if (fit.outputBound <= reservedOutput || reservedOutput < 1) return fit;
   return { send: reservedOutput, outputBound: reservedOutput };
+}
+
+/**
+ * The request as admission fitted it: Genie's default max_tokens replaced (a number) or left out (null);
+ * `undefined` leaves it as it is.
+ */
+export function fittedRequest(request: NodeRequest, maxTokens: number | null | undefined): NodeRequest {
+  if (maxTokens === undefined) return request;
+  const { max_tokens: _default, ...rest } = request;
+  return maxTokens === null ? rest : { ...rest, max_tokens: maxTokens };
 }

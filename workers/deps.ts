@@ -114,16 +114,16 @@ export function configuredActivities(deps: CoreDeps, held: Pick<ActivityDeps, 'c
  * one; so does every API that starts sync/stream workflows eagerly.
  */
 export function workflowQueueWorkerOptions(config: Config, activities: ReturnType<typeof configuredActivities>) {
-  // generateHere is a local activity: registered wherever workflow tasks run; outside the API process
-  // holding the caller it answers "not here" at once.
-  const { admit, selectNode, settleUsage, projectJob, deliverWebhook, generateHere } = activities;
+  // generateHere and serveHere are local activities: registered wherever workflow tasks run; outside the
+  // API process holding the caller they answer "not here" at once.
+  const { admit, selectNode, settleUsage, projectJob, deliverWebhook, generateHere, serveHere } = activities;
   // The batch workflows' local steps (a line's load and record, the batch row's transitions).
   const { loadBatchLine, recordBatchLine, setBatchStatus, batchWindow, recordBatchWebhook, expireBatchLines } = activities;
   return {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: taskQueues(config.GENIE_TASK_QUEUE_PREFIX).workflows,
     ...workflowCode(config),
-    activities: { admit, selectNode, settleUsage, projectJob, deliverWebhook, generateHere, loadBatchLine, recordBatchLine, setBatchStatus, batchWindow, recordBatchWebhook, expireBatchLines },
+    activities: { admit, selectNode, settleUsage, projectJob, deliverWebhook, generateHere, serveHere, loadBatchLine, recordBatchLine, setBatchStatus, batchWindow, recordBatchWebhook, expireBatchLines },
     ...workflowSandboxOptions(config),
   };
 }

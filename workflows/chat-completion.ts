@@ -18,10 +18,10 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { Usage } from '../protocol/chat-response.js';
-import type { Admission, AdmitResult, CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateInput, GenerateResult } from '../protocol/completion-job.js';
-import { errorBodyOf, failures, readFailure, retryAtOf } from '../protocol/failures.js';
+import type { Admission, AdmitInput, AdmitResult, CompletionJobInput, CompletionJobOutput, CompletionStatus, GenerateInput, GenerateResult, ServeHereResult } from '../protocol/completion-job.js';
+import { errorBodyOf, failures, fromFailureValue, readFailure, retryAtOf } from '../protocol/failures.js';
 import { requiredCapabilities } from '../protocol/capabilities.js';
-import { refitMaxTokens } from '../protocol/max-tokens.js';
+import { fittedRequest, refitMaxTokens } from '../protocol/max-tokens.js';
 import type { NodeRef } from '../activities/nodes/node-list.js';
 import { callerHeldHere, callerHeldNodeCall, nodeCall, shortStep, untilPostgresAnswers } from './activity-options.js';
 import { admitUpdate, jobQuery } from './definitions.js';
@@ -36,17 +36,19 @@ export const ASYNC_STEPS_FOLDED = 'async-steps-folded';
 const MAX_WORKERS_LOST = 10;
 const ZERO_USAGE: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
 
-const { admit, selectNode, settleUsage, projectJob, generateHere } = proxyLocalActivities<Activities>(shortStep);
+const { admit, selectNode, settleUsage, projectJob, generateHere, serveHere } = proxyLocalActivities<Activities>(shortStep);
 
 /**
  * One completion: admit → select a node → generate (failing over to another node while no token has
  * been sent) → settle usage → (async) deliver the webhook. Deterministic; every side effect is an activity.
  *
  * Sync and stream: the API holding the caller starts this workflow eagerly, so its first workflow task
- * runs there and `generateHere` (a local activity) reaches the caller's socket in memory — the whole
- * completion is one workflow task, and `generateHere` settles before it answers. Wherever the task runs
- * without the caller (a start that was not eager, a task retried elsewhere), `generateHere` says so and
- * the regular `generate` activity on that API's own queue does the work instead.
+ * runs there and `serveHere` (one local activity: admission, then the node call) reaches the caller's
+ * socket in memory — the whole completion is one workflow task and one step, which settles before it
+ * answers. Wherever the task runs without the caller (a start that was not eager, a task retried
+ * elsewhere), `serveHere` says so, admission runs as a step of its own, and the regular `generate`
+ * activity on that API's own queue does the work instead. A failover attempt is `generateHere` (the
+ * same node call as a local activity), or that `generate`.
  */
 export async function chatCompletion(input: CompletionJobInput): Promise<CompletionJobOutput> {
   const job = new JobState(input);
@@ -72,19 +74,41 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   });
 
   let admitted: AdmitResult;
+  const admitInput: AdmitInput = { workflowId: input.workflowId, runId, principal: input.principal, request: input.request, mode: input.mode, defaultMaxTokens: input.defaultMaxTokens };
+  const firstAttempt = { workflowId: input.workflowId, runId, mode: input.mode, principal: input.principal, created: input.created, includeUsage: input.includeUsage, attempt: 1, keepStream: input.requestHash !== null };
+  // Caller-held: admission and the first attempt in one step (`serveHere`) in the API holding the caller,
+  // where an eager start runs this task; elsewhere it says the caller is not here, having done nothing,
+  // and the steps below run as they always did.
+  // Cancellable, unlike `admit`: the cancel stops its generation, and it still reports what it admitted.
+  let servedHere: ServeHereResult = { admitted: null };
   try {
+    if (input.serveHere) {
+      servedHere = await serveHere.executeWithOptions(
+        { ...callerHeldHere, summary: `admit: pick a node for ${code(input.request.model)}, reserve the budget; then ${input.mode} on that node, in the API holding the caller` },
+        [{ admit: admitInput, generate: firstAttempt }],
+      );
+    }
     // Not cancellable: a cancel arriving mid-admission (a caller who left at once) must not abandon a
     // reservation that may already be booked. The cancel then stops `generate` instead, and the
     // settlement below releases what was reserved.
-    admitted = await CancellationScope.nonCancellable(() =>
-      admit.executeWithOptions({ ...shortStep, summary: `admit: pick a node for ${code(input.request.model)}, reserve the budget${input.mode === 'async' ? '; project job (queued)' : ''}` }, [
-        { workflowId: input.workflowId, runId, principal: input.principal, request: input.request, mode: input.mode, defaultMaxTokens: input.defaultMaxTokens, ...(input.mode === 'async' && folded ? { projection: projection() } : {}) },
-      ]),
-    );
+    admitted =
+      servedHere.admitted ??
+      (await CancellationScope.nonCancellable(() =>
+        admit.executeWithOptions({ ...shortStep, summary: `admit: pick a node for ${code(input.request.model)}, reserve the budget${input.mode === 'async' ? '; project job (queued)' : ''}` }, [
+          { ...admitInput, ...(input.mode === 'async' && folded ? { projection: projection() } : {}) },
+        ]),
+      ));
     admission = { ok: true };
   } catch (e) {
-    // Refused: the update carries the refusal to the caller; the workflow ends failed, visible to ops.
     const body = errorBodyOf(e);
+    if (isCancellation(e)) {
+      // Cancelled before `serveHere` ran (it reports what it admitted once it has run): nothing to settle.
+      admission = { ok: false, error: failures.genie(body) };
+      job.fail('cancelled', body);
+      await condition(allHandlersFinished);
+      throw e;
+    }
+    // Refused: the update carries the refusal to the caller; the workflow ends failed, visible to ops.
     // A cap refusal that its window's reset would lift says when (a batch line waits for it).
     admission = { ok: false, error: failures.genie(body, null, retryAtOf(e)) };
     job.fail('failed', body);
@@ -140,12 +164,18 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       nodeName = selected.node.name;
       job.setStatus('in_progress', nodeName);
       const args: [GenerateInput] = [
-        { workflowId: input.workflowId, runId, mode: input.mode, principal: input.principal, created: input.created, node: selected.node, request: attempt > 1 ? refitted(input, admitted, selected.node) : request, includeUsage: input.includeUsage, attempt, budget, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd, keepStream: input.requestHash !== null },
+        { ...firstAttempt, node: selected.node, request: attempt > 1 ? refitted(input, admitted, selected.node) : request, attempt, budget, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd },
       ];
       const summary = `${input.mode} on ${code(nodeName)}, attempt ${attempt}`;
+      // The first attempt `serveHere` made: its failure goes through the failover below as any attempt's.
+      // Where it found no caller, `generateHere` would find none either (the same task, the same process).
+      const here = attempt === 1 && servedHere.admitted ? servedHere : null;
+      const askHere = input.callerHeld && !here && !(attempt === 1 && servedHere.admitted === null && servedHere.notHere);
       try {
+        if (here?.failure) throw fromFailureValue(here.failure);
         result =
-          (input.callerHeld ? await generateHere.executeWithOptions({ ...callerHeldHere, summary: `${summary}, in the API holding the caller` }, args) : null) ??
+          here?.generated ??
+          (askHere ? await generateHere.executeWithOptions({ ...callerHeldHere, summary: `${summary}, in the API holding the caller` }, args) : null) ??
           (await generate.executeWithOptions({ ...generateOptions, summary }, args));
         usage = result.usage;
       } catch (e) {
@@ -250,11 +280,4 @@ function refitted(input: CompletionJobInput, admitted: AdmitResult, node: NodeRe
     admitted.fit.outputBound,
   );
   return fittedRequest(input.request, fit.send);
-}
-
-/** The request as admission fitted it: Genie's default max_tokens replaced (a number) or left out (null). */
-function fittedRequest(request: CompletionJobInput['request'], maxTokens: number | null | undefined): CompletionJobInput['request'] {
-  if (maxTokens === undefined) return request;
-  const { max_tokens: _default, ...rest } = request;
-  return maxTokens === null ? rest : { ...rest, max_tokens: maxTokens };
 }

@@ -56,4 +56,6 @@ export interface HeldCallers {
    * so the API starts waiting on it now. Unknown ids are ignored.
    */
   troubled(workflowId: string): void;
+  /** A sync or stream caller of this completion is held here (`serveHere` admits only then). */
+  holds(workflowId: string): boolean;
 }

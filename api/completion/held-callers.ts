@@ -77,6 +77,11 @@ export class CallerRegistry implements HeldCallers {
     return run;
   }
 
+  holds(workflowId: string): boolean {
+    const kind = this.entries.get(workflowId)?.answer.kind;
+    return kind === 'sync' || kind === 'stream';
+  }
+
   /** Called by `admit` in this process: an async request waiting here answers 202 or the refusal now. */
   admitted(workflowId: string, outcome: AdmissionOutcome): void {
     const entry = this.entries.get(workflowId);

@@ -36,4 +36,13 @@ describe('CallerRegistry: trouble marks and the shutdown cut', () => {
     const late = callers.hold('chatcmpl-late', syncAnswer());
     expect([before.signal.reason, late.signal.reason]).toEqual([SHUTTING_DOWN, SHUTTING_DOWN]);
   });
+
+  it('holds a sync or stream caller until its release, never an async request (serveHere admits only for a held caller)', () => {
+    const callers = new CallerRegistry();
+    const sync = callers.hold('chatcmpl-s', syncAnswer());
+    callers.hold('chatcmpl-a', { kind: 'async', admitted: () => undefined });
+    expect([callers.holds('chatcmpl-s'), callers.holds('chatcmpl-a'), callers.holds('chatcmpl-none')]).toEqual([true, false, false]);
+    sync.release();
+    expect(callers.holds('chatcmpl-s')).toBe(false);
+  });
 });

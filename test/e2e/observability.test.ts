@@ -82,10 +82,10 @@ describe('operations: metrics, logs and the Temporal UI', () => {
     expect(delta('genie_time_to_first_token_seconds', { model: 'ops-model' })).toBe(2);
     expect(delta('genie_budget_refusals_total', { layer: 'member', window: 'day' })).toBe(1);
     expect(sample(after, 'genie_node_up', { node: 'healthy', state: 'active' })).toBe(1);
-    // The API's workflow worker ran the sync and stream node calls (`generateHere`, local activities in the
+    // The API's workflow worker ran the sync and stream completions (`serveHere`, local activities in the
     // workflow tasks it started eagerly): Core's metrics are in the same registry, eager starts counted.
     expect(hasFamily(after, 'temporal_')).toBe(true);
-    expect(sample(after, 'temporal_local_activity_execution_latency', { activity_type: 'generateHere' })).toBeGreaterThanOrEqual(5);
+    expect(sample(after, 'temporal_local_activity_execution_latency', { activity_type: 'serveHere' })).toBeGreaterThanOrEqual(5);
     expect(delta('genie_workflow_starts_total', { mode: 'sync', eager: 'true' })).toBeGreaterThanOrEqual(3);
     // The async 202 too: its admission ran in this API's eager workflow task and came back in memory.
     expect(delta('genie_workflow_starts_total', { mode: 'async', eager: 'true' })).toBe(1);
@@ -202,9 +202,9 @@ describe('operations: metrics, logs and the Temporal UI', () => {
       expect(firstTask.workflowTaskStartedEventAttributes!.identity).toMatch(new RegExp(`^${genie.apis[0].child.pid}@`));
       // Local activities (history markers) carry summaries too.
       const markers = history.events!.filter((e) => e.markerRecordedEventAttributes && e.userMetadata?.summary).map((e) => defaultPayloadConverter.fromPayload<string>(e.userMetadata!.summary!));
-      expect(markers).toContain('admit: pick a node for `ops-model`, reserve the budget');
-      // The node call ran in the API holding the caller and settled there (tokens: the current details above).
-      expect(markers).toContain('sync on `healthy`, attempt 1, in the API holding the caller');
+      // Admission and the node call were one step in the API holding the caller, which settled there
+      // (the node and the tokens: the current details above).
+      expect(markers).toEqual(['admit: pick a node for `ops-model`, reserve the budget; then sync on that node, in the API holding the caller']);
 
       const failedMeta = (await client.workflow.getHandle(failedId).query('__temporal_workflow_metadata')) as { currentDetails?: string };
       expect(failedMeta.currentDetails).toMatch(/\*\*failed\*\*.*model failed to load/s);

@@ -1,14 +1,15 @@
 import OpenAI from 'openai';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
-import { stepsOf } from '../support/history.js';
+import { localActivityResult, stepsOf } from '../support/history.js';
+import type { ServeHereResult } from '../../protocol/completion-job.js';
 import { openai, temporalClient, testStack, withDb } from '../support/stack.js';
 import { startReceiver } from '../support/webhook-receiver.js';
 
 // Every completion is a workflow whose id is the completion id, and ops can read its steps.
 
 describe('the chatCompletion workflow behind a sync completion', () => {
-  it('is one workflow task on the API holding the caller: admit → generateHere (settled there), and books usage in Postgres', async () => {
+  it('is one workflow task on the API holding the caller: one serveHere step (admitted, generated, settled there), and books usage in Postgres', async () => {
     const res = await openai().chat.completions.create({ model: 'qwen3:8b', messages: [{ role: 'user', content: 'history please' }] });
     const { client, close } = await temporalClient();
     try {
@@ -24,9 +25,14 @@ describe('the chatCompletion workflow behind a sync completion', () => {
       const events = history.events ?? [];
       // Local activities are recorded as markers whose data names the activity type.
       const steps = stepsOf(events);
-      // admit = node choice + budget reservation; selectNode only appears when a failover needs another node.
-      // generateHere settled the usage before answering, so no settleUsage step follows it.
-      expect(steps).toEqual(['admit', 'generateHere']);
+      // serveHere = node choice + budget reservation, then the node call, which settled the usage before
+      // answering (so no settleUsage step follows); selectNode only appears when a failover needs another node.
+      expect(steps).toEqual(['serveHere']);
+      // Ops read in its result which node served, why (the placement scores), and the tokens.
+      const served = localActivityResult(events, 'serveHere') as ServeHereResult;
+      expect(served.admitted?.node.name).toBe(desc.searchAttributes.GenieNode?.[0]);
+      expect(Object.keys(served.admitted?.placement.scores ?? {})).toContain(served.admitted?.node.name);
+      expect(served).toMatchObject({ generated: { settled: true, usage: { prompt_tokens: res.usage!.prompt_tokens, completion_tokens: res.usage!.completion_tokens } } });
       // Started eagerly: the first workflow task came back in the start call and was the whole completion.
       expect(events.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(1);
       expect(events.filter((e) => e.workflowTaskScheduledEventAttributes)).toHaveLength(1);
@@ -129,12 +135,14 @@ describe('a caller-held completion whose workflow task runs away from the caller
       const handle = temporal.workflow.getHandle(sync.id);
       await handle.result();
       const events = (await handle.fetchHistory()).events ?? [];
-      // The workers' workflow task asked generateHere, which answered "not here" (null), so the regular
-      // activity ran on the API's own queue — where the caller is — and settled before answering.
-      expect(stepsOf(events)).toEqual(['admit', 'generateHere', 'generate@genie-api-*']);
+      // The workers' workflow task asked serveHere, which answered "not here" having done nothing, so
+      // admission ran as a step of its own and the regular activity on the API's own queue — where the
+      // caller is — and settled before answering.
+      expect(stepsOf(events)).toEqual(['serveHere', 'admit', 'generate@genie-api-*']);
+      expect(localActivityResult(events, 'serveHere')).toEqual({ admitted: null, notHere: true });
       const streamed = temporal.workflow.getHandle(streamId);
       await streamed.result();
-      expect(stepsOf((await streamed.fetchHistory()).events ?? [])).toEqual(['admit', 'generateHere', 'generate@genie-api-*']);
+      expect(stepsOf((await streamed.fetchHistory()).events ?? [])).toEqual(['serveHere', 'admit', 'generate@genie-api-*']);
     } finally {
       await close();
     }
@@ -179,7 +187,7 @@ describe('a caller-held stream that outlasts its workflow task timeout', () => {
       const handle = temporal.workflow.getHandle(id);
       await handle.result();
       const events = (await handle.fetchHistory()).events ?? [];
-      expect(stepsOf(events)).toEqual(['admit', 'generateHere']);
+      expect(stepsOf(events)).toEqual(['serveHere']);
       expect(events.filter((e) => e.workflowTaskTimedOutEventAttributes)).toHaveLength(0);
       // The SDK completed the task with no commands and took the next one while the stream ran.
       expect(events.filter((e) => e.workflowTaskCompletedEventAttributes).length).toBeGreaterThan(1);

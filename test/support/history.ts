@@ -11,6 +11,18 @@ export function stepsOf(events: temporal.api.history.v1.IHistoryEvent[]): string
   });
 }
 
+/** The result a local activity recorded in its marker (the first of that type), as JSON. */
+export function localActivityResult(events: temporal.api.history.v1.IHistoryEvent[], activityType: string): unknown {
+  for (const e of events) {
+    const details = e.markerRecordedEventAttributes?.details;
+    const data = details?.data?.payloads?.[0]?.data;
+    if (!data || JSON.parse(Buffer.from(data).toString()).activity_type !== activityType) continue;
+    const result = details?.result?.payloads?.[0]?.data;
+    return result ? JSON.parse(Buffer.from(result).toString()) : undefined;
+  }
+  throw new Error(`no ${activityType} marker in the history`);
+}
+
 /** Once the completion's workflow has closed (completed or failed): its steps and the node it ended on. */
 export async function closedCompletion(id: string): Promise<{ steps: string[]; node: string | undefined; status: string }> {
   const { client, close } = await temporalClient();

@@ -19,7 +19,7 @@ beforeAll(() => {
 
 const replay = (fixture: string) => {
   const history = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures', fixture), 'utf8'));
-  expect(history.events.length).toBeGreaterThan(10);
+  expect(history.events.length).toBeGreaterThan(5);
   return Worker.runReplayHistory({ workflowsPath: path.join(ROOT, 'workflows/index.ts') }, history);
 };
 
@@ -29,6 +29,11 @@ it.each([
   // A batch (3 lines) recorded on dd0754f, before the completion window became a durable timer
   // (`batch-expiry-timer` keeps the old path for it), and one recorded with the timer.
   ['a batch recorded before the expiry timer, and one recorded with it', ['batch-history-dd0754f.json', 'batch-history-timed.json']],
+  // A sync and a stream completion recorded on ed9fe19, before the first attempt's admission moved into
+  // `serveHere`: their admit and generateHere steps replay as they ran (their input has no `serveHere`).
+  ['a sync and a stream completion recorded with admission as a step of its own', ['sync-completion-history-admit-step.json', 'stream-completion-history-admit-step.json']],
+  // The same two recorded with `serveHere` (one step): a later change must keep them replaying too.
+  ['a sync and a stream completion recorded with serveHere', ['sync-completion-history-serve-here.json', 'stream-completion-history-serve-here.json']],
   // The same job recorded on the folded code (with the patch marker): a later change must keep it replaying too.
   ['an async job recorded with the folded steps', ['async-job-history-folded.json']],
   // Budgets deferred in a batch: a line run that was refused by a minute cap, waited for its reset and
