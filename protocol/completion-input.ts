@@ -39,7 +39,7 @@ export function completionInput(call: CompletionCall, mode: CompletionMode, mode
     defaultMaxTokens: (req.max_completion_tokens ?? req.max_tokens) == null,
     generateQueue: callerHeld ? settings.apiQueue : settings.queues.inference,
     callerHeld,
-    ...(callerHeld ? { serveHere: true } : {}),
+    ...(callerHeld ? { serveHere: true } : { stepsFolded: true }),
     includeUsage: req.stream_options?.include_usage === true,
     metadata: req.metadata ?? null,
     webhook: req.webhook ? { url: req.webhook.url } : null,

@@ -30,6 +30,12 @@ export const completionJobInputSchema = z.object({
    * step of their own: an input field, not a patch, so a sync completion's history carries no marker.
    */
   serveHere: z.boolean().optional(),
+  /**
+   * Async: the job's projection is written by its admission, settlement and webhook steps, as the
+   * `async-steps-folded` patch decides for jobs started before this field, whose histories record the
+   * patch's marker (and a TemporalChangeVersion upsert: two events per job that new jobs no longer carry).
+   */
+  stepsFolded: z.boolean().optional(),
   /** The caller asked for the usage chunk (`stream_options.include_usage`). */
   includeUsage: z.boolean(),
   metadata: z.record(z.string(), z.string()).nullable(),

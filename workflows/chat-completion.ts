@@ -60,9 +60,10 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   // read stale once its workflow is gone); the first one, beside the node call, is best-effort.
   const projection = () => ({ workflowId: input.workflowId, orgId: input.principal.orgId, requestHash: input.requestHash, job: job.view });
   // An async job writes its projection inside admission, settlement and each webhook attempt. Jobs
-  // started before that (their histories hold projectJob steps of their own) replay as they ran; new
-  // ones record this patch once. Sync and stream completions did not change and record nothing.
-  const folded = input.mode !== 'async' || patched(ASYNC_STEPS_FOLDED);
+  // started before that (their histories hold projectJob steps of their own) replay as they ran; jobs
+  // started with the patch recorded it; new ones say so in their input, which costs no history event.
+  // Sync and stream completions did not change and record nothing.
+  const folded = input.mode !== 'async' || input.stepsFolded === true || patched(ASYNC_STEPS_FOLDED);
   const project = (options: LocalActivityOptions = untilPostgresAnswers) =>
     input.mode === 'async' ? projectJob.executeWithOptions({ ...options, summary: `project job (${job.view.status}) to Postgres` }, [projection()]) : Promise.resolve();
 

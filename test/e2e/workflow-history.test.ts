@@ -81,7 +81,11 @@ describe('the chatCompletion workflow behind an async job', () => {
         const handle = client.workflow.getHandle(id);
         const output = await handle.result();
         expect(output.status).toBe('completed');
-        const steps = stepsOf((await handle.fetchHistory()).events ?? []);
+        const events = (await handle.fetchHistory()).events ?? [];
+        const steps = stepsOf(events);
+        // Its input says which steps it takes: no patch marker, no TemporalChangeVersion upsert.
+        expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toEqual([]);
+        expect(events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.TemporalChangeVersion)).toEqual([]);
         // Admission writes the first projection, settlement the one after the node call, and each
         // webhook attempt the one with its outcome: no projectJob step of its own (each would be one
         // more marker, activation and Postgres transaction per job).

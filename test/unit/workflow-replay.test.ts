@@ -36,6 +36,8 @@ it.each([
   ['a sync and a stream completion recorded with serveHere', ['sync-completion-history-serve-here.json', 'stream-completion-history-serve-here.json']],
   // The same job recorded on the folded code (with the patch marker): a later change must keep it replaying too.
   ['an async job recorded with the folded steps', ['async-job-history-folded.json']],
+  // And recorded since its input says the steps are folded (no patch marker, no TemporalChangeVersion upsert).
+  ['an async job whose input says its steps are folded', ['async-job-history-steps-folded.json']],
   // Budgets deferred in a batch: a line run that was refused by a minute cap, waited for its reset and
   // continued as new; and a batch cancelled while a line waited, which signals its running lines.
   ['a deferred batch line and a batch whose cancel woke a waiting line', ['batch-line-history-deferred.json', 'batch-history-cancel-wakes.json']],
