@@ -4,12 +4,15 @@ import { sampleMemory, type MemorySample } from '../memory.js';
 
 // Scenario (b): open-loop load at rising rates (requests are sent on schedule whether or not earlier
 // ones finished, so queueing shows up as latency). A target's throughput is the highest offered rate
-// whose p99 stays ≤ 100 ms with no errors. The node answers in ~20 ms (TTFT 20 ms, one token).
+// whose p99 stays ≤ 100 ms with no errors. The node answers in ~20 ms (TTFT 20 ms, one token). Each
+// rate runs `seconds` or 100 requests, whichever is longer: a p99 of fewer samples is their maximum,
+// and one hiccup of a busy machine at 5 req/s (10 requests) read as "holds no rate at all".
+const MIN_SAMPLES = 100;
 
 export interface SweepPoint { rate: number; p50: number; p99: number; errors: number; achieved: number }
 
 async function step(t: Target, rate: number, seconds: number): Promise<SweepPoint> {
-  const total = Math.round(rate * seconds);
+  const total = Math.max(MIN_SAMPLES, Math.round(rate * seconds));
   const lat: number[] = [];
   let errors = 0;
   const t0 = performance.now();
@@ -48,7 +51,7 @@ export async function sweepScenario(targets: Target[], rates: number[], seconds:
       const sampling = sampleMemory(t.pids, seconds * 500);
       const point = await step(t, rate, seconds);
       memoryUnderLoad[t.name] = await sampling;
-      if (t.name === 'genie') genieRequests += Math.round(rate * seconds);
+      if (t.name === 'genie') genieRequests += Math.max(MIN_SAMPLES, Math.round(rate * seconds));
       curves[t.name].push(point);
       if (point.p99 <= 100 && point.errors === 0) best[t.name] = rate;
       else break; // past the knee: higher rates only queue more
