@@ -185,12 +185,18 @@ export class PostgresFileStore implements FileStore {
     if (!file) return null;
     const knex = this.knex;
     // One chunk per query, keyset by `seq`: no cursor or connection is held between two chunks, so a
-    // slow reader costs the database nothing. A file deleted meanwhile ends early (short of `bytes`).
+    // slow reader costs the database nothing. A file deleted meanwhile fails the stream short of `bytes`:
+    // ending it quietly would leave a client of the announced length waiting on an open connection.
     // (Text results: bytea travels as hex and is decoded per chunk; node-postgres has no binary mode.)
     async function* chunks(): AsyncGenerator<Buffer> {
+      let sent = 0;
       for (let seq = 0; ; seq++) {
         const r = await knex.raw<{ rows: Array<{ data: Buffer }> }>('select data from file_chunks where file_id = ? and seq = ?', [id, seq]);
-        if (!r.rows[0]) return;
+        if (!r.rows[0]) {
+          if (sent < file!.bytes) throw new Error(`file ${id} was deleted while it was being read (${sent} of ${file!.bytes} bytes sent)`);
+          return;
+        }
+        sent += r.rows[0].data.length;
         yield r.rows[0].data;
       }
     }

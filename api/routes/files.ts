@@ -48,7 +48,9 @@ export function filesRoute(files: FileStore, maxBytes: number): Router {
     const { fileId } = parseWith(fileParamsSchema, req.params);
     const content = (await files.content(principalOf(res.locals).orgId, fileId)) ?? throwNotFound(fileId);
     res.type('application/octet-stream').setHeader('content-length', String(content.bytes));
-    // A chunk at a time, at the reader's pace; a failure mid-way cuts the response (its length tells the client).
+    // A chunk at a time, at the reader's pace. A failure mid-way (the file deleted meanwhile, Postgres
+    // gone) destroys the response: the connection closes short of the announced length, which tells
+    // the client, and the error mapper logs why.
     await pipeline(Readable.from(content.chunks), res);
   });
   router.delete('/files/:fileId', async (req, res) => {

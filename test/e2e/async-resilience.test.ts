@@ -14,7 +14,9 @@ const counters = async (t: Tenant) =>
   (await withDb((db) => db.query(`select spent_micro_usd::int as spent, reserved_micro_usd::int as reserved from cap_usage where layer = 'org' and subject_id = $1`, [t.orgId]))).rows[0];
 
 // A deployment whose node is slow enough to kill its worker mid-generation, and which allows no
-// private webhook targets (the production default).
+// private webhook targets (the production default). Its first token is 8 s away: with 2.5 s, a test
+// process starved by the rest of the suite once noticed the node's request only after the generation
+// had finished, and its kill met an idle worker (one attempt in the history, seen on CI).
 
 describe('async jobs under failure', () => {
   let slow: Simulator;
@@ -22,7 +24,7 @@ describe('async jobs under failure', () => {
   const messages = [{ role: 'user', content: 'Take your time.' }];
 
   beforeAll(async () => {
-    slow = await startSimulator({ port: 0, models: ['slow-model'], timeToFirstToken: 2500 });
+    slow = await startSimulator({ port: 0, models: ['slow-model'], timeToFirstToken: 8000 });
     genie = await startIsolatedGenie({
       nodes: `slow:vllm=${slow.url}`,
       env: { GENIE_WEBHOOK_ALLOW_HOSTS: '', GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,300ms,300ms' },
@@ -91,7 +93,7 @@ describe('async jobs under failure', () => {
         body: { model: 'slow-model', mode: 'async', messages, webhook: { url: receiver.url, secret: 'crash-secret' } },
       });
       expect(accepted.status).toBe(202);
-      // Killed once the node has the request (its first token is 2.5 s away): mid-`generate`.
+      // Killed once the node has the request (its first token is 8 s away): mid-`generate`.
       await waitFor('the node to receive the request', async () => (await received()) > receivedBefore, 30_000, 25);
       const killed = aliasGenie.workers[0].child.pid;
       await aliasGenie.restartWorker('SIGKILL');

@@ -36,9 +36,10 @@ async function rssGrowth<T>(pid: number, run: () => Promise<T>): Promise<{ resul
 describe('file uploads and downloads are streamed', () => {
   let node: Simulator;
   let genie: IsolatedGenie;
+  const lines: string[] = [];
   beforeAll(async () => {
     node = await startSimulator({ port: 0, models: ['stream-files'] });
-    genie = await startIsolatedGenie({ nodes: `files:vllm=${node.url}`, env: { PGAPPNAME: APP } });
+    genie = await startIsolatedGenie({ nodes: `files:vllm=${node.url}`, env: { PGAPPNAME: APP }, onLine: (_process, line) => lines.push(line) });
   });
   afterAll(async () => {
     await genie?.stop();
@@ -102,4 +103,36 @@ describe('file uploads and downloads are streamed', () => {
     for await (const f of client.files.list()) files.push(f.id);
     expect(files).toEqual([]);
   });
+
+  it('a file deleted while it is being downloaded cuts the download (the connection closes short of its length), never leaves it hanging', async () => {
+    const t = await createTenant();
+    const client = sdk(genie.apiUrl, t.apiKey);
+    const size = 48 * MiB; // far more than the socket's buffers can take while the reader pauses
+    const file = await client.files.create({ file: await toFile(randomBytes(size), 'deleted.jsonl'), purpose: 'batch' });
+    const url = new URL(`${genie.apiUrl}/v1/files/${file.id}/content`);
+    const outcome = await new Promise<{ bytes: number; ended: 'complete' | 'aborted' }>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, headers: { authorization: `Bearer ${t.apiKey}` } }, (res) => {
+        expect(res.headers['content-length']).toBe(String(size));
+        let bytes = 0;
+        let deleting: Promise<unknown> | null = null;
+        res.on('data', (piece: Buffer) => {
+          bytes += piece.length;
+          if (deleting) return;
+          // Paused after the first bytes: the rest of the file is still in Postgres when it is deleted.
+          res.pause();
+          deleting = client.files.delete(file.id).then(() => res.resume(), reject);
+        });
+        res.on('end', () => resolve({ bytes, ended: 'complete' }));
+        res.on('aborted', () => resolve({ bytes, ended: 'aborted' }));
+        res.on('error', () => resolve({ bytes, ended: 'aborted' }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    // Cut by the API because the file went away (logged with the reason), not by an idle keep-alive
+    // timeout a minute later: before, the response ended quietly short of its length and the client waited.
+    await waitFor('the API to log the cut download', async () => lines.some((l) => l.includes(`file ${file.id} was deleted while it was being read`)), 60_000, 100);
+    expect(outcome.ended).toBe('aborted');
+    expect(outcome.bytes).toBeLessThan(size);
+  }, 120_000);
 });
