@@ -188,19 +188,20 @@ export class PostgresFileStore implements FileStore {
     // slow reader costs the database nothing. A file deleted meanwhile fails the stream short of `bytes`:
     // ending it quietly would leave a client of the announced length waiting on an open connection.
     // (Text results: bytea travels as hex and is decoded per chunk; node-postgres has no binary mode.)
+    const bytes = file.bytes;
     async function* chunks(): AsyncGenerator<Buffer> {
       let sent = 0;
       for (let seq = 0; ; seq++) {
         const r = await knex.raw<{ rows: Array<{ data: Buffer }> }>('select data from file_chunks where file_id = ? and seq = ?', [id, seq]);
         if (!r.rows[0]) {
-          if (sent < file!.bytes) throw new Error(`file ${id} was deleted while it was being read (${sent} of ${file!.bytes} bytes sent)`);
+          if (sent < bytes) throw new Error(`file ${id} was deleted while it was being read (${sent} of ${bytes} bytes sent)`);
           return;
         }
         sent += r.rows[0].data.length;
         yield r.rows[0].data;
       }
     }
-    return { bytes: file.bytes, chunks: chunks() };
+    return { bytes, chunks: chunks() };
   }
 
   async delete(orgId: string, id: string): Promise<boolean> {

@@ -55,7 +55,7 @@ export interface FailureValue {
 }
 
 export function toFailureValue(e: unknown): FailureValue {
-  const cause = e instanceof ActivityFailure && e.cause ? e.cause : e;
+  const cause = causeOf(e);
   if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'Error', message: cause.message, nonRetryable: cause.nonRetryable ?? false, details: (cause.details ?? []) as unknown[] };
   return { type: 'Error', message: (cause as Error)?.message ?? String(cause), nonRetryable: true, details: [] };
 }
@@ -75,9 +75,14 @@ export type ReadFailure =
 
 const ZERO: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
 
+/** The failure an activity failure wraps (what its activity threw), or `e` itself. */
+function causeOf(e: unknown): unknown {
+  return e instanceof ActivityFailure && e.cause ? e.cause : e;
+}
+
 /** What a failure means, whatever wrapped it (an activity failure, a workflow failure's cause). */
 export function readFailure(e: unknown): ReadFailure {
-  const cause = e instanceof ActivityFailure && e.cause ? e.cause : e;
+  const cause = causeOf(e);
   if (cause instanceof ApplicationFailure) {
     const [first, second, third] = (cause.details ?? []) as unknown[];
     if ((cause.type === FAILURE_TYPES.genie || cause.type === FAILURE_TYPES.unavailable) && isBody(first))

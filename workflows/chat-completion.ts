@@ -120,6 +120,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     throw admission.error;
   }
   const budget = admitted.budget;
+  const callerNotHere = servedHere.admitted === null && servedHere.notHere === true;
   const request = fittedRequest(input.request, admitted.maxTokens);
   // An async job's projection only has to exist for when the workflow cannot answer (a worker outage,
   // or after retention): admission wrote its first row (queued), settlement writes its last.
@@ -171,7 +172,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       // The first attempt `serveHere` made: its failure goes through the failover below as any attempt's.
       // Where it found no caller, `generateHere` would find none either (the same task, the same process).
       const here = attempt === 1 && servedHere.admitted ? servedHere : null;
-      const askHere = input.callerHeld && !here && !(attempt === 1 && servedHere.admitted === null && servedHere.notHere);
+      const askHere = input.callerHeld && !here && !(attempt === 1 && callerNotHere);
       try {
         if (here?.failure) throw fromFailureValue(here.failure);
         result =
