@@ -15,13 +15,37 @@ export interface CostFigures {
   floorCpu?: Awaited<ReturnType<typeof floorCpuScenario>>;
   peerCpu?: Awaited<ReturnType<typeof peerCpuScenario>>;
   apiProfile?: Awaited<ReturnType<typeof apiProfileScenario>>['summary'];
-  added?: { genie: { syncP50: number; ttftP50: number } };
+  added?: { genie: { syncP50: number; ttftP50: number }; portkey?: { syncP50: number; ttftP50: number } };
+  latencyFloor?: { toGenerateP50: number } | null;
+  designFloor?: {
+    latency: { added: { syncP50: number; ttftP50: number }; starts: { eagerFraction: number | null } };
+    cpu: { n: number; concurrency: number; msPerRequest: Record<string, number> };
+  };
 }
 
+const ratio = (a: number, b: number) => (b > 0 ? round2(a / b) : '—');
 const f = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '—' : String(x));
 
 export function costSections(r: CostFigures): string[] {
   const out: string[] = [];
+  if (r.designFloor && r.added && r.latencyFloor) {
+    const d = r.designFloor;
+    const g = r.added.genie;
+    const dc = d.cpu.msPerRequest;
+    out.push(
+      '## The floor of the design (bench/design-floor.ts, the same latency rounds)',
+      '',
+      'HTTP in (express), an eager start of a one-step workflow whose local activity reserves the budget, calls the node and settles with the statements Genie runs, then answers. Nothing else: no auth lookup, validation, search attributes, summaries, details, placement, logs or metrics.',
+      '',
+      '| added over direct, p50 (ms) | Temporal alone (shape (b) start → generate) | design floor | Genie | Genie ÷ design floor | Portkey |',
+      '|---|---|---|---|---|---|',
+      `| sync | ${r.latencyFloor.toGenerateP50} | ${d.latency.added.syncP50} | ${g.syncP50} | ${ratio(g.syncP50, d.latency.added.syncP50)} | ${f(r.added.portkey?.syncP50)} |`,
+      `| time to first token | ${r.latencyFloor.toGenerateP50} | ${d.latency.added.ttftP50} | ${g.ttftP50} | ${ratio(g.ttftP50, d.latency.added.ttftP50)} | ${f(r.added.portkey?.ttftP50)} |`,
+      '',
+      `Design floor CPU per sync (${d.cpu.n} at concurrency ${d.cpu.concurrency}): its process ${f(dc.process)} ms (stands for Genie's API + worker), Postgres ${f(dc.postgres)}, Temporal server ${f(dc.temporal)}. Eager starts: ${f(d.latency.starts.eagerFraction ?? undefined)}.`,
+      '',
+    );
+  }
   if (r.cpu) {
     const { cpu } = r;
     const procs = Object.keys(cpu.sync.msPerCompletion);

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createDesignFloor, type DesignFloorOptions } from './design-floor.js';
 import { closedLoop } from './genie-client.js';
 
 // A process of its own that runs Temporal's floor shapes (scenarios/floor-workflow.ts) the way Genie's
@@ -18,10 +19,13 @@ import { closedLoop } from './genie-client.js';
 
 process.env.TEMPORAL_WORKFLOW_STACK_TRACES = 'off';
 Runtime.install({ logger: new DefaultLogger('WARN') });
-const [address, namespace, taskQueue] = process.argv.slice(2);
+const [address, namespace, taskQueue, designArg] = process.argv.slice(2);
 /** As workers/workflow-sandbox.ts sets it for Genie: no watchdog per call into the sandbox (patched SDK). */
 const LEAN_SANDBOX = { isolateExecutionTimeout: 0 };
 const connection = await NativeConnection.connect({ address });
+const client = new Client({ connection, namespace });
+// The design's floor (design-floor.ts), when the parent gives it Genie's database, key and node.
+const design = designArg ? await createDesignFloor({ ...(JSON.parse(designArg) as Omit<DesignFloorOptions, 'client' | 'taskQueue'>), client, taskQueue }) : null;
 const waiting = new Map<string, (at: number) => void>();
 const worker = await Worker.create({
   connection,
@@ -34,6 +38,7 @@ const worker = await Worker.create({
     // Resolves the starter in process, as `generateHere` hands a sync caller its body.
     generate: async () => void waiting.get(Context.current().info.workflowExecution?.workflowId ?? '')?.(performance.now()),
     settle: async () => undefined,
+    ...design?.activities,
   },
   maxConcurrentWorkflowTaskExecutions: 64,
   maxConcurrentLocalActivityExecutions: 64,
@@ -45,13 +50,13 @@ const worker = await Worker.create({
 const activityQueue = `${taskQueue}-activities`;
 const activityWorker = await Worker.create({ connection, namespace, taskQueue: activityQueue, activities: { touch: async () => undefined } });
 const running = Promise.all([worker.run(), activityWorker.run()]);
-const client = new Client({ connection, namespace });
 
 process.on('message', async (m: { shape: 'floorLocal' | 'floorEmpty' | 'floorAsync'; n: number; concurrency: number; moveOn?: boolean } | 'stop') => {
   if (m === 'stop') {
     worker.shutdown();
     activityWorker.shutdown();
     await running;
+    await design?.close();
     await connection.close();
     process.exit(0);
   }
@@ -74,4 +79,4 @@ process.on('message', async (m: { shape: 'floorLocal' | 'floorEmpty' | 'floorAsy
 });
 // A parent that died (a failed bench run) leaves no floor process behind.
 process.on('disconnect', () => process.exit(0));
-process.send!('ready');
+process.send!({ ready: true, designUrl: design?.url ?? null });

@@ -17,7 +17,7 @@ import { asyncRatesScenario } from './scenarios/async-rates.js';
 import { batchScenario } from './scenarios/batch.js';
 import { cpuPerCompletionScenario } from './scenarios/cpu-per-completion.js';
 import { floorCpuScenario, spawnFloorProcess } from './scenarios/floor-cpu.js';
-import { peerCpuScenario } from './scenarios/peer-cpu.js';
+import { peerCpuScenario, requestCpuScenario } from './scenarios/peer-cpu.js';
 import { budgetTenantsScenario } from './scenarios/budget-tenants.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { sweepScenario } from './scenarios/sweep.js';
@@ -79,9 +79,17 @@ try {
   }
   const idleMemory = Object.fromEntries(targets.map((t) => [t.name, memoryOf(t.pids)]));
   // Temporal alone, in a process pinned and set up like the API: its latency in the latency rounds, its CPU below.
-  const floorProcess = await spawnFloorProcess({ temporalAddress: stack.temporalAddress, namespace: stack.namespace, pinCore: pin ? '1' : null });
+  // It also serves the floor of Genie's design (design-floor.ts) on the same database, key and node.
+  const floorProcess = await spawnFloorProcess({
+    temporalAddress: stack.temporalAddress,
+    namespace: stack.namespace,
+    pinCore: pin ? '1' : null,
+    design: { databaseUrl: stack.databaseUrl, apiKey: stack.apiKey, nodeUrl: simUrl },
+  });
+  const designTarget: Target = { name: 'designFloor', url: `${floorProcess.designUrl}/v1/chat/completions`, headers: {}, pids: { floor: floorProcess.pid } };
   const floorProbe = async (n: number, moveOn: boolean) => (await floorProcess.run('floorLocal', n, 1, moveOn)).toGenerateMs;
-  const latency = await latencyScenario(targets, rounds, perRound, floorProbe);
+  const latency = await latencyScenario([...targets, designTarget], rounds, perRound, floorProbe);
+  const designFloorLatency = { ...latency.figures.designFloor, added: latency.added.designFloor!, starts: (await (await fetch(`${floorProcess.designUrl}/stats`)).json()) as { starts: number; eager: number; eagerFraction: number | null } };
   const sweep = await sweepScenario(targets, RATES, sweepSeconds);
   const asyncJobs = await asyncScenario(stack.apiUrl, stack.apiKey, jobs, 20);
   const genie = { apiUrl: stack.apiUrl, apiKey: stack.apiKey };
@@ -92,6 +100,8 @@ try {
   const cpu = await cpuPerCompletionScenario({ genie, pids: cpuPids, client, n: cpuBatch, concurrency: 4, idleSeconds: 3 });
   // The same CPU split for Temporal alone (a process pinned and set up like the API) and for a plain gateway.
   const floorCpu = await floorCpuScenario({ floor: floorProcess, temporalPid: stack.pids.temporal, n: cpuBatch * 2, concurrency: 4 });
+  // The design floor's CPU per sync completion, split as Genie's is (its process stands for API + worker).
+  const designFloorCpu = await requestCpuScenario(designTarget, { process: floorProcess.pid, postgres: stack.pids.postgres, temporal: stack.pids.temporal }, cpuBatch, 4);
   await floorProcess.stop();
   const peerCpu = await peerCpuScenario(targets[1], portkey.child.pid!, cpuBatch, 4);
   const budgets = await budgetTenantsScenario(stack.databaseUrl, jobs * 5, 32);
@@ -115,6 +125,12 @@ try {
     // shape (b), run minutes later from the load generator's core; on a host that drifts, not the same minutes).
     genieSyncAddedOverFloor: round(latency.added.genie.syncP50 / latency.floor!.toGenerateP50),
     genieTtftAddedOverFloor: round(latency.added.genie.ttftP50 / latency.floor!.toGenerateP50),
+    // Over the floor of the design (design-floor.ts, the same rounds): what Genie's own code and metadata
+    // add to what any implementation of the contract must do (eager start, reserve, node call, settle).
+    genieSyncAddedOverDesignFloor: round(latency.added.genie.syncP50 / addedOrFloor(designFloorLatency.added.syncP50)),
+    genieTtftAddedOverDesignFloor: round(latency.added.genie.ttftP50 / addedOrFloor(designFloorLatency.added.ttftP50)),
+    designFloorTtftAddedOverPortkey: round(designFloorLatency.added.ttftP50 / addedOrFloor(latency.added.portkey.ttftP50)),
+    genieOwnedCpuOverDesignFloor: round(cpu.sync.genieOwnedMs / (designFloorCpu.msPerRequest.process + designFloorCpu.msPerRequest.postgres)),
     // CPU: the API's per sync completion over what the SDK alone spends on the same shape in the same way.
     apiCpuOverFloorCpu: round(cpu.sync.msPerCompletion.api / floorCpu.localActivitiesEager.processMs),
     // What a running batch costs interactive callers (sync p99, concurrency 4), and how fast it runs.
@@ -139,6 +155,8 @@ try {
     added: latency.added,
     /** Shape (b)'s start → generate in the latency rounds, from a process placed as the API is: the ratios' denominator. */
     latencyFloor: latency.floor,
+    /** The design floor in the same rounds: figures, added over direct, and how many of its starts were eager. */
+    designFloor: { latency: designFloorLatency, cpu: designFloorCpu },
     sweep: sweep.curves,
     memory: { idle: idleMemory, underLoad: sweep.memoryUnderLoad },
     async: asyncJobs,

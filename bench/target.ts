@@ -1,6 +1,9 @@
-/** One way to send the same chat request: straight to the node (D), through Portkey (P), through Genie (G). */
+/**
+ * One way to send the same chat request: straight to the node (D), through Portkey (P), through Genie
+ * (G), or through the floor of Genie's design (design-floor.ts; latency rounds and CPU only).
+ */
 export interface Target {
-  name: 'direct' | 'portkey' | 'genie';
+  name: 'direct' | 'portkey' | 'genie' | 'designFloor';
   url: string;
   headers: Record<string, string>;
   /** Processes that make up this target (for memory figures). */

@@ -8,6 +8,8 @@ import { round } from '../stats.js';
 export type FloorShape = 'floorLocal' | 'floorEmpty' | 'floorAsync';
 export interface FloorProcess {
   pid: number;
+  /** The design floor's HTTP endpoint (design-floor.ts), when it was asked for. */
+  designUrl: string | null;
   /**
    * Runs `n` workflows of `shape`, `concurrency` in flight; resolves once every one has closed. With
    * `moveOn`, each next start goes as soon as the previous workflow's generate ran (see floor-process.ts).
@@ -21,18 +23,26 @@ export interface FloorProcess {
  * pinned to the API's core, so Temporal's share is measured where Genie's API pays it: its CPU here,
  * its start → generate latency in the latency scenario's rounds.
  */
-export async function spawnFloorProcess(opts: { temporalAddress: string; namespace: string; pinCore: string | null }): Promise<FloorProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/floor-process.ts'), opts.temporalAddress, opts.namespace, 'bench-floor-cpu'], {
+export async function spawnFloorProcess(opts: {
+  temporalAddress: string;
+  namespace: string;
+  pinCore: string | null;
+  /** Genie's database, the bench key and a node: the process then serves the design floor too. */
+  design?: { databaseUrl: string; apiKey: string; nodeUrl: string };
+}): Promise<FloorProcess> {
+  const args = [path.join(ROOT, 'bench/floor-process.ts'), opts.temporalAddress, opts.namespace, 'bench-floor-cpu', ...(opts.design ? [JSON.stringify(opts.design)] : [])];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const [ready] = await once(child, 'message');
-  if (ready !== 'ready') throw new Error(`floor process said ${JSON.stringify(ready)}`);
+  const [ready] = (await once(child, 'message')) as [{ ready?: boolean; designUrl: string | null }];
+  if (ready?.ready !== true) throw new Error(`floor process said ${JSON.stringify(ready)}`);
   if (opts.pinCore !== null) spawnSync('taskset', ['-acp', opts.pinCore, String(child.pid)]);
   // One run at a time: answers are matched to requests by order.
   let queue: Promise<unknown> = Promise.resolve();
   return {
     pid: child.pid!,
+    designUrl: ready.designUrl,
     run(shape, n, concurrency, moveOn = false) {
       const answer = queue.then(async () => {
         child.send({ shape, n, concurrency, moveOn });

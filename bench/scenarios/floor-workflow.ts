@@ -4,6 +4,8 @@ import { searchAttributes } from '../../workflows/definitions.js';
 // The smallest workflows shaped like Genie's paths, for the Temporal floor (temporal-floor.ts).
 
 const { touch } = proxyActivities<{ touch(): Promise<void> }>({ startToCloseTimeout: '10s' });
+// No retry: a failed floor request is a failed bench run, not a second reservation.
+const serve = proxyLocalActivities<{ serve(): Promise<unknown> }>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 1 } });
 const steps = proxyLocalActivities<{ admit(): Promise<void>; generate(): Promise<void>; settle(): Promise<void> }>({ startToCloseTimeout: '10s' });
 
 /** Today's sync shape: one workflow task, one (regular) activity, one more task. */
@@ -19,6 +21,14 @@ export async function floorLocal(): Promise<void> {
   await steps.admit();
   await steps.generate();
   await steps.settle();
+}
+
+/**
+ * The floor of Genie's design for a caller-held completion (design-floor.ts): one local activity that
+ * reserves, calls the node, settles and answers the caller; its result (node, tokens) is what ops read.
+ */
+export async function floorDesign(): Promise<unknown> {
+  return await serve.serve();
 }
 
 /**

@@ -7,6 +7,7 @@ import { post, type ChatBody, type Target } from '../target.js';
 // in a rotated order, so none always meets a warmer or colder machine. Temporal's floor for the sync
 // shape (b) takes its turn in the same rotation, so Genie's ratio to it compares the same minutes.
 
+interface Added { syncP50: number; syncP99: number; ttftP50: number; ttftP99: number; gapP50: number }
 interface StreamSample { ttft: number; gaps: number[]; complete: boolean }
 
 async function streamOnce(t: Target, body: ChatBody): Promise<StreamSample> {
@@ -109,6 +110,6 @@ export async function latencyScenario(targets: Target[], rounds: number, perRoun
       : null,
     added: Object.fromEntries(
       targets.filter((t) => t.name !== 'direct').map((t) => [t.name, { syncP50: added(t.name, 'syncP50'), syncP99: added(t.name, 'syncP99'), ttftP50: added(t.name, 'ttftP50'), ttftP99: added(t.name, 'ttftP99'), gapP50: added(t.name, 'gapP50') }]),
-    ) as Record<'portkey' | 'genie', { syncP50: number; syncP99: number; ttftP50: number; ttftP99: number; gapP50: number }>,
+    ) as Record<'portkey' | 'genie', Added> & Partial<Record<'designFloor', Added>>,
   };
 }
