@@ -20,6 +20,7 @@ export interface CostFigures {
   designFloor?: {
     latency: { added: { syncP50: number; ttftP50: number }; starts: { eagerFraction: number | null } };
     cpu: { n: number; concurrency: number; msPerRequest: Record<string, number> };
+    maxRateAtP99Under100ms: number;
   };
 }
 
@@ -42,7 +43,7 @@ export function costSections(r: CostFigures): string[] {
       `| sync | ${r.latencyFloor.toGenerateP50} | ${d.latency.added.syncP50} | ${g.syncP50} | ${ratio(g.syncP50, d.latency.added.syncP50)} | ${f(r.added.portkey?.syncP50)} |`,
       `| time to first token | ${r.latencyFloor.toGenerateP50} | ${d.latency.added.ttftP50} | ${g.ttftP50} | ${ratio(g.ttftP50, d.latency.added.ttftP50)} | ${f(r.added.portkey?.ttftP50)} |`,
       '',
-      `Design floor CPU per sync (${d.cpu.n} at concurrency ${d.cpu.concurrency}): its process ${f(dc.process)} ms (stands for Genie's API + worker), Postgres ${f(dc.postgres)}, Temporal server ${f(dc.temporal)}. Eager starts: ${f(d.latency.starts.eagerFraction ?? undefined)}.`,
+      `Design floor CPU per sync (${d.cpu.n} at concurrency ${d.cpu.concurrency}): its process ${f(dc.process)} ms (stands for Genie's API + worker), Postgres ${f(dc.postgres)}, Temporal server ${f(dc.temporal)}. Eager starts: ${f(d.latency.starts.eagerFraction ?? undefined)}. Its max rate with p99 ≤ 100 ms in the sweep: ${d.maxRateAtP99Under100ms} req/s.`,
       '',
     );
   }

@@ -90,7 +90,7 @@ try {
   const floorProbe = async (n: number, moveOn: boolean) => (await floorProcess.run('floorLocal', n, 1, moveOn)).toGenerateMs;
   const latency = await latencyScenario([...targets, designTarget], rounds, perRound, floorProbe);
   const designFloorLatency = { ...latency.figures.designFloor, added: latency.added.designFloor!, starts: (await (await fetch(`${floorProcess.designUrl}/stats`)).json()) as { starts: number; eager: number; eagerFraction: number | null } };
-  const sweep = await sweepScenario(targets, RATES, sweepSeconds);
+  const sweep = await sweepScenario([...targets, designTarget], RATES, sweepSeconds);
   const asyncJobs = await asyncScenario(stack.apiUrl, stack.apiKey, jobs, 20);
   const genie = { apiUrl: stack.apiUrl, apiKey: stack.apiKey };
   const asyncRates = await asyncRatesScenario(genie, ASYNC_RATES, rateSeconds);
@@ -129,6 +129,7 @@ try {
     // add to what any implementation of the contract must do (eager start, reserve, node call, settle).
     genieSyncAddedOverDesignFloor: round(latency.added.genie.syncP50 / addedOrFloor(designFloorLatency.added.syncP50)),
     genieTtftAddedOverDesignFloor: round(latency.added.genie.ttftP50 / addedOrFloor(designFloorLatency.added.ttftP50)),
+    throughputDesignFloorOverPortkey: round(sweep.throughputAtP99Under100ms.designFloor / Math.max(sweep.throughputAtP99Under100ms.portkey, 1)),
     designFloorTtftAddedOverPortkey: round(designFloorLatency.added.ttftP50 / addedOrFloor(latency.added.portkey.ttftP50)),
     genieOwnedCpuOverDesignFloor: round(cpu.sync.genieOwnedMs / (designFloorCpu.msPerRequest.process + designFloorCpu.msPerRequest.postgres)),
     // CPU: the API's per sync completion over what the SDK alone spends on the same shape in the same way.
@@ -156,7 +157,7 @@ try {
     /** Shape (b)'s start → generate in the latency rounds, from a process placed as the API is: the ratios' denominator. */
     latencyFloor: latency.floor,
     /** The design floor in the same rounds: figures, added over direct, and how many of its starts were eager. */
-    designFloor: { latency: designFloorLatency, cpu: designFloorCpu },
+    designFloor: { latency: designFloorLatency, cpu: designFloorCpu, maxRateAtP99Under100ms: sweep.throughputAtP99Under100ms.designFloor },
     sweep: sweep.curves,
     memory: { idle: idleMemory, underLoad: sweep.memoryUnderLoad },
     async: asyncJobs,
