@@ -59,8 +59,8 @@ export class SseSink implements CallerStream {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    this.res.flushHeaders();
     this.res.socket?.setNoDelay(true);
+    // No flushHeaders: the role chunk's write carries the head with it, one packet and one syscall.
     this.send(this.chunk({ role: 'assistant', content: '' }, null));
     // Comments keep proxies and load balancers from timing out a slow first token.
     this.keepAlive = setInterval(() => this.res.write(': keep-alive\n\n'), this.keepAliveMs);
