@@ -226,6 +226,8 @@ export function createCompletionService(deps: CompletionServiceDeps) {
       const sink = new SseSink(res, { id: input.workflowId, model: input.request.model, created: input.created }, deps.keepAliveMs, () =>
         deps.metrics?.timeToFirstToken.observe({ model: input.request.model }, Number(process.hrtime.bigint() - startedAt) / 1e9),
       );
+      // The error mapper's way to an open stream: an error thrown after the head is written inline.
+      res.locals.sseSink = sink;
       const hold = deps.callers.hold(input.workflowId, { kind: 'stream', stream: sink });
       let handle: WorkflowHandle | null = null;
       const detach = cancelOnDisconnect(res, () => sink.isDone, hold, () => handle, () => sink.abort());

@@ -6,6 +6,7 @@ import { GenieError } from '../../protocol/errors.js';
 import { errorBodyOf } from '../../protocol/failures.js';
 import { dependencyDown, unavailableDependency } from '../../protocol/dependency-down.js';
 import type { DependencyMonitor } from '../dependency-monitor.js';
+import type { SseSink } from '../completion/sse-sink.js';
 
 /** Anything thrown on the request path → the one caller-facing error (DESIGN §3a). */
 export function toGenieError(e: unknown): GenieError {
@@ -52,7 +53,11 @@ export function errorMapper(log: Logger, metrics?: GenieMetrics, dependencies?: 
     }
     if (err.body.status >= 500) log.error({ err: e, completionId: res.locals.completionId, path: req.path }, 'request failed');
     if (res.headersSent) {
-      res.end();
+      // Part of the answer is out: ending it cleanly would pass a truncated body off as whole. A stream
+      // gets the inline error its sink writes (then [DONE]); any other response is cut short.
+      const stream = res.locals.sseSink as SseSink | undefined;
+      if (stream?.isOpen) stream.fail(err.body);
+      else if (!res.writableEnded) res.destroy();
       return;
     }
     sendError(res, err);
