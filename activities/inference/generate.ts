@@ -98,6 +98,12 @@ async function completeForJob(deps: GenerateDeps, input: GenerateInput, ctx: Con
 async function answerCaller(deps: GenerateDeps, input: GenerateInput, caller: HeldCaller, ctx: Context): Promise<GenerateResult> {
   const signal = AbortSignal.any([ctx.cancellationSignal, caller.signal]);
   const progress = { emitted: 0 };
+  if (signal.aborted && caller.signal.reason !== SHUTTING_DOWN && !shuttingDown(ctx)) {
+    // Cancelled before the node call began (a caller who left while admission waited on Postgres): the
+    // node never saw the request, so nothing is charged; the reservation is released by settlement.
+    deps.callers?.troubled(input.workflowId);
+    throw failures.aborted(zeroUsage());
+  }
   try {
     if (caller.kind === 'stream') return await streamToCaller(deps, input, caller.stream, signal, progress);
     const result = await complete(deps, input, signal);

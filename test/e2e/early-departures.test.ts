@@ -1,7 +1,12 @@
 import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { temporalClient, testStack, withDb } from '../support/stack.js';
+import pg from 'pg';
 import { searchAttributes } from '../../workflows/definitions.js';
+import { windowStart } from '../../db/budget-windows.js';
+import { createTenant, putCap, putPrice } from '../support/tenants.js';
+import { waitFor } from '../support/wait-for.js';
+import { sample, scrape } from '../support/prometheus.js';
 
 // Callers who leave before their answer's first byte: every completion is cancelled (its node request
 // stopped, its usage settled), and the API process holds nothing for them afterwards. A keyed retry
@@ -11,7 +16,7 @@ describe('callers who leave early', () => {
   let slow: Simulator;
   let genie: IsolatedGenie;
   beforeAll(async () => {
-    slow = await startSimulator({ port: 0, models: ['leave-model'], timeToFirstToken: 4000, maxNumSeqs: 512 });
+    slow = await startSimulator({ port: 0, models: ['leave-model', 'leave-admission'], timeToFirstToken: 4000, maxNumSeqs: 512 });
     genie = await startIsolatedGenie({ nodes: `slow:vllm=${slow.url}` });
   });
   afterAll(async () => {
@@ -85,6 +90,62 @@ describe('callers who leave early', () => {
     }
     expect(await heldCallers()).toBe(0);
     expect(await gauge('genie_sse_buffered_bytes')).toBe(0);
+  }, 180_000);
+
+  it('a caller who leaves while its reservation waits on a lock: the workflow ends cancelled, the node is never called, nothing stays reserved or is charged', async () => {
+    // `serveHere` is cancellable and waited for (WAIT_CANCELLATION_COMPLETED): the cancel that lands
+    // mid-admission must not leave the reservation it then books behind, nor let the generation start.
+    const t = await createTenant();
+    await putPrice('leave-admission', 1_000_000, 1_000_000); // 1 µUSD a token: the reservation is not 0
+    await putCap('org', t.orgId, 'month', 1_000_000_000);
+    const usage = async () =>
+      (await withDb((db) => db.query<{ spent: number; reserved: number }>(`select spent_micro_usd::int as spent, reserved_micro_usd::int as reserved from cap_usage where layer = 'org' and subject_id = $1`, [t.orgId]))).rows;
+    const lock = new pg.Client({ connectionString: testStack().databaseUrl });
+    await lock.connect();
+    const { client, close } = await temporalClient();
+    try {
+      // The org's counter row, locked: admission's guarded UPDATE waits on it.
+      await lock.query(`insert into cap_usage (layer, subject_id, "window", window_start) values ('org', $1, 'month', $2) on conflict do nothing`, [t.orgId, windowStart('month', new Date())]);
+      await lock.query('begin');
+      await lock.query(`select 1 from cap_usage where layer = 'org' and subject_id = $1 for update`, [t.orgId]);
+      const lockPid = (await lock.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0].pid;
+      const received = async () => sample(await scrape(slow.metricsUrl), 'genie_sim_requests_received_total', { model_name: 'leave-admission' });
+      const receivedBefore = await received();
+      const controller = new AbortController();
+      const call = fetch(`${genie.apiUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${t.apiKey}` },
+        body: JSON.stringify({ model: 'leave-admission', max_tokens: 4, messages: [{ role: 'user', content: 'leave while I am admitted' }] }),
+        signal: controller.signal,
+      }).then(
+        (res) => `answered ${res.status}`,
+        () => 'left',
+      );
+      await waitFor('admission to wait on the locked counter', async () => (await withDb((db) => db.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [lockPid]))).rows[0].n > 0, 60_000, 50);
+      const listed = async () => {
+        for await (const w of client.workflow.list({ query: `GenieOrgId = "${t.orgId}"` })) return w.workflowId;
+        return null;
+      };
+      const workflowId = await waitFor('the completion to be listed', listed, 60_000, 100);
+      const handle = client.workflow.getHandle(workflowId);
+      controller.abort();
+      expect(await call).toBe('left');
+      await waitFor('the cancel request to reach the workflow', async () => (await handle.fetchHistory()).events?.some((e) => e.workflowExecutionCancelRequestedEventAttributes) ?? false, 60_000, 100);
+      await lock.query('rollback'); // admission goes on: it books its reservation, then meets the cancel
+      await waitFor('the workflow to close', async () => (await handle.describe()).status.name !== 'RUNNING', 60_000, 100);
+      expect((await handle.describe()).status.name).toBe('CANCELLED');
+      const ledger = await withDb((db) => db.query<{ step: string }>('select step from budget_ledger where workflow_id = $1 order by step', [workflowId]));
+      expect(ledger.rows.map((r) => r.step)).toEqual(['reserve', 'settle']); // it did reserve, and it let go
+      expect(await usage()).toEqual([{ spent: 0, reserved: 0 }]);
+      const records = await withDb((db) => db.query('select outcome, node, prompt_tokens, completion_tokens, cost_micro_usd::int as cost from usage_records where workflow_id = $1', [workflowId]));
+      // Not a token charged: the node never saw the request.
+      expect(records.rows).toEqual([expect.objectContaining({ outcome: 'cancelled', prompt_tokens: 0, completion_tokens: 0, cost: 0 })]);
+      expect(await received()).toBe(receivedBefore);
+    } finally {
+      await lock.end().catch(() => undefined);
+      await close();
+    }
+    expect(await heldCallers()).toBe(0);
   }, 180_000);
 
   it('a keyed retry on the same API while the original still runs: the sync one gets the same answer, the stream one a 409, and each original keeps its own', async () => {

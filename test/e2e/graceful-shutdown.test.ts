@@ -8,6 +8,7 @@ import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { api, pollJob } from '../support/jobs.js';
 import { sample, scrape } from '../support/prometheus.js';
 import { temporalClient, testStack } from '../support/stack.js';
+import { waitFor } from '../support/wait-for.js';
 import { spawnEntrypoint } from '../../workers/stack/processes.js';
 
 // SIGTERM is how every deploy and scale-in ends a process: it must lose nothing. The API stops
@@ -243,7 +244,15 @@ describe('graceful shutdown (SIGTERM)', () => {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
         body: JSON.stringify({ model: 'slower-model', messages: [{ role: 'user', content: 'sync, long' }], max_tokens: 20 }),
       });
-      const result = await readStream(res, () => genie.apis[0].child.kill('SIGTERM'));
+      // SIGTERM once the stream has its first token and the sync caller is held too: a sync request still
+      // on its way when the listener closes is refused at connect, which is not the case under test.
+      const heldCallers = async () => sample(await scrape(`${genie.apiUrl}/metrics`), 'genie_held_callers');
+      const bothHeld = waitFor('the sync caller to be held beside the stream', async () => (await heldCallers()) === 2, 30_000, 20);
+      let firstToken!: () => void;
+      const firstContent = new Promise<void>((resolve) => (firstToken = resolve));
+      const sigterm = Promise.all([bothHeld, firstContent]).then(() => genie.apis[0].child.kill('SIGTERM'));
+      const result = await readStream(res, firstToken);
+      expect(await sigterm).toBe(true);
       expect(result.text).toMatch(/\[error\] 503 .*shutting down/);
       expect(result.finish).toBe('error');
       expect(result.done).toBe(true);

@@ -159,11 +159,12 @@ describe('a caller-held stream that outlasts its workflow task timeout', () => {
   let sim: Simulator;
   let genie: IsolatedGenie;
   beforeAll(async () => {
-    sim = await startSimulator({ port: 0, models: ['long-model'], interTokenLatency: 600 });
-    // A 5 s task timeout against a 7–15 s stream: the SDK must keep the one task alive while generateHere
-    // runs. (2 s proved too tight for a loaded CI machine to even start the task in time, and 3 s to
-    // heartbeat it with real engines busy beside the suite.)
-    genie = await startIsolatedGenie({ nodes: `long:vllm=${sim.url}`, env: { GENIE_CALLER_HELD_TASK_TIMEOUT_MS: '5000' } });
+    sim = await startSimulator({ port: 0, models: ['long-model'], interTokenLatency: 700 });
+    // A 10 s task timeout against a ~17 s stream (24 tokens 700 ms apart): the SDK must keep the one task
+    // alive while generateHere runs. It heartbeats at 80 % of the timeout, so the slack is a fifth of it:
+    // 2 s proved too tight for a loaded CI machine to even start the task in time, 3 s and 5 s (1 s of
+    // slack) to heartbeat it with real engines busy beside the suite. The default is 20 s.
+    genie = await startIsolatedGenie({ nodes: `long:vllm=${sim.url}`, env: { GENIE_CALLER_HELD_TASK_TIMEOUT_MS: '10000' } });
   });
   afterAll(async () => {
     await genie?.stop();
@@ -185,7 +186,7 @@ describe('a caller-held stream that outlasts its workflow task timeout', () => {
     expect(['stop', 'length']).toContain(finish);
     expect(text).not.toContain('[error]');
     // The premise: the stream really outlasted the task timeout.
-    expect(Date.now() - t0).toBeGreaterThan(5500);
+    expect(Date.now() - t0).toBeGreaterThan(10_500);
     const { client: temporal, close } = await temporalClient();
     try {
       const handle = temporal.workflow.getHandle(id);
