@@ -6,12 +6,11 @@ import { temporalClient, testStack, withDb } from '../support/stack.js';
 import { estimatePromptTokens } from '../../protocol/token-estimate.js';
 import { startReceiver } from '../support/webhook-receiver.js';
 import { ledgerCheck } from '../support/budget-check.js';
-import { createTenant, putCap, type Tenant } from '../support/tenants.js';
+import { createTenant, orgCapUsage, putCap, type Tenant } from '../support/tenants.js';
 import { sample, scrape } from '../support/prometheus.js';
 import { waitFor } from '../support/wait-for.js';
 
-const counters = async (t: Tenant) =>
-  (await withDb((db) => db.query(`select spent_micro_usd::int as spent, reserved_micro_usd::int as reserved from cap_usage where layer = 'org' and subject_id = $1`, [t.orgId]))).rows[0];
+const counters = async (t: Tenant) => (await orgCapUsage(t.orgId))[0];
 
 // A deployment whose node is slow enough to kill its worker mid-generation, and which allows no
 // private webhook targets (the production default). Its first token is 8 s away: with 2.5 s, a test

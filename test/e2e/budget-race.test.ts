@@ -3,8 +3,8 @@ import { countPromptTokens } from '../../simulator/prompt-tokens.js';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { ledgerCheck } from '../support/budget-check.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
-import { testStack, withDb } from '../support/stack.js';
-import { awayFromWindowReset, createTenant, putCap } from '../support/tenants.js';
+import { testStack } from '../support/stack.js';
+import { awayFromWindowReset, createTenant, orgCapUsage, putCap } from '../support/tenants.js';
 
 // 300 concurrent requests against one cap that fits exactly k reservations, through two API processes and two
 // workers sharing one Temporal and one Postgres: at least k succeed, the rest get 402, spend ≤ cap —
@@ -80,8 +80,7 @@ describe('budget race across replicas', () => {
     const end = Date.now() + 30_000;
     let counters: { spent: number; reserved: number } | undefined;
     for (;;) {
-      const rows = await withDb((db) => db.query(`select spent_micro_usd::int as spent, reserved_micro_usd::int as reserved from cap_usage where layer = 'org' and subject_id = $1`, [t.orgId]));
-      counters = rows.rows[0];
+      counters = (await orgCapUsage(t.orgId))[0];
       if ((counters?.reserved === 0) || Date.now() > end) break;
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -4,7 +4,7 @@ import { temporalClient, testStack, withDb } from '../support/stack.js';
 import pg from 'pg';
 import { searchAttributes } from '../../workflows/definitions.js';
 import { windowStart } from '../../db/budget-windows.js';
-import { createTenant, putCap, putPrice } from '../support/tenants.js';
+import { createTenant, orgCapUsage, putCap, putPrice } from '../support/tenants.js';
 import { waitFor } from '../support/wait-for.js';
 import { sample, scrape } from '../support/prometheus.js';
 
@@ -98,8 +98,6 @@ describe('callers who leave early', () => {
     const t = await createTenant();
     await putPrice('leave-admission', 1_000_000, 1_000_000); // 1 µUSD a token: the reservation is not 0
     await putCap('org', t.orgId, 'month', 1_000_000_000);
-    const usage = async () =>
-      (await withDb((db) => db.query<{ spent: number; reserved: number }>(`select spent_micro_usd::int as spent, reserved_micro_usd::int as reserved from cap_usage where layer = 'org' and subject_id = $1`, [t.orgId]))).rows;
     const lock = new pg.Client({ connectionString: testStack().databaseUrl });
     await lock.connect();
     const { client, close } = await temporalClient();
@@ -136,7 +134,7 @@ describe('callers who leave early', () => {
       expect((await handle.describe()).status.name).toBe('CANCELLED');
       const ledger = await withDb((db) => db.query<{ step: string }>('select step from budget_ledger where workflow_id = $1 order by step', [workflowId]));
       expect(ledger.rows.map((r) => r.step)).toEqual(['reserve', 'settle']); // it did reserve, and it let go
-      expect(await usage()).toEqual([{ spent: 0, reserved: 0 }]);
+      expect(await orgCapUsage(t.orgId)).toEqual([{ spent: 0, reserved: 0 }]);
       const records = await withDb((db) => db.query('select outcome, node, prompt_tokens, completion_tokens, cost_micro_usd::int as cost from usage_records where workflow_id = $1', [workflowId]));
       // Not a token charged: the node never saw the request.
       expect(records.rows).toEqual([expect.objectContaining({ outcome: 'cancelled', prompt_tokens: 0, completion_tokens: 0, cost: 0 })]);

@@ -57,3 +57,9 @@ export async function putPrice(model: string, inputMicroUsdPerMTok = 0, outputMi
   });
   if (res.status !== 200) throw new Error(`PUT /admin/v1/prices answered ${res.status}: ${await res.text()}`);
 }
+
+/** The org layer's counters of a tenant, a row per cap window it has (none before its first reservation). */
+export async function orgCapUsage(orgId: string): Promise<Array<{ spent: number; reserved: number }>> {
+  const r = await withDb((db) => db.query<{ spent: number; reserved: number }>(`select spent_micro_usd::int as spent, reserved_micro_usd::int as reserved from cap_usage where layer = 'org' and subject_id = $1`, [orgId]));
+  return r.rows;
+}

@@ -1,8 +1,8 @@
 import OpenAI from 'openai';
 import { startSimulator } from '../../../simulator/server.js';
 import { ledgerCheck } from '../../support/budget-check.js';
-import { testStack, withDb } from '../../support/stack.js';
-import { awayFromWindowReset, createTenant, putCap, putPrice } from '../../support/tenants.js';
+import { testStack } from '../../support/stack.js';
+import { awayFromWindowReset, createTenant, orgCapUsage, putCap, putPrice } from '../../support/tenants.js';
 import { admin, client, extras, genie, node, placement, say, until } from './fleet.js';
 
 /** Budgets against a real engine's token counts. */
@@ -32,7 +32,7 @@ export function budgetsOnRealCounts(): void {
         const billed = ok.reduce((n, r) => n + r.usage!.prompt_tokens + 2 * r.usage!.completion_tokens, 0);
         let counters: { spent: number; reserved: number } | undefined;
         await until('every settlement', async () => {
-          counters = (await withDb((db) => db.query(`select spent_micro_usd::int as spent, reserved_micro_usd::int as reserved from cap_usage where layer = 'org' and subject_id = $1`, [t.orgId]))).rows[0];
+          counters = (await orgCapUsage(t.orgId))[0];
           return counters?.reserved === 0;
         });
         expect(counters!.spent).toBe(billed); // what the engine counted, booked
