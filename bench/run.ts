@@ -3,10 +3,10 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { launchStack } from '../workers/stack/launch.js';
 import { freePort } from '../workers/stack/free-port.js';
 import { ROOT } from '../workers/stack/processes.js';
 import { memoryOf } from './memory.js';
+import { launchBenchStack, pinTargets, simulatorUrl } from './bench-stack.js';
 import { portkeyHeaders, startPortkey } from './peers/portkey.js';
 import { markdown, plotSweep } from './report.js';
 import { collapsed } from './cpuprofile.js';
@@ -50,33 +50,19 @@ const dataDir = mkdtempSync(path.join(os.tmpdir(), 'genie-bench-'));
 chmodSync(dataDir, 0o777);
 // The API listens for a debugger on loopback, so its profile can cover just a load window (api-profile.ts).
 const inspectPort = await freePort();
-const stack = await launchStack({
-  dataDir,
-  freePorts: true,
-  ports: { api: 0, temporal: 0, ui: 0, postgres: 0, vllm: 0, triton: 0, tritonMetrics: 0, workerMetrics: 0 },
-  simulator: { ttftMs: 20, itlMs: 5 },
-  env: { GENIE_LOG_LEVEL: 'warn', GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,500ms,1s,2s' },
-  apiNodeArgs: [`--inspect=127.0.0.1:${inspectPort}`],
-  log: () => undefined,
-});
+const stack = await launchBenchStack(dataDir, { env: { GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,500ms,1s,2s' }, apiNodeArgs: [`--inspect=127.0.0.1:${inspectPort}`] });
 const portkeyPort = await freePort();
 const portkey = await startPortkey(portkeyPort);
 const connection = await Connection.connect({ address: stack.temporalAddress });
 const client = new Client({ connection, namespace: stack.namespace });
 try {
-  const simUrl = stack.nodes.split(',')[0].split('=')[1];
+  const simUrl = simulatorUrl(stack);
   const targets: Target[] = [
     { name: 'direct', url: `${simUrl}/v1/chat/completions`, headers: {}, pids: { simulator: stack.pids.simulator } },
     { name: 'portkey', url: `http://127.0.0.1:${portkeyPort}/v1/chat/completions`, headers: portkeyHeaders(simUrl), pids: { portkey: portkey.child.pid!, simulator: stack.pids.simulator } },
     { name: 'genie', url: `${stack.apiUrl}/v1/chat/completions`, headers: { authorization: `Bearer ${stack.apiKey}` }, pids: { ...stack.pids } },
   ];
-  // Load generator on core 0, every target process on core 1: they never compete for a core.
-  if (pin) {
-    spawnSync('taskset', ['-acp', '0', String(process.pid)]);
-    for (const pid of new Set([stack.pids.api, stack.pids.worker, stack.pids.simulator, stack.pids.temporal, stack.pids.postgres, portkey.child.pid])) {
-      if (pid) spawnSync('taskset', ['-acp', '1', String(pid)]);
-    }
-  }
+  if (pin) pinTargets([stack.pids.api, stack.pids.worker, stack.pids.simulator, stack.pids.temporal, stack.pids.postgres, portkey.child.pid]);
   const idleMemory = Object.fromEntries(targets.map((t) => [t.name, memoryOf(t.pids)]));
   // Temporal alone, in a process pinned and set up like the API: its latency in the latency rounds, its CPU below.
   // It also serves the floor of Genie's design (design-floor.ts) on the same database, key and node.

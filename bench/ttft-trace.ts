@@ -5,11 +5,10 @@
 // marks per stream (bench/ttft-marks.ts). Prints each mark's p50 in ms after the request reached the
 // process, and the same latency ratios as the bench. GENIE_TTFT_ENV='{"GENIE_…":"…"}' passes settings
 // to Genie's processes, for an A/B of one setting across two runs.
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { launchStack } from '../workers/stack/launch.js';
+import { launchBenchStack, pinTargets, simulatorUrl } from './bench-stack.js';
 import { spawnFloorProcess } from './scenarios/floor-cpu.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { pct } from './stats.js';
@@ -20,18 +19,10 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'genie-ttft-'));
 chmodSync(dir, 0o777);
 const marks = { genie: path.join(dir, 'genie.jsonl'), designFloor: path.join(dir, 'floor.jsonl') };
 process.env.GENIE_TTFT_MARKS_FLOOR = marks.designFloor; // the floor process inherits this process's environment
-const stack = await launchStack({
-  dataDir: path.join(dir, 'stack'),
-  freePorts: true,
-  ports: { api: 0, temporal: 0, ui: 0, postgres: 0, vllm: 0, triton: 0, tritonMetrics: 0, workerMetrics: 0 },
-  simulator: { ttftMs: 20, itlMs: 5 },
-  env: { GENIE_LOG_LEVEL: 'warn', GENIE_TTFT_MARKS: marks.genie, ...(JSON.parse(process.env.GENIE_TTFT_ENV ?? '{}') as Record<string, string>) },
-  log: () => undefined,
-});
+const stack = await launchBenchStack(path.join(dir, 'stack'), { env: { GENIE_TTFT_MARKS: marks.genie, ...(JSON.parse(process.env.GENIE_TTFT_ENV ?? '{}') as Record<string, string>) } });
 try {
-  const nodeUrl = stack.nodes.split(',')[0].split('=')[1];
-  spawnSync('taskset', ['-acp', '0', String(process.pid)]);
-  for (const pid of new Set([stack.pids.api, stack.pids.worker, stack.pids.simulator, stack.pids.temporal, stack.pids.postgres])) if (pid) spawnSync('taskset', ['-acp', '1', String(pid)]);
+  const nodeUrl = simulatorUrl(stack);
+  pinTargets([stack.pids.api, stack.pids.worker, stack.pids.simulator, stack.pids.temporal, stack.pids.postgres]);
   const floor = await spawnFloorProcess({ temporalAddress: stack.temporalAddress, namespace: stack.namespace, pinCore: '1', design: { databaseUrl: stack.databaseUrl, apiKey: stack.apiKey, nodeUrl } });
   const targets: Target[] = [
     { name: 'direct', url: `${nodeUrl}/v1/chat/completions`, headers: {}, pids: {} },
