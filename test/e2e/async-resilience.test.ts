@@ -2,6 +2,7 @@ import os from 'node:os';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { api, pollJob } from '../support/jobs.js';
+import proto from '@temporalio/proto';
 import { temporalClient, testStack, withDb } from '../support/stack.js';
 import { estimatePromptTokens } from '../../protocol/token-estimate.js';
 import { startReceiver } from '../support/webhook-receiver.js';
@@ -92,9 +93,22 @@ describe('async jobs under failure', () => {
         body: { model: 'slow-model', mode: 'async', messages, webhook: { url: receiver.url, secret: 'crash-secret' } },
       });
       expect(accepted.status).toBe(202);
-      // Killed once the node has the request (its first token is 8 s away): mid-`generate`.
-      await waitFor('the node to receive the request', async () => (await received()) > receivedBefore, 30_000, 25);
+      // Killed mid-`generate`: once the worker runs it and the node has a request (its first token is 8 s
+      // away). The node's count alone is not enough: the fleet probers' 1-token pings to the same node
+      // count too, and once moved it before the job reached its worker, whose kill then met no
+      // activity (one attempt in the history, seen on CI twice).
       const killed = aliasGenie.workers[0].child.pid;
+      const { client: watcher, close: closeWatcher } = await temporalClient();
+      try {
+        const generating = async () =>
+          ((await watcher.workflow.getHandle(accepted.json.id).describe()).raw.pendingActivities ?? []).some(
+            (a) => a.activityType?.name === 'generate' && a.state === proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED && a.lastWorkerIdentity === `${killed}@${os.hostname()}`,
+          );
+        await waitFor('the worker to run generate', generating, 30_000, 25);
+      } finally {
+        await closeWatcher();
+      }
+      await waitFor('the node to receive the request', async () => (await received()) > receivedBefore, 30_000, 25);
       await aliasGenie.restartWorker('SIGKILL');
       const job = await pollJob(accepted.json.poll_url, (j) => j.webhook?.status === 'delivered', { base: aliasGenie.apiUrl, key: t.apiKey, timeoutMs: 100_000 });
       expect(job.status).toBe('completed');
