@@ -36,15 +36,31 @@ const view = (r: KeyRow): KeyView => ({
   state: r.state,
 });
 
-export async function listKeys(em: EntityManager, filter: { orgId?: string; applicationId?: string; memberId?: string }): Promise<KeyView[]> {
+/**
+ * One page of keys, oldest first, filtered by org, application and member when given. `after` is a key
+ * id (the previous page's last): the page holds the keys created after it in the same order, so a key
+ * issued while an admin pages through lands on a later page, never between two pages already read.
+ * Null when `after` names no key.
+ */
+export async function listKeys(
+  em: EntityManager,
+  filter: { orgId?: string; applicationId?: string; memberId?: string },
+  page: { after?: string; limit: number },
+): Promise<{ keys: KeyView[]; hasMore: boolean } | null> {
   const { orgId = null, applicationId = null, memberId = null } = filter;
-  const rows = await em.getConnection().execute<KeyRow[]>(
+  const conn = em.getConnection();
+  // The cursor's own timestamp is compared in Postgres: read back into a Date it would lose its microseconds.
+  if (page.after && !(await conn.execute('select 1 from api_keys where id = ?', [page.after])).length) return null;
+  const after = page.after ?? null;
+  const rows = await conn.execute<KeyRow[]>(
     `${VIEW}
       where (?::text is null or a.org_id = ?) and (?::text is null or k.application_id = ?) and (?::text is null or k.member_id = ?)
-      order by k.created_at, k.id`,
-    [orgId, orgId, applicationId, applicationId, memberId, memberId],
+        and (?::text is null or (k.created_at, k.id) > (select c.created_at, c.id from api_keys c where c.id = ?))
+      order by k.created_at, k.id
+      limit ?`,
+    [orgId, orgId, applicationId, applicationId, memberId, memberId, after, after, page.limit + 1],
   );
-  return rows.map(view);
+  return { keys: rows.slice(0, page.limit).map(view), hasMore: rows.length > page.limit };
 }
 
 export async function findKey(em: EntityManager, keyId: string): Promise<KeyView | null> {

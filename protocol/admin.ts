@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PERSONA_ALIASES } from '../db/personas.js';
 import { capLayerSchema, capSchema, capWindowSchema, priceSchema } from './budget.js';
+import { listPageSchema } from './list-page.js';
 import { storedText } from './stored-text.js';
 
 // /admin/v1 bodies (camelCase, ids as strings).
@@ -26,10 +27,15 @@ export const createdKeySchema = z.object({ id: z.string(), key: z.string() });
 // API key lifecycle. A key's secret is shown once, when it is created or rotated; listings show only
 // what tells keys apart (id, the first characters, dates), never the key or its hash.
 export const keyParamsSchema = z.object({ keyId: storedText().min(1) });
+/** Most keys one page of GET /keys holds: an org with thousands of keys is listed page by page. */
+export const MAX_KEYS_PER_PAGE = 1000;
 export const listKeysQuerySchema = z.object({
   orgId: storedText().min(1).optional(),
   applicationId: storedText().min(1).optional(),
   memberId: storedText().min(1).optional(),
+  /** The id of the last key of the previous page (its `last_id`): the page starts after that key. */
+  after: storedText().min(1).max(128).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_KEYS_PER_PAGE).default(100),
 });
 /** The longest a rotated key may keep working beside its successor (30 days). */
 export const MAX_ROTATION_GRACE_SECONDS = 30 * 24 * 3600;
@@ -54,7 +60,7 @@ export const keyViewSchema = z.object({
   state: keyStateSchema,
 });
 export type KeyView = z.infer<typeof keyViewSchema>;
-export const keyListSchema = z.object({ data: z.array(keyViewSchema) });
+export const keyListSchema = listPageSchema(keyViewSchema);
 /** POST /keys/{keyId}/rotate: the new key (shown only here) and the old one as it now stands. */
 export const rotatedKeySchema = createdKeySchema.extend({ previous: keyViewSchema });
 

@@ -7,6 +7,8 @@ import { findLeakedReservations } from '../activities/budget/sweep-reservations.
 import { workflowStateFrom } from '../activities/workflow-state.js';
 import { openReservations } from '../db/budget-sweep.js';
 import { openOrm } from '../db/orm.js';
+import { MAX_KEYS_PER_PAGE } from '../protocol/admin.js';
+import { listPage } from '../protocol/list-page.js';
 import { ROOT } from './stack/processes.js';
 
 // `genie` — a small CLI over the admin API (and the ledger check, which reads Postgres directly).
@@ -17,7 +19,7 @@ const usage = `usage: npm run genie -- <command>
   org create <name>                          user create <email>
   member add <orgId> <userId> [role]         app create <orgId> <name>
   key create <applicationId> <memberId>      price set <model> <inMicroUsdPerMTok> <outMicroUsdPerMTok>
-  key list [--org <orgId>] [--app <applicationId>] [--member <memberId>]   (never shows a key, only its prefix)
+  key list [--org <orgId>] [--app <applicationId>] [--member <memberId>] [--page-size <n>]   (every page; never a key, only its prefix)
   key revoke <keyId>                         key rotate <keyId> [--grace <duration, e.g. 10m, 24h>]
   cap set <layer> <subjectId> <window> <limitMicroUsd>
   cap delete <layer> <subjectId> <window>    usage <layer> <subjectId> <window>
@@ -46,6 +48,24 @@ async function call(method: string, route: string, body?: unknown): Promise<void
   if (!res.ok) process.exitCode = 1;
 }
 
+/** Every key the filter matches, page after page (the admin API answers at most MAX_KEYS_PER_PAGE at a time). */
+async function listAllKeys(): Promise<void> {
+  const data: Array<{ id: string }> = [];
+  for (let after: string | null = null; ; ) {
+    const res = await fetch(`${base}/admin/v1/keys${q({ ...keyFilter(), limit: flag('page-size') ?? String(MAX_KEYS_PER_PAGE), ...(after ? { after } : {}) })}`, { headers: { authorization: `Bearer ${adminToken()}` } });
+    if (!res.ok) {
+      console.log(await res.text());
+      process.exitCode = 1;
+      return;
+    }
+    const page = (await res.json()) as { data: Array<{ id: string }>; last_id: string | null; has_more: boolean };
+    data.push(...page.data);
+    if (!page.has_more || !page.last_id) break;
+    after = page.last_id;
+  }
+  console.log(JSON.stringify(listPage(data, false)));
+}
+
 const [a, b, ...rest] = process.argv.slice(2);
 const q = (o: Record<string, string>) => `?${new URLSearchParams(o)}`;
 /** `--name value` pairs of the arguments after the command. */
@@ -58,7 +78,7 @@ switch (`${a} ${b}`) {
   case 'member add': await call('POST', `/orgs/${rest[0]}/members`, { userId: rest[1], ...(rest[2] ? { role: rest[2] } : {}) }); break;
   case 'app create': await call('POST', `/orgs/${rest[0]}/applications`, { name: rest[1] }); break;
   case 'key create': await call('POST', `/applications/${rest[0]}/keys`, { memberId: rest[1] }); break;
-  case 'key list': await call('GET', `/keys${q(keyFilter())}`); break;
+  case 'key list': await listAllKeys(); break;
   case 'key revoke': await call('POST', `/keys/${encodeURIComponent(rest[0])}/revoke`); break;
   case 'key rotate': await call('POST', `/keys/${encodeURIComponent(rest[0])}/rotate`, { graceSeconds: Math.round(duration(flag('grace') ?? '0s') / 1000) }); break;
   case 'price set': await call('PUT', `/prices/${encodeURIComponent(rest[0])}`, { inputMicroUsdPerMTok: Number(rest[1]), outputMicroUsdPerMTok: Number(rest[2]) }); break;

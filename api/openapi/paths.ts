@@ -285,7 +285,9 @@ const adminPaths = {
   },
   '/admin/v1/keys': {
     get: adminOp('listKeys', 'API keys (ids, prefixes, dates and states; never a key or its hash)', {
-      description: 'Filtered by org, application and member when given; oldest first.',
+      description:
+        'Filtered by org, application and member when given; oldest first, a page at a time (`limit`, 100 by default, up to 1000). ' +
+        'The next page starts `after` the `last_id` of this one while `has_more` is true; a key issued meanwhile lands on a later page.',
       parameters: params('query', listKeysQuerySchema),
       responses: { '200': answer('The keys.', 'KeyList'), ...adminErrors },
     }),

@@ -83,6 +83,39 @@ describe('API key lifecycle', () => {
     expect(await admin(`/keys/${t.keyId}/rotate`, { method: 'POST', body: {} })).toMatchObject({ status: 409, json: { error: { code: 'key_revoked', param: 'keyId' } } });
   }, 60_000);
 
+  it('lists keys a page at a time, oldest first: limit, after and has_more; a key issued meanwhile lands on a later page', async () => {
+    const t = await tenantWithKey();
+    const issue = async () => (await admin(`/applications/${t.applicationId}/keys`, { body: { memberId: t.memberId } })).json.id as string;
+    const ids = [t.keyId];
+    for (let i = 0; i < 4; i++) ids.push(await issue());
+    const page = async (query: string) => (await admin(`/keys?applicationId=${t.applicationId}&${query}`)).json;
+
+    const first = await page('limit=2');
+    expect(first).toMatchObject({ object: 'list', first_id: ids[0], last_id: ids[1], has_more: true });
+    expect(first.data.map((k: { id: string }) => k.id)).toEqual(ids.slice(0, 2));
+    ids.push(await issue()); // issued between two pages: it comes after every key already listed
+    const second = await page(`limit=2&after=${first.last_id}`);
+    expect(second.data.map((k: { id: string }) => k.id)).toEqual(ids.slice(2, 4));
+    expect(second.has_more).toBe(true);
+    const third = await page(`limit=2&after=${second.last_id}`);
+    expect(third).toMatchObject({ first_id: ids[4], last_id: ids[5], has_more: false });
+    expect(third.data.map((k: { id: string }) => k.id)).toEqual(ids.slice(4));
+    // Without a limit, one page of up to 100.
+    expect((await page('')).data.map((k: { id: string }) => k.id)).toEqual(ids);
+
+    // The CLI follows the pages to the end.
+    const listed = genie('key', 'list', '--app', t.applicationId, '--page-size', '2');
+    expect(listed.status).toBe(0);
+    expect(listed.json).toMatchObject({ object: 'list', has_more: false, first_id: ids[0], last_id: ids[5] });
+    expect(listed.json.data.map((k: { id: string }) => k.id)).toEqual(ids);
+
+    // A cursor that names no key, and a page size out of range, are 400s naming the parameter.
+    for (const [query, param] of [['after=key_nope', 'after'], ['limit=0', 'limit'], ['limit=1001', 'limit']]) {
+      const r = await page(query);
+      expect(r.error).toMatchObject({ type: 'invalid_request_error', param });
+    }
+  });
+
   it('rotates a key at once: a new key for the same application and member, the old one refused', async () => {
     const t = await tenantWithKey();
     expect(await statuses(t.key)).toEqual(everyApi(200));

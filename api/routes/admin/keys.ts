@@ -3,6 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { listKeys, revokeKey, rotateKey } from '../../../db/key-lifecycle.js';
 import { keyParamsSchema, listKeysQuerySchema, rotateKeySchema } from '../../../protocol/admin.js';
 import { GenieError } from '../../../protocol/errors.js';
+import { listPage } from '../../../protocol/list-page.js';
 import { parseWith } from '../../middleware/parse-body.js';
 
 const noSuchKey = () => GenieError.notFound('No such API key.');
@@ -12,7 +13,10 @@ export function adminKeysRoute(orm: MikroORM): Router {
   const router = Router();
   const em = () => orm.em.fork();
   router.get('/keys', async (req, res) => {
-    res.json({ data: await listKeys(em(), parseWith(listKeysQuerySchema, req.query)) });
+    const { after, limit, ...filter } = parseWith(listKeysQuerySchema, req.query);
+    const page = await listKeys(em(), filter, { after, limit });
+    if (!page) throw GenieError.badRequest(`No API key ${JSON.stringify(after)} to list after: pass the \`last_id\` of the previous page.`, 'after');
+    res.json(listPage(page.keys, page.hasMore));
   });
   router.post('/keys/:keyId/revoke', async (req, res) => {
     const { keyId } = parseWith(keyParamsSchema, req.params);
