@@ -36,10 +36,17 @@ try {
     // The first fifth warms up (connections, JIT, caches).
     const rows = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
     const kept = rows.slice(Math.floor(rows.length / 5));
-    const names = [...new Set(kept.flatMap((r) => Object.keys(r)))];
+    const names = [...new Set(kept.flatMap((r) => Object.keys(r)))].filter((m) => !m.endsWith('At'));
     const p50s = names.map((m) => [m, pct(kept.flatMap((r) => (m in r ? [r[m]] : [])), 50)] as const).sort((a, b) => a[1] - b[1]);
     console.log(`\n${name} (${kept.length} streams): ms after the request reached the process, p50`);
     for (const [m, v] of p50s) console.log(`  ${m.padEnd(14)} ${v.toFixed(2).padStart(7)}`);
+    // Outside the process: the client's send → `in` (its fetch, the socket, Node's HTTP parser) and the
+    // first content chunk written → read by the client. Streams are sequential: the rows after the
+    // warm-up's are the rounds' streams, in order.
+    const sent = latency.streams[name as 'genie' | 'designFloor'];
+    const rounds = rows.slice(rows.length - sent.length);
+    const outside = (f: (r: Record<string, number>, i: number) => number) => pct(rounds.map(f), 50).toFixed(2);
+    console.log(`  (client send → in ${outside((r, i) => r.inAt - sent[i].sentAt)}; first written → read by the client ${outside((r, i) => sent[i].sentAt + sent[i].ttft - r.firstAt)})`);
   }
   const g = latency.added.genie;
   const d = latency.added.designFloor!;

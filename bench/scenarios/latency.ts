@@ -8,7 +8,8 @@ import { post, type ChatBody, type Target } from '../target.js';
 // shape (b) takes its turn in the same rotation, so Genie's ratio to it compares the same minutes.
 
 interface Added { syncP50: number; syncP99: number; ttftP50: number; ttftP99: number; gapP50: number }
-interface StreamSample { ttft: number; gaps: number[]; complete: boolean }
+/** `sentAt`: when the request went out, in ms since the epoch (`performance.timeOrigin`-based, comparable across processes). */
+interface StreamSample { ttft: number; gaps: number[]; complete: boolean; sentAt: number }
 
 async function streamOnce(t: Target, body: ChatBody): Promise<StreamSample> {
   const expected = generateTokens(0, body.messages, body.max_tokens).tokens.length;
@@ -33,7 +34,7 @@ async function streamOnce(t: Target, body: ChatBody): Promise<StreamSample> {
   });
   const decoder = new TextDecoder();
   for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(part, { stream: true }));
-  return { ttft, gaps, complete: done && chunks === expected };
+  return { ttft, gaps, complete: done && chunks === expected, sentAt: performance.timeOrigin + t0 };
 }
 
 async function syncOnce(t: Target, body: ChatBody): Promise<number> {
@@ -101,6 +102,8 @@ export async function latencyScenario(targets: Target[], rounds: number, perRoun
     perRound,
     genieRequests: targets.some((t) => t.name === 'genie') ? 10 + 2 * rounds * perRound : 0,
     figures,
+    /** Every stream's sample per target, warm-up excluded, in the order sent (bench/ttft-trace.ts matches them to its marks). */
+    streams: Object.fromEntries(stream) as Record<Target['name'], StreamSample[]>,
     /**
      * Shape (b)'s start → generate, sampled in the same rounds (null when no probe was given): back to
      * back as Genie's callers send (the floor of their added latency), and each start on a quiet server.
