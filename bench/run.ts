@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -178,6 +178,8 @@ try {
     writeFileSync(`${stem}.api-thread${i}.cpuprofile`, JSON.stringify(t.profile));
     return `api-thread${i}.cpuprofile`;
   });
+  // A run that profiled fewer threads than the last one must not leave that run's extra profiles as latest.
+  for (const f of readdirSync(outDir)) if (/^latest\.api-thread\d+\.cpuprofile$/.test(f)) rmSync(path.join(outDir, f));
   for (const ext of ['json', 'md', 'png', 'api-flame.svg', 'api-flame.png', 'api-flame.collapsed', ...profileFiles]) copyFileSync(`${stem}.${ext}`, path.join(outDir, `latest.${ext}`));
   console.log(markdown(result));
   if (count !== sent) throw new Error(`${count} chatCompletion workflows for ${sent} Genie requests`);
