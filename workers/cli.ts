@@ -37,27 +37,29 @@ function adminToken(): string {
   throw new Error('set GENIE_ADMIN_TOKEN');
 }
 
-async function call(method: string, route: string, body?: unknown): Promise<void> {
-  const res = await fetch(`${base}/admin/v1${route}`, {
+function adminRequest(method: string, route: string, body?: unknown): Promise<Response> {
+  return fetch(`${base}/admin/v1${route}`, {
     method,
     headers: { authorization: `Bearer ${adminToken()}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+}
+
+/** Prints an answer as it came (its status when it has no body); a refusal makes the command fail. */
+async function printAnswer(res: Response): Promise<void> {
   const text = await res.text();
   console.log(text || `${res.status}`);
   if (!res.ok) process.exitCode = 1;
 }
 
+const call = async (method: string, route: string, body?: unknown) => printAnswer(await adminRequest(method, route, body));
+
 /** Every key the filter matches, page after page (the admin API answers at most MAX_KEYS_PER_PAGE at a time). */
 async function listAllKeys(): Promise<void> {
   const data: Array<{ id: string }> = [];
   for (let after: string | null = null; ; ) {
-    const res = await fetch(`${base}/admin/v1/keys${q({ ...keyFilter(), limit: flag('page-size') ?? String(MAX_KEYS_PER_PAGE), ...(after ? { after } : {}) })}`, { headers: { authorization: `Bearer ${adminToken()}` } });
-    if (!res.ok) {
-      console.log(await res.text());
-      process.exitCode = 1;
-      return;
-    }
+    const res = await adminRequest('GET', `/keys${q({ ...keyFilter(), limit: flag('page-size') ?? String(MAX_KEYS_PER_PAGE), ...(after ? { after } : {}) })}`);
+    if (!res.ok) return printAnswer(res);
     const page = (await res.json()) as { data: Array<{ id: string }>; last_id: string | null; has_more: boolean };
     data.push(...page.data);
     if (!page.has_more || !page.last_id) break;

@@ -108,6 +108,9 @@ describe('API key lifecycle', () => {
     expect(listed.status).toBe(0);
     expect(listed.json).toMatchObject({ object: 'list', has_more: false, first_id: ids[0], last_id: ids[5] });
     expect(listed.json.data.map((k: { id: string }) => k.id)).toEqual(ids);
+    const refused = genie('key', 'list', '--app', t.applicationId, '--page-size', '0');
+    expect(refused.status).toBe(1);
+    expect(refused.json.error).toMatchObject({ type: 'invalid_request_error', param: 'limit' });
 
     // A cursor that names no key, and a page size out of range, are 400s naming the parameter.
     for (const [query, param] of [['after=key_nope', 'after'], ['limit=0', 'limit'], ['limit=1001', 'limit']]) {
