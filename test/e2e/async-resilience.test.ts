@@ -16,7 +16,11 @@ const counters = async (t: Tenant) => (await orgCapUsage(t.orgId))[0];
 // A deployment whose node is slow enough to kill its worker mid-generation, and which allows no
 // private webhook targets (the production default). Its first token is 8 s away: with 2.5 s, a test
 // process starved by the rest of the suite once noticed the node's request only after the generation
-// had finished, and its kill met an idle worker (one attempt in the history, seen on CI).
+// had finished, and its kill met an idle worker (one attempt in the history, seen on CI). The probers'
+// 1-token pings wait for it too: with the test default of 5 s they timed out, no request finished, and
+// after three probe timeouts the prober declared the node hung — a retry after the worker's kill then
+// found no healthy node and the job failed with its 503 (seen on CI, and beside a CPU hog every other run).
+const PROBE_TIMEOUT_MS = '10000';
 
 describe('async jobs under failure', () => {
   let slow: Simulator;
@@ -27,7 +31,7 @@ describe('async jobs under failure', () => {
     slow = await startSimulator({ port: 0, models: ['slow-model'], timeToFirstToken: 8000 });
     genie = await startIsolatedGenie({
       nodes: `slow:vllm=${slow.url}`,
-      env: { GENIE_WEBHOOK_ALLOW_HOSTS: '', GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,300ms,300ms' },
+      env: { GENIE_WEBHOOK_ALLOW_HOSTS: '', GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,300ms,300ms', GENIE_PROBE_TIMEOUT_MS: PROBE_TIMEOUT_MS },
     });
     // 1 µUSD per token either way, so every booked amount is a token count.
     await api(`/admin/v1/prices/slow-model`, { method: 'PUT', key: testStack().adminToken, body: { inputMicroUsdPerMTok: 1_000_000, outputMicroUsdPerMTok: 1_000_000 } });
@@ -80,7 +84,7 @@ describe('async jobs under failure', () => {
     const receiver = await startReceiver();
     const aliasGenie = await startIsolatedGenie({
       nodes: `slow:vllm=${slow.url}`,
-      env: { GENIE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1', GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,300ms,300ms' },
+      env: { GENIE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1', GENIE_WEBHOOK_RETRY_SCHEDULE: '0s,300ms,300ms', GENIE_PROBE_TIMEOUT_MS: PROBE_TIMEOUT_MS },
     });
     try {
       const t = await createTenant();
