@@ -118,6 +118,12 @@ export function createMetrics(opts: { nodes?: () => NodeRecord[]; heldCallers?: 
       labelNames: ['outcome'] as const,
       registers,
     }),
+    batchLineWaits: new Counter({
+      name: 'genie_batch_line_waits_total',
+      help: "Batch line runs that waited before their completion, by why: interactive (sync or stream callers were being served on the fleet, so the line waited GENIE_BATCH_YIELD_MS first) and budget_reset (the line's previous run was refused by a budget cap and waited for the cap's window to reset; counted as the run after the wait starts).",
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     failovers: new Counter({
       name: 'genie_failovers_total',
       help: 'Completions moved to another node after one failed before the first token, by model.',

@@ -31,11 +31,15 @@ export function createBatchLineActivities(deps: BatchLineDeps) {
      * history carries line numbers only. `yieldMs` is how long the line waits first: interactive
      * traffic seen in the last seconds goes ahead of it (decided here, so a replay waits the same).
      */
-    async loadBatchLine(input: { batchId: string; line: number; jobId: string; principal: Principal }): Promise<{ customId: string; job: CompletionJobInput; yieldMs: number }> {
+    async loadBatchLine(input: { batchId: string; line: number; jobId: string; principal: Principal; deferrals?: number }): Promise<{ customId: string; job: CompletionJobInput; yieldMs: number }> {
       const [line, interactive] = await Promise.all([deps.batches.line(input.batchId, input.line), deps.yieldMs > 0 ? interactiveRecently(deps.orm, deps.fleet) : false]);
       const model = (await listPersonas(deps.orm.em.fork()))[line.body.model] ?? line.body.model;
       const settings = { queues: deps.queues, apiQueue: deps.queues.inference, webhookScheduleMs: [], defaultMaxTokens: deps.defaultMaxTokens };
       const job = completionInput({ jobId: input.jobId, principal: input.principal, request: line.body, idempotency: null }, 'async', model, settings);
+      // Counted once per run of the line, as it succeeds (a replay does not run a recorded local activity
+      // again): a run after a cap's reset is one the workflow continued as new with one more deferral.
+      if (interactive) deps.metrics?.batchLineWaits.inc({ reason: 'interactive' });
+      if ((input.deferrals ?? 0) > 0) deps.metrics?.batchLineWaits.inc({ reason: 'budget_reset' });
       return { customId: line.customId, job, yieldMs: interactive ? deps.yieldMs : 0 };
     },
 

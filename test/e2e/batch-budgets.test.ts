@@ -8,6 +8,7 @@ import { ledgerCheck } from '../support/budget-check.js';
 import { withTemporal } from '../support/stack.js';
 import { createTenant, putCap, putPrice } from '../support/tenants.js';
 import { waitFor } from '../support/wait-for.js';
+import { sample, scrape } from '../support/prometheus.js';
 
 // Budgets in a batch (README, Batch API): a line refused by a cap waits for the cap's reset when the
 // reset comes before the batch's deadline and would let it through; otherwise it fails with the 402 body.
@@ -85,6 +86,9 @@ describe('budget caps in a batch', () => {
   it('lines refused by a cap that resets in time wait for the reset and run then; a cancel wakes waiting lines, which keep their 402', async () => {
     // Both batches' first lines in one minute, with time to cancel before it ends.
     await awayFromReset(60_000, 40_000);
+    const resetWaits = async () =>
+      (await Promise.all(genie.workers.map(async (w) => sample(await scrape(w.ready.metricsUrl as string), 'genie_batch_line_waits_total', { reason: 'budget_reset' })))).reduce((a, b) => a + b, 0);
+    const resetWaitsBefore = await resetWaits();
     const deferringTenant = await createTenant();
     await putCap('org', deferringTenant.orgId, 'minute', 3 * LINE_COST);
     const deferringKey = deferringTenant.apiKey;
@@ -134,6 +138,9 @@ describe('budget caps in a batch', () => {
     const runs = await runsPerLine(done.id, 5);
     expect(runs.filter((n) => n === 2)).toHaveLength(2);
     expect(runs.filter((n) => n === 1)).toHaveLength(3);
+    // Ops count the runs that came after a wait for a reset: those two (the cancelled batch's lines
+    // recorded their 402 instead of running again).
+    expect((await resetWaits()) - resetWaitsBefore).toBe(2);
     expect(ledgerCheck().ok).toBe(true);
   }, 240_000);
 });

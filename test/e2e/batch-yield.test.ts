@@ -4,6 +4,7 @@ import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { line, pollBatch, sdk, submitBatch } from '../support/batches.js';
 import { withTemporal } from '../support/stack.js';
 import { createTenant } from '../support/tenants.js';
+import { sample, scrape } from '../support/prometheus.js';
 
 // Interactive first (README, Batch API): a batch line that finds sync or stream callers served on its
 // fleet within the last 2 s waits GENIE_BATCH_YIELD_MS once before its completion. A deployment of its
@@ -27,6 +28,10 @@ function lineTimers(batchId: string, lines: number): Promise<number[][]> {
   );
 }
 
+/** genie_batch_line_waits_total for `reason`, summed over the deployment's workers (where lines load). */
+const waits = async (genie: IsolatedGenie, reason: string) =>
+  (await Promise.all(genie.workers.map(async (w) => sample(await scrape(w.ready.metricsUrl as string), 'genie_batch_line_waits_total', { reason })))).reduce((a, b) => a + b, 0);
+
 describe('batch lines yield to interactive traffic', () => {
   let node: Simulator;
   let genie: IsolatedGenie;
@@ -42,10 +47,12 @@ describe('batch lines yield to interactive traffic', () => {
   it('runs every line at once while no sync or stream caller is being served', async () => {
     const t = await createTenant();
     const client = sdk(genie.apiUrl, t.apiKey);
+    const before = await waits(genie, 'interactive');
     const batch = await submitBatch(client, [0, 1, 2].map((i) => line(`quiet-${i}`, ask(i))));
     const done = await pollBatch(client, batch.id);
     expect(done.status).toBe('completed');
     expect(await lineTimers(batch.id, 3)).toEqual([[], [], []]);
+    expect(await waits(genie, 'interactive')).toBe(before);
   });
 
   it('makes each line wait once while sync callers are being served, and still finishes the batch', async () => {
@@ -63,6 +70,7 @@ describe('batch lines yield to interactive traffic', () => {
         return served;
       }),
     );
+    const before = await waits(genie, 'interactive');
     const batch = await submitBatch(client, [0, 1, 2, 3].map((i) => line(`busy-${i}`, ask(i))));
     const done = await pollBatch(client, batch.id).finally(() => (batchEnded = true));
     const served = await interactive;
@@ -74,5 +82,7 @@ describe('batch lines yield to interactive traffic', () => {
     const timers = await lineTimers(batch.id, 4);
     expect(timers.every((t) => t.length <= 1 && t.every((ms) => ms === YIELD_MS))).toBe(true);
     expect(timers.filter((t) => t.length === 1).length).toBeGreaterThanOrEqual(3);
+    // Ops see each wait: one count per line that waited.
+    expect((await waits(genie, 'interactive')) - before).toBe(timers.filter((t) => t.length === 1).length);
   });
 });
