@@ -7,7 +7,7 @@ import { findLeakedReservations } from '../activities/budget/sweep-reservations.
 import { workflowStateFrom } from '../activities/workflow-state.js';
 import { openReservations } from '../db/budget-sweep.js';
 import { openOrm } from '../db/orm.js';
-import { MAX_KEYS_PER_PAGE } from '../protocol/admin.js';
+import { keyListSchema, MAX_KEYS_PER_PAGE, type KeyView } from '../protocol/admin.js';
 import { listPage } from '../protocol/list-page.js';
 import { ROOT } from './stack/processes.js';
 
@@ -56,11 +56,11 @@ const call = async (method: string, route: string, body?: unknown) => printAnswe
 
 /** Every key the filter matches, page after page (the admin API answers at most MAX_KEYS_PER_PAGE at a time). */
 async function listAllKeys(): Promise<void> {
-  const data: Array<{ id: string }> = [];
+  const data: KeyView[] = [];
   for (let after: string | null = null; ; ) {
     const res = await adminRequest('GET', `/keys${q({ ...keyFilter(), limit: flag('page-size') ?? String(MAX_KEYS_PER_PAGE), ...(after ? { after } : {}) })}`);
     if (!res.ok) return printAnswer(res);
-    const page = (await res.json()) as { data: Array<{ id: string }>; last_id: string | null; has_more: boolean };
+    const page = keyListSchema.parse(await res.json());
     data.push(...page.data);
     if (!page.has_more || !page.last_id) break;
     after = page.last_id;

@@ -8,7 +8,7 @@ import { ledgerCheck } from '../support/budget-check.js';
 import { withTemporal } from '../support/stack.js';
 import { createTenant, putCap, putPrice } from '../support/tenants.js';
 import { waitFor } from '../support/wait-for.js';
-import { sample, scrape } from '../support/prometheus.js';
+import { sampleAll } from '../support/prometheus.js';
 
 // Budgets in a batch (README, Batch API): a line refused by a cap waits for the cap's reset when the
 // reset comes before the batch's deadline and would let it through; otherwise it fails with the 402 body.
@@ -86,8 +86,7 @@ describe('budget caps in a batch', () => {
   it('lines refused by a cap that resets in time wait for the reset and run then; a cancel wakes waiting lines, which keep their 402', async () => {
     // Both batches' first lines in one minute, with time to cancel before it ends.
     await awayFromReset(60_000, 40_000);
-    const resetWaits = async () =>
-      (await Promise.all(genie.workers.map(async (w) => sample(await scrape(w.ready.metricsUrl as string), 'genie_batch_line_waits_total', { reason: 'budget_reset' })))).reduce((a, b) => a + b, 0);
+    const resetWaits = () => sampleAll(genie.workers.map((w) => w.ready.metricsUrl as string), 'genie_batch_line_waits_total', { reason: 'budget_reset' });
     const resetWaitsBefore = await resetWaits();
     const deferringTenant = await createTenant();
     await putCap('org', deferringTenant.orgId, 'minute', 3 * LINE_COST);

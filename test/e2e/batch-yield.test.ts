@@ -4,7 +4,7 @@ import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { line, pollBatch, sdk, submitBatch } from '../support/batches.js';
 import { withTemporal } from '../support/stack.js';
 import { createTenant } from '../support/tenants.js';
-import { sample, scrape } from '../support/prometheus.js';
+import { sampleAll } from '../support/prometheus.js';
 
 // Interactive first (README, Batch API): a batch line that finds sync or stream callers served on its
 // fleet within the last 2 s waits GENIE_BATCH_YIELD_MS once before its completion. A deployment of its
@@ -29,8 +29,8 @@ function lineTimers(batchId: string, lines: number): Promise<number[][]> {
 }
 
 /** genie_batch_line_waits_total for `reason`, summed over the deployment's workers (where lines load). */
-const waits = async (genie: IsolatedGenie, reason: string) =>
-  (await Promise.all(genie.workers.map(async (w) => sample(await scrape(w.ready.metricsUrl as string), 'genie_batch_line_waits_total', { reason })))).reduce((a, b) => a + b, 0);
+const waits = (genie: IsolatedGenie, reason: string) =>
+  sampleAll(genie.workers.map((w) => w.ready.metricsUrl as string), 'genie_batch_line_waits_total', { reason });
 
 describe('batch lines yield to interactive traffic', () => {
   let node: Simulator;

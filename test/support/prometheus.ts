@@ -42,6 +42,12 @@ export function sample(scrape: Scrape, name: string, labels: Record<string, stri
     .reduce((n, s) => n + s.value, 0);
 }
 
+/** `sample` of `name` summed over several processes' /metrics (a deployment's workers, say). */
+export async function sampleAll(urls: string[], name: string, labels: Record<string, string> = {}): Promise<number> {
+  const values = await Promise.all(urls.map(async (url) => sample(await scrape(url), name, labels)));
+  return values.reduce((a, b) => a + b, 0);
+}
+
 export function hasFamily(scrape: Scrape, prefix: string): boolean {
   return scrape.some((s) => s.name.startsWith(prefix));
 }
