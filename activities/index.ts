@@ -66,6 +66,8 @@ export interface ActivityDeps {
   queues?: ReturnType<typeof taskQueues>;
   /** max_tokens of a batch line that sets none (GENIE_DEFAULT_MAX_TOKENS). */
   defaultMaxTokens?: number;
+  /** GENIE_ASYNC_NODE_WAIT_MS: how long a batch line's completion waits for a node that may come back. */
+  asyncNodeWaitMs?: number;
   /** GENIE_BATCH_YIELD_MS: a batch line's wait while interactive traffic is being served. */
   batchYieldMs?: number;
 }
@@ -165,7 +167,7 @@ export function createActivities(deps: ActivityDeps) {
     // The Batch API's: a batch's validation and end (regular activities on the workers' queue), its
     // lines' load and record and its state changes (local activities of the batch workflows).
     validateBatch: createValidateBatch({ batches, files }),
-    ...createBatchLineActivities({ orm: deps.orm, batches, queues: deps.queues ?? taskQueues(), defaultMaxTokens: deps.defaultMaxTokens ?? 4096, yieldMs: deps.batchYieldMs ?? 0, fleet: deps.fleet, metrics }),
+    ...createBatchLineActivities({ orm: deps.orm, batches, queues: deps.queues ?? taskQueues(), defaultMaxTokens: deps.defaultMaxTokens ?? 4096, asyncNodeWaitMs: deps.asyncNodeWaitMs ?? 600_000, yieldMs: deps.batchYieldMs ?? 0, fleet: deps.fleet, metrics }),
     ...createBatchStateActivities({ batches, files }),
   };
 }

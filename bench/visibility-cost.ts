@@ -47,7 +47,7 @@ const client = new Client({ connection, namespace: 'default' });
 
 const SHAPES = ['bare', 'meta', 'meta+upsert', 'full'] as const;
 type Shape = (typeof SHAPES)[number];
-const settings: StartSettings = { queues: taskQueues(), apiQueue: taskQueues().api('bench'), webhookScheduleMs: [], defaultMaxTokens: 64, eagerStart: true, callerHeldTaskTimeoutMs: 600_000 };
+const settings: StartSettings = { queues: taskQueues(), apiQueue: taskQueues().api('bench'), webhookScheduleMs: [], defaultMaxTokens: 64, asyncNodeWaitMs: 0, eagerStart: true, callerHeldTaskTimeoutMs: 600_000 };
 const request = { model: 'qwen3:8b', messages: [{ role: 'user', content: 'Say hello in one short sentence.' }] } as ChatCompletionRequest;
 const principal = { keyId: 'key_z', orgId: 'org_bench', applicationId: 'app_x', memberId: 'mem_y', userId: 'usr_w' };
 

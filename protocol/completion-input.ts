@@ -23,6 +23,8 @@ export interface InputSettings {
   webhookScheduleMs: number[];
   /** max_tokens sent to the node (and reserved for) when the caller gives none. */
   defaultMaxTokens: number;
+  /** How long an async job waits for a node that may come back (GENIE_ASYNC_NODE_WAIT_MS). */
+  asyncNodeWaitMs: number;
 }
 
 /** The workflow's input; `model` is the resolved model id (personas resolve before the workflow). */
@@ -39,7 +41,7 @@ export function completionInput(call: CompletionCall, mode: CompletionMode, mode
     defaultMaxTokens: (req.max_completion_tokens ?? req.max_tokens) == null,
     generateQueue: callerHeld ? settings.apiQueue : settings.queues.inference,
     callerHeld,
-    ...(callerHeld ? { serveHere: true } : { stepsFolded: true }),
+    ...(callerHeld ? { serveHere: true } : { stepsFolded: true, nodeWaitMs: settings.asyncNodeWaitMs }),
     includeUsage: req.stream_options?.include_usage === true,
     metadata: req.metadata ?? null,
     webhook: req.webhook ? { url: req.webhook.url } : null,

@@ -36,6 +36,12 @@ export const completionJobInputSchema = z.object({
    * patch's marker (and a TemporalChangeVersion upsert: two events per job that new jobs no longer carry).
    */
   stepsFolded: z.boolean().optional(),
+  /**
+   * Async: how long a later attempt waits, with durable timers, for a node that may come back (down or
+   * draining) when none is healthy. Absent in histories from before it (and for caller-held completions,
+   * whose callers are waiting): those fail at once, as they ran.
+   */
+  nodeWaitMs: z.number().int().nonnegative().optional(),
   /** The caller asked for the usage chunk (`stream_options.include_usage`). */
   includeUsage: z.boolean(),
   metadata: z.record(z.string(), z.string()).nullable(),

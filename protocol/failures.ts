@@ -25,10 +25,18 @@ export interface NodeFailure {
   suspect: boolean;
 }
 
+/** When the same request could pass later, as the refusing step knows it. */
+export interface RetryHint {
+  /** A budget refusal that the same request would pass once its cap's window resets then. */
+  retryAt?: string;
+  /** No node can take it right now, but one that may come back (down, draining) serves the model. */
+  nodesMayReturn?: boolean;
+}
+
 export const failures = {
-  /** `retryAt`: a budget refusal that the same request would pass once its cap's window resets then. */
-  genie(body: GenieErrorBody, node: NodeFailure | null = null, retryAt: string | null = null): ApplicationFailure {
-    return ApplicationFailure.create({ type: FAILURE_TYPES.genie, message: body.message, nonRetryable: true, details: retryAt ? [body, node, { retryAt }] : node ? [body, node] : [body] });
+  genie(body: GenieErrorBody, node: NodeFailure | null = null, hint: RetryHint | null = null): ApplicationFailure {
+    const hinted = hint && (hint.retryAt || hint.nodesMayReturn);
+    return ApplicationFailure.create({ type: FAILURE_TYPES.genie, message: body.message, nonRetryable: true, details: hinted ? [body, node, hint] : node ? [body, node] : [body] });
   },
   aborted(usage: Usage): ApplicationFailure {
     return ApplicationFailure.create({ type: FAILURE_TYPES.aborted, message: 'generation aborted', nonRetryable: true, details: [{ usage }] });
@@ -65,7 +73,7 @@ export function fromFailureValue(v: FailureValue): ApplicationFailure {
 }
 
 export type ReadFailure =
-  | { kind: 'genie'; body: GenieErrorBody; node: NodeFailure | null; retryAt: string | null }
+  | { kind: 'genie'; body: GenieErrorBody; node: NodeFailure | null; retryAt: string | null; nodesMayReturn: boolean }
   | { kind: 'aborted'; usage: Usage }
   | { kind: 'shutdown'; usage: Usage; body: GenieErrorBody }
   | { kind: 'cancelled' }
@@ -85,8 +93,10 @@ export function readFailure(e: unknown): ReadFailure {
   const cause = causeOf(e);
   if (cause instanceof ApplicationFailure) {
     const [first, second, third] = (cause.details ?? []) as unknown[];
-    if ((cause.type === FAILURE_TYPES.genie || cause.type === FAILURE_TYPES.unavailable) && isBody(first))
-      return { kind: 'genie', body: first, node: (second as NodeFailure | undefined) ?? null, retryAt: (third as { retryAt?: string } | undefined)?.retryAt ?? null };
+    if ((cause.type === FAILURE_TYPES.genie || cause.type === FAILURE_TYPES.unavailable) && isBody(first)) {
+      const hint = third as RetryHint | undefined;
+      return { kind: 'genie', body: first, node: (second as NodeFailure | undefined) ?? null, retryAt: hint?.retryAt ?? null, nodesMayReturn: hint?.nodesMayReturn === true };
+    }
     if (cause.type === FAILURE_TYPES.aborted) return { kind: 'aborted', usage: (first as { usage?: Usage } | undefined)?.usage ?? ZERO };
     if (cause.type === FAILURE_TYPES.shutdown) {
       const d = first as { usage?: Usage; body?: GenieErrorBody } | undefined;

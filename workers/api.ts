@@ -93,6 +93,7 @@ const completions = createCompletionService({
   webhookGuard: deps.webhookGuard,
   webhookScheduleMs: config.GENIE_WEBHOOK_RETRY_SCHEDULE,
   defaultMaxTokens: config.GENIE_DEFAULT_MAX_TOKENS,
+  asyncNodeWaitMs: config.GENIE_ASYNC_NODE_WAIT_MS,
   idempotencyTtlMs: config.GENIE_IDEMPOTENCY_TTL_HOURS * 3_600_000,
   callerHeldTaskTimeoutMs: config.GENIE_CALLER_HELD_TASK_TIMEOUT_MS,
   log: deps.log,

@@ -89,6 +89,12 @@ export const configSchema = z.object({
   GENIE_SELECTION: z.enum(['p2c', 'round-robin']).default('p2c'),
   GENIE_NODE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
   /**
+   * An async job (or batch line) whose next attempt finds no healthy node — its worker was lost, or its
+   * node failed — while a node that may come back (down, draining) serves its model waits for one this
+   * long, durably, before it fails with the last attempt's error: a 202 said it would complete.
+   */
+  GENIE_ASYNC_NODE_WAIT_MS: z.coerce.number().int().nonnegative().default(600_000),
+  /**
    * A streaming node answer (vLLM streams, every Triton call) that sends nothing for this long — before
    * its first token or between two — is given up: failed over while no token reached the caller, else
    * ended with the inline 503. Long prefills and queues on busy nodes must fit in it.

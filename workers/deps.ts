@@ -105,6 +105,7 @@ export function configuredActivities(deps: CoreDeps, held: Pick<ActivityDeps, 'c
     freeModels: config.GENIE_FREE_MODELS,
     queues: taskQueues(config.GENIE_TASK_QUEUE_PREFIX),
     defaultMaxTokens: config.GENIE_DEFAULT_MAX_TOKENS,
+    asyncNodeWaitMs: config.GENIE_ASYNC_NODE_WAIT_MS,
     batchYieldMs: config.GENIE_BATCH_YIELD_MS,
   });
 }

@@ -14,6 +14,7 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
@@ -23,6 +24,7 @@ import { errorBodyOf, failures, fromFailureValue, readFailure, retryAtOf } from 
 import { requiredCapabilities } from '../protocol/capabilities.js';
 import { fittedRequest, refitMaxTokens } from '../protocol/max-tokens.js';
 import type { NodeRef } from '../activities/nodes/node-list.js';
+import type { SelectNodeInput } from '../activities/nodes/select-node.js';
 import { callerHeldHere, callerHeldNodeCall, nodeCall, shortStep, untilPostgresAnswers } from './activity-options.js';
 import { admitUpdate, jobQuery } from './definitions.js';
 import { JobState } from './job-state.js';
@@ -111,7 +113,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     }
     // Refused: the update carries the refusal to the caller; the workflow ends failed, visible to ops.
     // A cap refusal that its window's reset would lift says when (a batch line waits for it).
-    admission = { ok: false, error: failures.genie(body, null, retryAtOf(e)) };
+    admission = { ok: false, error: failures.genie(body, null, { retryAt: retryAtOf(e) ?? undefined }) };
     job.fail('failed', body);
     log.info('refused at admission', { status: body.status, code: body.code, message: body.message });
     // The message may name the caller's model: a code span, as every caller-influenced text here.
@@ -135,6 +137,31 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
   };
   const { generate } = proxyActivities<Activities>(generateOptions);
 
+  // An async job's next attempt that finds no healthy node, while a node that may come back (down after
+  // a probe flap, restarting, draining) serves its model, waits for one on durable timers — up to
+  // `nodeWaitMs` over the whole job — instead of failing a job its 202 promised. Caller-held completions
+  // (their callers are waiting) and jobs started before the field fail at once, as they ran.
+  let waitedForNodesMs = 0;
+  const selectWaitingForNodes = async (again: SelectNodeInput, summary: string) => {
+    for (let pause = 1000; ; pause = Math.min(2 * pause, 30_000)) {
+      try {
+        const waited = waitedForNodesMs > 0 ? ` (after ${waitedForNodesMs / 1000} s waiting for a healthy node)` : '';
+        return await selectNode.executeWithOptions({ ...shortStep, summary: summary + waited }, [again]);
+      } catch (e) {
+        const f = readFailure(e);
+        const room = (input.nodeWaitMs ?? 0) - waitedForNodesMs;
+        if (f.kind !== 'genie' || !f.nodesMayReturn || room <= 0) throw e;
+        const wait = Math.min(pause, room);
+        log.info('no healthy node; waiting for one', { model: input.request.model, waitMs: wait, waitedMs: waitedForNodesMs });
+        setCurrentDetails(`**waiting** for a healthy node serving ${code(input.request.model)}: ${waitedForNodesMs / 1000} s so far, up to ${input.nodeWaitMs! / 1000} s`);
+        await sleep(wait);
+        waitedForNodesMs += wait;
+        // Marked suspect once: a probe may have cleared it since.
+        again = { ...again, suspect: [] };
+      }
+    }
+  };
+
   let result: GenerateResult | null = null;
   let usage: Usage = ZERO_USAGE;
   let nodeName: string | null = null;
@@ -156,9 +183,11 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
         try {
           const again = { model: input.request.model, exclude: excluded, capabilities: requiredCapabilities(input.request), suspect, ...(callerMaxTokens !== undefined ? { maxTokens: callerMaxTokens } : {}) };
           const summary = lostLast ? `again: the worker running attempt ${attempt - 1} stopped` : `failover: another node than ${excluded.map(code).join(', ')}`;
-          selected = { ...admitted, ...(await selectNode.executeWithOptions({ ...shortStep, summary }, [again])) };
+          selected = { ...admitted, ...(await selectWaitingForNodes(again, summary)) };
         } catch (e) {
-          // Every serving node already failed this completion: the caller sees the last node's error.
+          if (isCancellation(e)) throw e; // cancelled while it waited for a node
+          // No node can take it (every serving node already failed this completion, or none came back in
+          // time): the caller sees the last node's error.
           if (lastFailure) throw rethrowable(lastFailure);
           throw e;
         }

@@ -66,7 +66,7 @@ export function createAdmit(
     if (!outcome.ok) {
       const { layer, window, resetsAt, fitsAfterReset } = outcome.refusal;
       const body = GenieError.budgetCapHit(layer, window, resetsAt.toISOString()).body;
-      throw failures.genie(body, null, fitsAfterReset ? resetsAt.toISOString() : null);
+      throw failures.genie(body, null, fitsAfterReset ? { retryAt: resetsAt.toISOString() } : null);
     }
     return {
       reservedMicroUsd: outcome.reservation.reservedMicroUsd,

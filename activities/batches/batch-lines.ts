@@ -15,6 +15,8 @@ export interface BatchLineDeps {
   /** The task queues of this deployment: a line's `generate` runs on the inference queue, as an async job's. */
   queues: ReturnType<typeof taskQueues>;
   defaultMaxTokens: number;
+  /** GENIE_ASYNC_NODE_WAIT_MS: a line's completion waits this long for a node that may come back. */
+  asyncNodeWaitMs: number;
   /** How long a line waits before its completion while interactive traffic is being served (0: never). */
   yieldMs: number;
   /** The fleet whose interactive traffic the lines yield to. */
@@ -34,7 +36,7 @@ export function createBatchLineActivities(deps: BatchLineDeps) {
     async loadBatchLine(input: { batchId: string; line: number; jobId: string; principal: Principal; deferrals?: number }): Promise<{ customId: string; job: CompletionJobInput; yieldMs: number }> {
       const [line, interactive] = await Promise.all([deps.batches.line(input.batchId, input.line), deps.yieldMs > 0 ? interactiveRecently(deps.orm, deps.fleet) : false]);
       const model = (await listPersonas(deps.orm.em.fork()))[line.body.model] ?? line.body.model;
-      const settings = { queues: deps.queues, apiQueue: deps.queues.inference, webhookScheduleMs: [], defaultMaxTokens: deps.defaultMaxTokens };
+      const settings = { queues: deps.queues, apiQueue: deps.queues.inference, webhookScheduleMs: [], defaultMaxTokens: deps.defaultMaxTokens, asyncNodeWaitMs: deps.asyncNodeWaitMs };
       const job = completionInput({ jobId: input.jobId, principal: input.principal, request: line.body, idempotency: null }, 'async', model, settings);
       // Counted once per run of the line, as it succeeds (a replay does not run a recorded local activity
       // again): a run after a cap's reset is one the workflow continued as new with one more deferral.

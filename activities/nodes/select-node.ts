@@ -78,7 +78,9 @@ export function createSelectNode(
     const candidates = fitting.filter((s) => s.state === 'active' && s.healthy && !exclude.includes(s.name));
     if (candidates.length === 0) {
       const body = GenieError.unavailable(`no healthy node can serve ${model} right now`).body;
-      throw failures.genie(body);
+      // A node this completion has not failed on yet is only down or draining: it may come back (a
+      // probe flap, a node restart), and an async job may wait for it. Nodes it failed on stay failed.
+      throw failures.genie(body, null, { nodesMayReturn: fitting.some((s) => !exclude.includes(s.name)) });
     }
     const scores = Object.fromEntries(candidates.map((c) => [c.name, loadScore(c, inFlight(c.name))]));
     // Power of two choices: two random candidates, the less loaded wins — near-best placement without

@@ -9,17 +9,18 @@ import { GenieError } from '../../protocol/errors.js';
 const roundTrip = (e: unknown) => fromFailureValue(JSON.parse(JSON.stringify(toFailureValue(e))));
 
 describe('a failure carried as a value', () => {
-  it('reads back as the same kind, body, node verdict and retry time', () => {
+  it('reads back as the same kind, body, node verdict and retry hints', () => {
     const body = GenieError.internal('model failed to load').body;
     const node = { failover: true, suspect: false };
-    for (const e of [failures.genie(body, node), failures.genie(GenieError.budgetCapHit('org', 'day', '2026-12-03T00:00:00.000Z').body, null, '2026-12-03T00:00:00.000Z')]) {
+    for (const e of [failures.genie(body, node), failures.genie(GenieError.budgetCapHit('org', 'day', '2026-12-03T00:00:00.000Z').body, null, { retryAt: '2026-12-03T00:00:00.000Z' }), failures.genie(GenieError.unavailable('no healthy node').body, null, { nodesMayReturn: true })]) {
       const back = roundTrip(e);
       expect(readFailure(back)).toEqual(readFailure(e));
       expect(errorBodyOf(back)).toEqual(errorBodyOf(e));
       expect(retryAtOf(back)).toBe(retryAtOf(e));
       expect(back.nonRetryable).toBe(true);
     }
-    expect(readFailure(roundTrip(failures.genie(body, node)))).toMatchObject({ kind: 'genie', node: { failover: true, suspect: false } });
+    expect(readFailure(roundTrip(failures.genie(body, node)))).toMatchObject({ kind: 'genie', node: { failover: true, suspect: false }, nodesMayReturn: false });
+    expect(readFailure(roundTrip(failures.genie(body, null, { nodesMayReturn: true })))).toMatchObject({ kind: 'genie', retryAt: null, nodesMayReturn: true });
   });
 
   it('keeps what an aborted or cut generation produced, for the settlement', () => {

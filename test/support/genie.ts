@@ -10,8 +10,8 @@ export interface IsolatedGenie {
   env: NodeJS.ProcessEnv;
   workers: Managed[];
   apis: Managed[];
-  /** Kills and restarts the first worker process (same queues, same nodes). */
-  restartWorker(signal?: NodeJS.Signals): Promise<void>;
+  /** Kills and restarts the first worker process (same queues, same nodes); `meanwhile` runs between the two. */
+  restartWorker(signal?: NodeJS.Signals, meanwhile?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -65,8 +65,9 @@ export async function startIsolatedGenie(opts: {
     env,
     workers,
     apis,
-    async restartWorker(signal = 'SIGKILL') {
+    async restartWorker(signal = 'SIGKILL', meanwhile) {
       await genie.workers[0].stop(signal);
+      await meanwhile?.();
       genie.workers[0] = await startWorker();
     },
     async stop() {

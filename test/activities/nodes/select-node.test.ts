@@ -1,6 +1,7 @@
 import { createSelectNode, loadScore } from '../../../activities/nodes/select-node.js';
 import type { NodeDirectory } from '../../../activities/nodes/node-directory.js';
 import type { NodeRecord } from '../../../protocol/node.js';
+import { readFailure } from '../../../protocol/failures.js';
 
 // Unit level: the registry view is a fake at the boundary; the scoring and choice are the real code.
 
@@ -60,7 +61,17 @@ describe('selectNode', () => {
   it('404 for a model nobody serves, 503 when its nodes are all unavailable', async () => {
     const select = createSelectNode(directoryOf([node('a', { healthy: false })]));
     await expect(select({ model: 'other', exclude: [] })).rejects.toMatchObject({ details: [expect.objectContaining({ status: 404, code: 'model_not_found' })] });
-    await expect(select({ model: 'm', exclude: [] })).rejects.toMatchObject({ details: [expect.objectContaining({ status: 503 })] });
+    await expect(select({ model: 'm', exclude: [] })).rejects.toMatchObject({ details: [expect.objectContaining({ status: 503 }), null, { nodesMayReturn: true }] });
+  });
+
+  it('says a node may come back only while one this completion has not failed on serves the model', async () => {
+    const select = createSelectNode(directoryOf([node('failed'), node('down', { healthy: false }), node('draining', { state: 'draining' })]));
+    const refusal = (exclude: string[]) => select({ model: 'm', exclude }).then(() => null, readFailure);
+    // Down or draining: an async job may wait for either to come back.
+    expect(await refusal(['failed'])).toMatchObject({ kind: 'genie', body: { status: 503 }, nodesMayReturn: true });
+    expect(await refusal(['failed', 'down'])).toMatchObject({ kind: 'genie', nodesMayReturn: true });
+    // Every node serving it already failed this completion: waiting cannot help.
+    expect(await refusal(['failed', 'down', 'draining'])).toMatchObject({ kind: 'genie', body: { status: 503 }, nodesMayReturn: false });
   });
 
   it('sends a caller’s max_tokens only to nodes whose context holds it; none → 400 naming max_tokens', async () => {
