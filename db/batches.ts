@@ -168,13 +168,14 @@ export class BatchStore {
     await this.db.execute('delete from batch_lines where batch_id = ?', [batchId]);
   }
 
-  async line(batchId: string, idx: number): Promise<{ orgId: string; customId: string; body: ChatCompletionRequest }> {
-    const rows = await this.db.execute<Array<{ org_id: string; custom_id: string; body: ChatCompletionRequest }>>(
-      'select b.org_id, l.custom_id, l.body from batch_lines l join batches b on b.id = l.batch_id where l.batch_id = ? and l.idx = ?',
+  /** A line's request, with its batch's status as it is now. */
+  async line(batchId: string, idx: number): Promise<{ orgId: string; customId: string; body: ChatCompletionRequest; batchStatus: BatchStatus }> {
+    const rows = await this.db.execute<Array<{ org_id: string; custom_id: string; body: ChatCompletionRequest; status: BatchStatus }>>(
+      'select b.org_id, b.status, l.custom_id, l.body from batch_lines l join batches b on b.id = l.batch_id where l.batch_id = ? and l.idx = ?',
       [batchId, idx],
     );
     if (!rows[0]) throw new Error(`batch ${batchId} has no line ${idx}`);
-    return { orgId: rows[0].org_id, customId: rows[0].custom_id, body: rows[0].body };
+    return { orgId: rows[0].org_id, customId: rows[0].custom_id, body: rows[0].body, batchStatus: rows[0].status };
   }
 
   /**

@@ -36,7 +36,8 @@ const AFTER_RESET_MS = 1000;
  * Deferred, not failed: a line refused by a cap whose window resets before the batch's deadline, and
  * that the reset would let through (its reservation fits the cap's limit), waits for the reset and
  * continues as new — a fresh run, gated afresh (budgets are per run), the same workflow id, nothing
- * recorded or billed for the refused run. The batch's cancel wakes it: it then records its 402.
+ * recorded or billed for the refused run. The batch's cancel wakes it (its signal, or for a run begun
+ * after the cancel, the batch's status read at load): it then records its 402.
  */
 export async function batchLine(input: BatchLineInput & { principal: Principal }): Promise<{ outcome: LineOutcome }> {
   /** This line's wait if it waits for a cap's reset now (1 on its first run). */
@@ -44,7 +45,10 @@ export async function batchLine(input: BatchLineInput & { principal: Principal }
   let batchCancelled = false;
   setHandler(batchCancelledSignal, () => void (batchCancelled = true));
   // `yieldMs` is absent from loads recorded before interactive-first: those replay without a wait.
-  const { job, yieldMs = 0 } = await loadBatchLine.executeWithOptions({ ...shortStep, summary: `load line ${input.line + 1}` }, [input]);
+  // `batchCancelling` is absent from loads recorded before it existed: those replay as they ran.
+  const { job, yieldMs = 0, batchCancelling = false } = await loadBatchLine.executeWithOptions({ ...shortStep, summary: `load line ${input.line + 1}` }, [input]);
+  // The batch was cancelled before this run began: its signal went to no run of this line.
+  if (batchCancelling) batchCancelled = true;
   upsertSearchAttributes([{ key: searchAttributes.model, value: job.request.model }]);
   let response: LineResponse;
   let retryAt: string | null = null;

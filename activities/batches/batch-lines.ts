@@ -33,7 +33,7 @@ export function createBatchLineActivities(deps: BatchLineDeps) {
      * history carries line numbers only. `yieldMs` is how long the line waits first: interactive
      * traffic seen in the last seconds goes ahead of it (decided here, so a replay waits the same).
      */
-    async loadBatchLine(input: { batchId: string; line: number; jobId: string; principal: Principal; deferrals?: number }): Promise<{ customId: string; job: CompletionJobInput; yieldMs: number }> {
+    async loadBatchLine(input: { batchId: string; line: number; jobId: string; principal: Principal; deferrals?: number }): Promise<{ customId: string; job: CompletionJobInput; yieldMs: number; batchCancelling: boolean }> {
       const [line, interactive] = await Promise.all([deps.batches.line(input.batchId, input.line), deps.yieldMs > 0 ? interactiveRecently(deps.orm, deps.fleet) : false]);
       const model = (await listPersonas(deps.orm.em.fork()))[line.body.model] ?? line.body.model;
       const settings = { queues: deps.queues, apiQueue: deps.queues.inference, webhookScheduleMs: [], defaultMaxTokens: deps.defaultMaxTokens, asyncNodeWaitMs: deps.asyncNodeWaitMs };
@@ -42,7 +42,10 @@ export function createBatchLineActivities(deps: BatchLineDeps) {
       // again): a run after a cap's reset is one the workflow continued as new with one more deferral.
       if (interactive) deps.metrics?.batchLineWaits.inc({ reason: 'interactive' });
       if ((input.deferrals ?? 0) > 0) deps.metrics?.batchLineWaits.inc({ reason: 'budget_reset' });
-      return { customId: line.customId, job, yieldMs: interactive ? deps.yieldMs : 0 };
+      // A run that begins after the batch's cancel (its start was in flight when the cancel's signal went
+      // out, or it continued as new across it) never got that signal: it learns of the cancel here.
+      const batchCancelling = line.batchStatus === 'cancelling' || line.batchStatus === 'cancelled';
+      return { customId: line.customId, job, yieldMs: interactive ? deps.yieldMs : 0, batchCancelling };
     },
 
     /** Idempotent: the first record of a line counts it; a retried or replayed one changes nothing. */

@@ -5,6 +5,7 @@ import { lineJobId } from '../../protocol/batch-ids.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { line, pollBatch, readLines, sdk, submitBatch } from '../support/batches.js';
 import { ledgerCheck } from '../support/budget-check.js';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { withTemporal } from '../support/stack.js';
 import { createTenant, putCap, putPrice } from '../support/tenants.js';
 import { waitFor } from '../support/wait-for.js';
@@ -142,4 +143,35 @@ describe('budget caps in a batch', () => {
     expect((await resetWaits()) - resetWaitsBefore).toBe(2);
     expect(ledgerCheck().ok).toBe(true);
   }, 240_000);
+  it('a line whose run begins after its batch was cancelled records its 402 at once, instead of waiting for a reset no signal will cut short', async () => {
+    // The race it stands for: the cancel signals the running lines, and a line whose child start is still
+    // in flight (or that is continuing as new) has no run to receive it. Here the line starts after the
+    // batch has ended cancelled, as that line's start would land after the signal went out.
+    await awayFromReset(60_000, 40_000);
+    const client = await tenantWithCap('minute', 3 * LINE_COST);
+    // Four lines at once (GENIE_BATCH_CONCURRENCY): three fit the cap, four wait for its reset, and
+    // the eighth never starts before the cancel.
+    const batch = await submitBatch(client, Array.from({ length: 8 }, (_, i) => line(`late-${i}`, ask(20 + i))));
+    await pollBatch(client, batch.id, (b) => b.request_counts?.completed === 3);
+    await waitFor('four lines deferred', async () => {
+      const running = await withTemporal((t) => t.workflow.count(`GenieBatchId = "${batch.id}" AND WorkflowType = "batchLine" AND ExecutionStatus = "Running"`));
+      return running.count === 4;
+    }, 30_000, 250);
+    await client.batches.cancel(batch.id);
+    expect((await pollBatch(client, batch.id)).status).toBe('cancelled');
+
+    const late = await withTemporal(async (t) => {
+      // The eighth line started as the batch starts its lines: line 0's input, with the eighth's place.
+      const first = (await t.workflow.getHandle(`chatcmpl-${lineJobId(batch.id, 0)}`).fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!;
+      const input = defaultPayloadConverter.fromPayload<Record<string, unknown>>(first.input!.payloads![0]!);
+      const jobId = lineJobId(batch.id, 7);
+      const handle = await t.workflow.start('batchLine', { workflowId: `chatcmpl-${jobId}`, taskQueue: first.taskQueue!.name!, args: [{ ...input, line: 7, jobId }] });
+      const result = await handle.result();
+      return { result, runs: (await t.workflow.count(`WorkflowId = "chatcmpl-${jobId}"`)).count };
+    });
+    // Refused by the spent cap, and recorded as refused: no wait for the reset (which would have let it
+    // run and complete in a second run of the workflow).
+    expect(late).toEqual({ result: { outcome: 'failed' }, runs: 1 });
+    expect(ledgerCheck().ok).toBe(true);
+  }, 180_000);
 });
