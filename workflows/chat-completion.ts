@@ -197,7 +197,8 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
       const args: [GenerateInput] = [
         { ...firstAttempt, node: selected.node, request: attempt > 1 ? refitted(input, admitted, selected.node) : request, attempt, budget, price: admitted.price, reservedMicroUsd: admitted.reservedMicroUsd },
       ];
-      const summary = `${input.mode} on ${code(nodeName)}, attempt ${attempt}`;
+      // An async job's attempt settles its usage too (`generate`), once it has it.
+      const summary = `${input.mode} on ${code(nodeName)}, attempt ${attempt}${input.mode === 'async' ? '; settle its usage' : ''}`;
       // The first attempt `serveHere` made: its failure goes through the failover below as any attempt's.
       // Where it found no caller, `generateHere` would find none either (the same task, the same process).
       const here = attempt === 1 && servedHere.admitted ? servedHere : null;
@@ -243,6 +244,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     failure = e;
   }
 
+  const webhookNow = input.mode === 'async' && input.webhook !== null && outcome === 'completed' && input.webhookScheduleMs[0] === 0;
   // What the caller, the job view and ops read of a failure (a cancelled completion's is the 499 body).
   const errorBody = outcome === 'completed' ? null : errorBodyOf(failure);
   // Settlement and the job's final state must be recorded even when the workflow is being cancelled,
@@ -255,7 +257,10 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     // A caller-held `generate` settled before it answered; every other ending settles here, and an
     // async job's final projection is written by the same step (one local activity, not two).
     if (!folded) await Promise.all([result?.settled ? undefined : settleUsage.executeWithOptions({ ...untilPostgresAnswers, summary: `settle ${outcome}: ${usage.prompt_tokens} in / ${usage.completion_tokens} out` }, [settlement()]), project()]);
-    else if (result?.settled) await project();
+    // Settled by `generate` (a caller-held one before it answered; an async job's on the worker): an
+    // async job's final projection is its own step, unless its first webhook attempt, right away,
+    // writes it with its outcome.
+    else if (result?.settled) await (webhookNow ? undefined : project());
     else {
       const async = input.mode === 'async';
       await settleUsage.executeWithOptions({ ...untilPostgresAnswers, summary: `settle ${outcome}: ${usage.prompt_tokens} in / ${usage.completion_tokens} out${async ? `; project job (${job.view.status})` : ''}` }, [

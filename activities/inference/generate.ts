@@ -20,7 +20,7 @@ export interface GenerateDeps {
   callers?: HeldCallers;
   /** Keeps a keyed stream's deltas for replay (Postgres, in API processes). */
   keepStream?: (workflowId: string, record: StreamRecord) => Promise<void>;
-  /** Books a caller-held completion's usage before its caller has the answer (API processes). */
+  /** Books a completion's usage in the step that produced it: a caller-held one before its caller has the answer. */
   settle?: (input: SettleUsageInput) => Promise<unknown>;
   /**
    * How long a stream caller's head waits for the node to accept the request (its response head).
@@ -83,10 +83,15 @@ async function observed(deps: GenerateDeps, input: GenerateInput, call: () => Pr
   }
 }
 
-/** An async job's node call: the body goes to history (and so to the job and its webhook). */
+/**
+ * An async job's node call: the body goes to history (and so to the job and its webhook), its usage
+ * booked here first, so the workflow runs no settlement step of its own (one local activity fewer per
+ * job; settlement is idempotent per run, so a retried attempt books nothing twice).
+ */
 async function completeForJob(deps: GenerateDeps, input: GenerateInput, ctx: Context): Promise<GenerateResult> {
   try {
-    return await complete(deps, input, ctx.cancellationSignal);
+    const result = await complete(deps, input, ctx.cancellationSignal);
+    return { ...result, settled: await settleFirst(deps, input, result.usage) };
   } catch (e) {
     if (!ctx.cancellationSignal.aborted) throw toActivityFailure(e);
     // A deploy stopping this worker is not a cancellation: the workflow runs the attempt again elsewhere.
@@ -133,9 +138,10 @@ async function answerCaller(deps: GenerateDeps, input: GenerateInput, caller: He
 }
 
 /**
- * A caller-held completion books its usage before the caller has it: if this process dies right after
- * answering, nothing the caller received goes unbilled. A database hiccup must not cost the caller its
- * answer: the workflow's own settlement step (retried by Temporal) books it instead.
+ * A completion books its usage in the step that produced it. A caller-held one before the caller has
+ * it: if this process dies right after answering, nothing the caller received goes unbilled. A
+ * database hiccup must not cost the caller its answer (or an async job its node call): the workflow's
+ * own settlement step (retried by Temporal) books it instead.
  */
 async function settleFirst(deps: GenerateDeps, input: GenerateInput, usage: Usage): Promise<boolean> {
   if (!deps.settle) return false;

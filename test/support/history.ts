@@ -23,6 +23,18 @@ export function localActivityResult(events: temporal.api.history.v1.IHistoryEven
   throw new Error(`no ${activityType} marker in the history`);
 }
 
+/** The result a regular activity reported (the first of that type to complete), as JSON. */
+export function activityResult(events: temporal.api.history.v1.IHistoryEvent[], activityType: string): unknown {
+  const scheduled = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType).map((e) => String(e.eventId)));
+  for (const e of events) {
+    const completed = e.activityTaskCompletedEventAttributes;
+    if (!completed || !scheduled.has(String(completed.scheduledEventId))) continue;
+    const result = completed.result?.payloads?.[0]?.data;
+    return result ? JSON.parse(Buffer.from(result).toString()) : undefined;
+  }
+  throw new Error(`no completed ${activityType} activity in the history`);
+}
+
 /** Once the completion's workflow has closed (completed or failed): its steps and the node it ended on. */
 export async function closedCompletion(id: string): Promise<{ steps: string[]; node: string | undefined; status: string }> {
   const { client, close } = await temporalClient();
