@@ -3,7 +3,7 @@ import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { activityResult, localActivityResult, stepsOf } from '../support/history.js';
 import type { ServeHereResult } from '../../protocol/completion-job.js';
-import { openai, temporalClient, testStack, withDb } from '../support/stack.js';
+import { openai, temporalClient, testStack, withDb, withTemporal } from '../support/stack.js';
 import { startReceiver } from '../support/webhook-receiver.js';
 
 // Every completion is a workflow whose id is the completion id, and ops can read its steps.
@@ -65,73 +65,59 @@ describe('the chatCompletion workflow behind a sync completion', () => {
 });
 
 describe('the chatCompletion workflow behind an async job', () => {
+  /** Starts an async job and waits for its workflow to close: its id, output and history. */
+  async function closedJob(body: Record<string, unknown>) {
+    const res = await fetch(`${testStack().apiUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
+      body: JSON.stringify({ model: 'qwen3:8b', mode: 'async', ...body }),
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    return withTemporal(async (client) => {
+      const handle = client.workflow.getHandle(id);
+      const output = await handle.result();
+      return { id, output, events: (await handle.fetchHistory()).events ?? [], view: (await handle.query<{ job: { webhook: unknown } }>('job')).job };
+    });
+  }
+  const projectionOf = (id: string) => withDb((db) => db.query('select status, view from jobs where workflow_id = $1', [id]));
+  const usageOf = (id: string) => withDb((db) => db.query('select outcome from usage_records where workflow_id = $1', [id]));
+
   it('admit (with its first projection) → generate on the workers, which settles → webhook attempts that write the projection themselves', async () => {
     // The receiver refuses the first attempt: each attempt must land in the projection, not only the last.
     const receiver = await startReceiver((n) => (n === 0 ? 503 : 200));
     try {
-      const res = await fetch(`${testStack().apiUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
-        body: JSON.stringify({ model: 'qwen3:8b', mode: 'async', messages: [{ role: 'user', content: 'history of a job' }], webhook: { url: receiver.url, secret: 'history-secret' } }),
-      });
-      expect(res.status).toBe(202);
-      const { id } = (await res.json()) as { id: string };
-      const { client, close } = await temporalClient();
-      try {
-        const handle = client.workflow.getHandle(id);
-        const output = await handle.result();
-        expect(output.status).toBe('completed');
-        const events = (await handle.fetchHistory()).events ?? [];
-        const steps = stepsOf(events);
-        // Its input says which steps it takes: no patch marker, no TemporalChangeVersion upsert.
-        expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toEqual([]);
-        expect(events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.TemporalChangeVersion)).toEqual([]);
-        // Admission writes the first projection, the node call settles its usage, and each webhook
-        // attempt writes the projection with its outcome: no settleUsage or projectJob step of its own
-        // (each would be one more marker, activation and Postgres transaction per job).
-        expect(steps).toEqual(['admit', 'generate@genie-inference', 'deliverWebhook', 'deliverWebhook']);
-        expect(activityResult(events, 'generate')).toMatchObject({ settled: true, usage: output.usage });
-        // The projection says what the workflow says, delivered_at included.
-        const view = (await handle.query<{ job: { webhook: unknown } }>('job')).job;
-        const jobs = await withDb((db) => db.query('select status, view from jobs where workflow_id = $1', [id]));
-        expect(jobs.rows).toHaveLength(1);
-        expect(jobs.rows[0].status).toBe('completed');
-        expect(jobs.rows[0].view.result.usage.completion_tokens).toBeGreaterThan(0);
-        expect(jobs.rows[0].view.webhook).toEqual(view.webhook);
-        expect(jobs.rows[0].view.webhook).toMatchObject({ status: 'delivered', attempts: 2, last_status_code: 200, last_error: null });
-      } finally {
-        await close();
-      }
-      const usage = await withDb((db) => db.query('select outcome from usage_records where workflow_id = $1', [id]));
-      expect(usage.rows).toEqual([{ outcome: 'completed' }]);
+      const { id, output, events, view } = await closedJob({ messages: [{ role: 'user', content: 'history of a job' }], webhook: { url: receiver.url, secret: 'history-secret' } });
+      expect(output.status).toBe('completed');
+      // Its input says which steps it takes: no patch marker, no TemporalChangeVersion upsert.
+      expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toEqual([]);
+      expect(events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.TemporalChangeVersion)).toEqual([]);
+      // Admission writes the first projection, the node call settles its usage, and each webhook
+      // attempt writes the projection with its outcome: no settleUsage or projectJob step of its own
+      // (each would be one more marker, activation and Postgres transaction per job).
+      expect(stepsOf(events)).toEqual(['admit', 'generate@genie-inference', 'deliverWebhook', 'deliverWebhook']);
+      expect(activityResult(events, 'generate')).toMatchObject({ settled: true, usage: output.usage });
+      // The projection says what the workflow says, delivered_at included.
+      const jobs = await projectionOf(id);
+      expect(jobs.rows).toHaveLength(1);
+      expect(jobs.rows[0].status).toBe('completed');
+      expect(jobs.rows[0].view.result.usage.completion_tokens).toBeGreaterThan(0);
+      expect(jobs.rows[0].view.webhook).toEqual(view.webhook);
+      expect(jobs.rows[0].view.webhook).toMatchObject({ status: 'delivered', attempts: 2, last_status_code: 200, last_error: null });
+      expect((await usageOf(id)).rows).toEqual([{ outcome: 'completed' }]);
     } finally {
       await receiver.close();
     }
   });
 
   it('without a webhook: admit → generate, which settles → the final projection, a step of its own', async () => {
-    const res = await fetch(`${testStack().apiUrl}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${testStack().apiKey}` },
-      body: JSON.stringify({ model: 'qwen3:8b', mode: 'async', messages: [{ role: 'user', content: 'history of a polled job' }] }),
-    });
-    expect(res.status).toBe(202);
-    const { id } = (await res.json()) as { id: string };
-    const { client, close } = await temporalClient();
-    try {
-      const handle = client.workflow.getHandle(id);
-      const output = await handle.result();
-      const events = (await handle.fetchHistory()).events ?? [];
-      expect(stepsOf(events)).toEqual(['admit', 'generate@genie-inference', 'projectJob']);
-      expect(activityResult(events, 'generate')).toMatchObject({ settled: true });
-      // Polled after retention, the job reads completed with its usage, from Postgres.
-      const jobs = await withDb((db) => db.query('select status, view from jobs where workflow_id = $1', [id]));
-      expect(jobs.rows.map((r) => [r.status, r.view.result.usage])).toEqual([['completed', output.usage]]);
-    } finally {
-      await close();
-    }
-    const usage = await withDb((db) => db.query('select outcome, completion_tokens from usage_records where workflow_id = $1', [id]));
-    expect(usage.rows).toEqual([{ outcome: 'completed', completion_tokens: expect.any(Number) }]);
+    const { id, output, events } = await closedJob({ messages: [{ role: 'user', content: 'history of a polled job' }] });
+    expect(stepsOf(events)).toEqual(['admit', 'generate@genie-inference', 'projectJob']);
+    expect(activityResult(events, 'generate')).toMatchObject({ settled: true });
+    // Polled after retention, the job reads completed with its usage, from Postgres.
+    const jobs = await projectionOf(id);
+    expect(jobs.rows.map((r) => [r.status, r.view.result.usage])).toEqual([['completed', output.usage]]);
+    expect((await usageOf(id)).rows).toEqual([{ outcome: 'completed' }]);
   });
 });
 
