@@ -219,7 +219,9 @@ export async function startTriton(opts: StartTritonOptions): Promise<TritonServe
 
     const url = `http://127.0.0.1:${http}`;
     const metricsUrl = `http://127.0.0.1:${metrics}`;
+    let stopping = false;
     const stop = async () => {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) {
         // SIGTERM to the server alone. It then waits for open HTTP connections (idle keep-alive ones
         // too) up to --exit-timeout-secs before unloading its models; the group is killed after that
@@ -251,6 +253,11 @@ export async function startTriton(opts: StartTritonOptions): Promise<TritonServe
       await new Promise((r) => setTimeout(r, 250));
     }
     if (ready) {
+      // A server that goes away mid-suite fails the tests that use it with ECONNREFUSED and nothing
+      // else: its own last words go to the test output, so CI shows why it went.
+      void exited.then((code) => {
+        if (!stopping) console.error(`tritonserver exited before the test stopped it (code ${code}); its last log lines:\n${logs.slice(-80).join('\n')}`);
+      });
       return { url, metricsUrl, grpcPort: grpc, repository, logs: () => [...logs], stop };
     }
     const tail = logs.slice(-60).join('\n');

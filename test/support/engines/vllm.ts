@@ -293,6 +293,11 @@ export async function startVllm(opts: StartVllmOptions = {}): Promise<VllmServer
     })();
     if (ok) {
       log?.(`vLLM ready on ${url} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      // A server that goes away mid-suite fails its tests with ECONNREFUSED alone: its last words go
+      // to the test output, so CI shows why it went.
+      void exitPromise.then(() => {
+        if (!stopping) console.error(`vLLM exited before the test stopped it (${exited?.code ?? exited?.signal}); its last log lines:\n${ring.tail()}`);
+      });
       return { url, model, maxModelLen, pid, logs: () => ring.all(), stop };
     }
 
