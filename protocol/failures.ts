@@ -28,7 +28,7 @@ export interface NodeFailure {
 /** When the same request could pass later, as the refusing step knows it. */
 export interface RetryHint {
   /** A budget refusal that the same request would pass once its cap's window resets then. */
-  retryAt?: string;
+  retryAt?: string | null;
   /** No node can take it right now, but one that may come back (down, draining) serves the model. */
   nodesMayReturn?: boolean;
 }

@@ -113,7 +113,7 @@ export async function chatCompletion(input: CompletionJobInput): Promise<Complet
     }
     // Refused: the update carries the refusal to the caller; the workflow ends failed, visible to ops.
     // A cap refusal that its window's reset would lift says when (a batch line waits for it).
-    admission = { ok: false, error: failures.genie(body, null, { retryAt: retryAtOf(e) ?? undefined }) };
+    admission = { ok: false, error: failures.genie(body, null, { retryAt: retryAtOf(e) }) };
     job.fail('failed', body);
     log.info('refused at admission', { status: body.status, code: body.code, message: body.message });
     // The message may name the caller's model: a code span, as every caller-influenced text here.

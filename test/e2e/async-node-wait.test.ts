@@ -3,7 +3,7 @@ import proto from '@temporalio/proto';
 import { startSimulator, type Simulator } from '../../simulator/server.js';
 import { startIsolatedGenie, type IsolatedGenie } from '../support/genie.js';
 import { api, pollJob } from '../support/jobs.js';
-import { temporalClient, testStack, withDb } from '../support/stack.js';
+import { testStack, withDb, withTemporal } from '../support/stack.js';
 import { ledgerCheck } from '../support/budget-check.js';
 import { createTenant, orgCapUsage, putCap, type Tenant } from '../support/tenants.js';
 import { waitFor } from '../support/wait-for.js';
@@ -58,28 +58,20 @@ describe('async jobs wait for a node that may come back', () => {
     return t;
   };
   /** The job's `generate` started on the given worker, its request at the node (first token still 4 s away). */
-  const generatingOn = async (id: string, pid: number) => {
-    const { client, close } = await temporalClient();
-    try {
-      await waitFor('the worker to run generate', async () =>
+  const generatingOn = (id: string, pid: number) =>
+    withTemporal((client) =>
+      waitFor('the worker to run generate', async () =>
         ((await client.workflow.getHandle(id).describe()).raw.pendingActivities ?? []).some(
           (p) => p.activityType?.name === 'generate' && p.state === proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED && p.lastWorkerIdentity === `${pid}@${os.hostname()}`,
         ),
-      30_000, 25);
-    } finally {
-      await close();
-    }
-  };
-  const historyOf = async (id: string, closed: boolean): Promise<History> => {
-    const { client, close } = await temporalClient();
-    try {
+      30_000, 25),
+    );
+  const historyOf = (id: string, closed: boolean): Promise<History> =>
+    withTemporal(async (client) => {
       const handle = client.workflow.getHandle(id);
       if (closed) await handle.result().catch(() => undefined);
       return (await handle.fetchHistory()).events!;
-    } finally {
-      await close();
-    }
-  };
+    });
   const settledOnce = async (t: Tenant, id: string, outcome: string, spent: number) => {
     const rows = await withDb((db) => db.query('select outcome from usage_records where workflow_id = $1', [id]));
     expect(rows.rows).toEqual([{ outcome }]);
